@@ -1,0 +1,203 @@
+#include "cgroups/cgroup.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sstream>
+#include <thread>
+
+#include "common/fs.hpp"
+
+namespace berth::cgroups {
+
+Result<std::string> find_cgroup2_mount(const std::string& mountinfo_text) {
+  std::istringstream in(mountinfo_text);
+  std::string line;
+  while (std::getline(in, line)) {
+    // id parent major:minor root mount-point options [optional...] - fstype source superopts
+    auto dash = line.find(" - ");
+    if (dash == std::string::npos) continue;
+    std::istringstream tail(line.substr(dash + 3));
+    std::string fstype;
+    tail >> fstype;
+    if (fstype != "cgroup2") continue;
+    std::istringstream head(line.substr(0, dash));
+    std::string id, parent, devno, root, mount_point;
+    head >> id >> parent >> devno >> root >> mount_point;
+    if (root != "/") continue;  // a bind of a sub-cgroup is not the hierarchy root
+    return mount_point;
+  }
+  return make_error(Code::kFailedPrecondition, "no cgroup2 file system is mounted");
+}
+
+Result<std::string> find_cgroup2_mount() {
+  BERTH_TRY(std::string text, fs::read_file("/proc/self/mountinfo"));
+  return find_cgroup2_mount(text);
+}
+
+Result<std::string> parse_own_cgroup(const std::string& text) {
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("0::", 0) == 0) return line.substr(3);
+  }
+  return make_error(Code::kFailedPrecondition, "process is in no cgroup2 group");
+}
+
+Result<std::string> own_cgroup() {
+  BERTH_TRY(std::string text, fs::read_file("/proc/self/cgroup"));
+  return parse_own_cgroup(text);
+}
+
+Result<Cgroup> Cgroup::open(const std::string& path) {
+  BERTH_TRY(UniqueFd fd, fs::open_dir(path));
+  return Cgroup(std::move(fd), path);
+}
+
+Result<Cgroup> Cgroup::open_or_create(const std::string& path) {
+  BERTH_CHECK_CTX(fs::mkdir_p(path), "create cgroup");
+  return open(path);
+}
+
+Result<Cgroup> Cgroup::child(const std::string& name) const {
+  if (name.empty() || name.find('/') != std::string::npos || name == "." || name == "..")
+    return make_error(Code::kInvalidArgument, "bad cgroup name '" + name + "'");
+  BERTH_TRY(UniqueFd fd, fs::open_dir_at(fd_.get(), name));
+  return Cgroup(std::move(fd), path_ + "/" + name);
+}
+
+Result<Cgroup> Cgroup::create_child(const std::string& name) const {
+  if (name.empty() || name.find('/') != std::string::npos || name == "." || name == "..")
+    return make_error(Code::kInvalidArgument, "bad cgroup name '" + name + "'");
+  if (::mkdirat(fd_.get(), name.c_str(), 0755) != 0 && errno != EEXIST)
+    return errno_error("create cgroup " + path_ + "/" + name);
+  return child(name);
+}
+
+std::vector<std::string> Cgroup::children() const {
+  std::vector<std::string> out;
+  auto names = fs::list_dir(path_);
+  if (!names) return out;
+  for (auto& n : *names) {
+    struct stat st {};
+    if (::fstatat(fd_.get(), n.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode))
+      out.push_back(n);
+  }
+  return out;
+}
+
+Result<std::string> Cgroup::read(const std::string& file) const {
+  auto r = fs::read_file_at(fd_.get(), file);
+  if (!r) return std::move(r).error().wrap("cgroup " + path_);
+  return r;
+}
+
+Status Cgroup::write(const std::string& file, const std::string& value) const {
+  BERTH_TRY_CTX(UniqueFd fd, fs::open_at(fd_.get(), file, O_WRONLY | O_NOFOLLOW), "cgroup " + path_);
+  if (::write(fd.get(), value.data(), value.size()) < 0)
+    return errno_error("write " + path_ + "/" + file + " '" + value + "'");
+  return ok();
+}
+
+Result<std::set<std::string>> Cgroup::controllers() const {
+  BERTH_TRY(std::string text, read("cgroup.controllers"));
+  std::set<std::string> out;
+  std::istringstream in(text);
+  std::string c;
+  while (in >> c) out.insert(c);
+  return out;
+}
+
+Status Cgroup::enable_controllers(const std::set<std::string>& names) const {
+  if (names.empty()) return ok();
+  std::string v;
+  for (const auto& n : names) v += (v.empty() ? "+" : " +") + n;
+  return write("cgroup.subtree_control", v);
+}
+
+Result<bool> Cgroup::populated() const {
+  BERTH_TRY(std::string text, read("cgroup.events"));
+  std::istringstream in(text);
+  std::string key;
+  int value = 0;
+  while (in >> key >> value) {
+    if (key == "populated") return value != 0;
+  }
+  return make_error(Code::kInternal, "cgroup " + path_ + ": no 'populated' in cgroup.events");
+}
+
+Result<std::vector<pid_t>> Cgroup::procs() const {
+  BERTH_TRY(std::string text, read("cgroup.procs"));
+  std::vector<pid_t> out;
+  std::istringstream in(text);
+  long pid;
+  while (in >> pid) out.push_back(static_cast<pid_t>(pid));
+  return out;
+}
+
+Status Cgroup::add_proc(pid_t pid) const { return write("cgroup.procs", std::to_string(pid)); }
+
+Status Cgroup::kill() const {
+  struct stat st {};
+  if (::fstatat(fd_.get(), "cgroup.kill", &st, 0) == 0) return write("cgroup.kill", "1");
+  // Old kernels: SIGKILL each pid, repeating until the set is stable (forks race with us).
+  for (int round = 0; round < 100; ++round) {
+    BERTH_TRY(auto pids, procs());
+    for (const auto& name : children()) {
+      BERTH_TRY(Cgroup c, child(name));
+      BERTH_CHECK(c.kill());
+    }
+    if (pids.empty()) return ok();
+    for (pid_t p : pids) ::kill(p, SIGKILL);
+  }
+  return make_error(Code::kInternal, "cgroup " + path_ + ": processes keep appearing");
+}
+
+Status Cgroup::wait_empty(std::chrono::milliseconds timeout) const {
+  // cgroup.events raises a modify event when "populated" changes; inotify wakes us for it.
+  int ifd = ::inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+  UniqueFd inotify = UniqueFd::adopt(ifd);
+  if (inotify.valid()) {
+    std::string events = path_ + "/cgroup.events";
+    ::inotify_add_watch(inotify.get(), events.c_str(), IN_MODIFY);
+  }
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    BERTH_TRY(bool busy, populated());
+    if (!busy) return ok();
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0)
+      return make_error(Code::kFailedPrecondition, "cgroup " + path_ + " still has processes");
+    if (inotify.valid()) {
+      struct pollfd pfd {inotify.get(), POLLIN, 0};
+      ::poll(&pfd, 1, static_cast<int>(std::min<long>(left.count(), 100)));
+      char buf[4096];
+      while (::read(inotify.get(), buf, sizeof(buf)) > 0) {}
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+}
+
+Status Cgroup::remove_child(const std::string& name, std::chrono::milliseconds timeout) const {
+  auto c = child(name);
+  if (!c) {
+    if (c.error().sys_errno == ENOENT) return ok();
+    return std::move(c).error();
+  }
+  for (const auto& sub : c->children()) BERTH_CHECK(c->remove_child(sub, timeout));
+  BERTH_TRY(bool busy, c->populated());
+  if (busy) {
+    BERTH_CHECK(c->kill());
+    BERTH_CHECK(c->wait_empty(timeout));
+  }
+  if (::unlinkat(fd_.get(), name.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT)
+    return errno_error("remove cgroup " + path_ + "/" + name);
+  return ok();
+}
+
+}  // namespace berth::cgroups

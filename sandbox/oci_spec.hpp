@@ -1,0 +1,67 @@
+// The subset of the OCI runtime spec (config.json, linux) that berth's launcher implements.
+// berthd translates a task spec into one of these and writes it into the task's bundle; the
+// shim reads it back and the launcher applies it. Fields we do not implement are refused by
+// parse_oci_spec rather than ignored, so a bundle never means more than it does.
+// Plain value types; no threading concerns.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/result.hpp"
+
+namespace berth::sandbox {
+
+struct OciUser {
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::vector<gid_t> additional_gids;
+};
+
+struct OciRlimit {
+  std::string type;  // "RLIMIT_NOFILE"
+  uint64_t soft = 0;
+  uint64_t hard = 0;
+};
+
+struct OciMount {
+  std::string destination;  // absolute path inside the container
+  std::string type;         // "bind", "proc", "tmpfs", ...
+  std::string source;
+  std::vector<std::string> options;  // "rbind", "ro", "nosuid", "mode=755", ...
+};
+
+struct OciSpec {
+  std::string oci_version = "1.0.2";
+  // process
+  std::vector<std::string> args;
+  std::vector<std::string> env;  // "KEY=value"
+  std::string cwd = "/";
+  OciUser user;
+  std::vector<OciRlimit> rlimits;
+  bool no_new_privileges = false;
+  int oom_score_adj = 0;
+  // root
+  std::string root_path;  // the directory that becomes "/"
+  bool root_readonly = false;
+  std::string hostname;
+  std::vector<OciMount> mounts;
+  // linux
+  std::vector<std::string> namespaces;  // "pid", "mount", "uts", "ipc", "network", "cgroup"
+  std::vector<std::string> masked_paths;
+  std::vector<std::string> readonly_paths;
+  // berth's own keys live in annotations (OCI-compatible): e.g.
+  //   "berth.overlay.lowerdir", "berth.overlay.upperdir", "berth.overlay.workdir":
+  //   the launcher mounts that overlay on root_path inside the task's mount namespace.
+  std::map<std::string, std::string> annotations;
+};
+
+Result<OciSpec> parse_oci_spec(const std::string& json_text);
+std::string to_json(const OciSpec& spec);
+
+}  // namespace berth::sandbox
