@@ -1,0 +1,243 @@
+#include "agent/api/routes.hpp"
+
+#include <signal.h>
+#include <sys/sysinfo.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include "agent/logs.hpp"
+#include "common/json.hpp"
+#include "common/json_schema.hpp"
+#include "common/log.hpp"
+
+namespace berth::api {
+namespace {
+
+using agent::Containers;
+using agent::EventBus;
+
+constexpr const char* kVersion = "0.1.0";
+
+constexpr const char* kKillSchema = R"({
+  "type": "object", "additionalProperties": false,
+  "properties": {
+    "signal": {"type": ["string", "integer"]},
+    "grace_period_s": {"type": "integer", "minimum": 0, "maximum": 86400}
+  }
+})";
+
+const json::JsonSchema& kill_schema() {
+  static const json::JsonSchema s = json::JsonSchema::compile(kKillSchema).value();
+  return s;
+}
+
+agent::Caller caller_of(const Request& req) { return agent::Caller{req.peer.pid, req.peer.uid}; }
+
+std::string who(const Request& req) {
+  return "uid=" + std::to_string(static_cast<int>(req.peer.uid)) + " pid=" + std::to_string(req.peer.pid);
+}
+
+Response fail(const Error& e) { return Response::error(e); }
+
+Response bad_request(const std::string& message) {
+  return Response::error(make_error(Code::kInvalidArgument, message));
+}
+
+// Parses a non-negative integer query parameter; -1 if absent.
+Result<long> query_long(const Request& req, const std::string& key) {
+  std::string v = req.query_or(key, "");
+  if (v.empty()) return -1L;
+  char* end = nullptr;
+  long n = std::strtol(v.c_str(), &end, 10);
+  if (*end != '\0' || n < 0) return make_error(Code::kInvalidArgument, "query '" + key + "' must be a non-negative integer");
+  return n;
+}
+
+bool query_flag(const Request& req, const std::string& key) {
+  std::string v = req.query_or(key, "");
+  return v == "1" || v == "true" || v == "yes";
+}
+
+Response info(const Containers& containers) {
+  const auto& cg = containers.cgroups();
+  const auto& cfg = containers.config();
+  size_t running = 0;
+  auto all = containers.list();
+  for (const auto& r : all) running += r.state == agent::State::kRunning;
+  struct sysinfo si {};
+  ::sysinfo(&si);
+  json::JsonWriter w;
+  w.begin_object().kv("version", kVersion);
+  w.key("cgroup").begin_object().kv("mount", cg.mount).kv("root", cg.root)
+      .kv("mode", cg.hybrid ? "hybrid" : "unified");
+  w.key("controllers").begin_array();
+  for (const auto& c : cg.controllers) w.value(c);
+  w.end_array();
+  w.key("missing").begin_array();
+  for (const char* c : {"cpu", "memory", "pids", "io"})
+    if (!cg.controllers.count(c)) w.value(c);
+  w.end_array().end_object();
+  w.key("capacity").begin_object().kv("cpus", static_cast<long>(::sysconf(_SC_NPROCESSORS_ONLN)))
+      .kv("memory_mb", static_cast<unsigned long long>(si.totalram) * si.mem_unit / (1024 * 1024)).end_object();
+  w.key("containers").begin_object().kv("total", all.size()).kv("running", running).end_object();
+  w.key("paths").begin_object().kv("socket", cfg.socket).kv("run_dir", cfg.run_dir)
+      .kv("state_dir", cfg.state_dir).end_object();
+  w.end_object();
+  return Response::json(200, w.str());
+}
+
+Response list(const Containers& containers, const Request& req) {
+  std::string state = req.query_or("state", "");
+  json::JsonWriter w;
+  w.begin_object().key("containers").begin_array();
+  for (const auto& r : containers.list()) {
+    if (!state.empty() && state != agent::state_name(r.state)) continue;
+    w.raw(agent::container_json(r));
+  }
+  w.end_array().end_object();
+  return Response::json(200, w.str());
+}
+
+Response launch(Containers& containers, const Request& req) {
+  auto spec = agent::parse_task_spec(req.body);
+  if (!spec) return fail(spec.error());
+  std::string name = spec->name;
+  auto rec = containers.launch(std::move(spec).value(), caller_of(req));
+  if (!rec) {
+    log::warn("launch" + (name.empty() ? "" : " '" + name + "'") + " by " + who(req) + " failed: " + rec.error().message);
+    return fail(rec.error());
+  }
+  log::info("launched container " + rec->id + (name.empty() ? "" : " '" + name + "'") + " (pid " +
+            std::to_string(rec->pid) + ") for " + who(req));
+  return Response::json(201, agent::container_json(*rec));
+}
+
+Response kill(Containers& containers, const Request& req) {
+  int signal = SIGTERM;
+  uint32_t grace = containers.config().default_grace_period_s;
+  if (!req.body.empty()) {
+    auto doc = json::parse_and_validate(req.body, kill_schema());
+    if (!doc) return fail(doc.error());
+    if (doc->HasMember("signal")) {
+      const auto& s = (*doc)["signal"];
+      auto parsed = agent::parse_signal(s.IsString() ? s.GetString() : std::to_string(s.GetInt64()));
+      if (!parsed) return bad_request("field '/signal': unknown signal " + json::to_string(s));
+      signal = *parsed;
+    }
+    if (doc->HasMember("grace_period_s")) grace = (*doc)["grace_period_s"].GetUint();
+  }
+  auto rec = containers.kill(req.param("id"), signal, grace, caller_of(req));
+  if (!rec) return fail(rec.error());
+  log::info("kill " + rec->id + " with " + agent::signal_name(signal) + " (grace " + std::to_string(grace) +
+            " s) for " + who(req));
+  return Response::json(202, agent::container_json(*rec));
+}
+
+Response wait(const Containers& containers, const Request& req) {
+  auto timeout = query_long(req, "timeout_s");
+  if (!timeout) return fail(timeout.error());
+  int ms = *timeout < 0 ? -1 : static_cast<int>(std::min(*timeout, 86400L) * 1000);
+  auto t = containers.wait(req.param("id"), ms);
+  if (!t) return fail(t.error());
+  if (!t->has_value()) {
+    Response r = Response::error(make_error(Code::kUnavailable, "container '" + req.param("id") +
+                                                                      "' is still running after " +
+                                                                      std::to_string(*timeout) + " s"));
+    r.status = 408;
+    return r;
+  }
+  return Response::json(200, agent::termination_json(**t));
+}
+
+Response remove(Containers& containers, const Request& req) {
+  bool force = query_flag(req, "force");
+  auto st = containers.remove(req.param("id"), force, caller_of(req));
+  if (!st) return fail(st.error());
+  log::info("removed container " + req.param("id") + " for " + who(req));
+  return Response::empty(204);
+}
+
+Response logs(const Containers& containers, const Request& req) {
+  auto rec = containers.get(req.param("id"));
+  if (!rec) return fail(rec.error());
+  std::string stream = req.query_or("stream", "stdout");
+  if (stream != "stdout" && stream != "stderr") return bad_request("query 'stream' must be stdout or stderr");
+  auto tail = query_long(req, "tail");
+  if (!tail) return fail(tail.error());
+  auto follower = std::make_shared<agent::LogFollower>(rec->sandbox_dir, stream);
+  follower->open();
+  std::string initial = agent::read_rotated(rec->sandbox_dir, stream);
+  follower->poll(initial, SIZE_MAX);
+  initial = agent::tail_lines(initial, *tail);
+  Response r;
+  r.status = 200;
+  r.content_type = "text/plain; charset=utf-8";
+  if (!query_flag(req, "follow")) {
+    r.body = std::move(initial);
+    return r;
+  }
+  std::string id = rec->id;
+  auto pending = std::make_shared<std::string>(std::move(initial));
+  auto done = std::make_shared<bool>(false);
+  r.stream = [&containers, id, follower, pending, done](std::string& out, const std::atomic<bool>& cancelled) {
+    if (!pending->empty()) {
+      out.swap(*pending);
+      pending->clear();
+      return true;
+    }
+    if (*done || cancelled) return false;
+    for (int i = 0; i < 5 && !cancelled; ++i) {
+      // Check "ended" before reading: output written before the exit is then always read.
+      auto now = containers.get(id);
+      bool ended = !now || agent::is_final(now->state);
+      if (follower->poll(out)) return true;
+      if (ended) {
+        *done = true;
+        return !out.empty();
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return true;
+  };
+  return r;
+}
+
+Response events_stream(const EventBus& bus, const Request& req) {
+  auto since = query_long(req, "since");
+  if (!since) return fail(since.error());
+  auto cursor = std::make_shared<uint64_t>(*since < 0 ? bus.last_seq() : static_cast<uint64_t>(*since));
+  Response r;
+  r.status = 200;
+  r.content_type = "application/x-ndjson";
+  r.stream = [&bus, cursor](std::string& out, const std::atomic<bool>& cancelled) {
+    if (cancelled) return false;
+    for (const auto& e : bus.wait_after(*cursor, 400)) {
+      out += e.line;
+      out += '\n';
+      *cursor = e.seq;
+    }
+    return true;
+  };
+  return r;
+}
+
+}  // namespace
+
+void register_routes(Server& server, Containers& containers, EventBus& events) {
+  server.route("GET", "/v1/info", [&](const Request&) { return info(containers); });
+  server.route("GET", "/v1/containers", [&](const Request& r) { return list(containers, r); });
+  server.route("POST", "/v1/containers", [&](const Request& r) { return launch(containers, r); });
+  server.route("GET", "/v1/containers/{id}", [&](const Request& r) {
+    auto rec = containers.get(r.param("id"));
+    return rec ? Response::json(200, agent::container_json(*rec)) : fail(rec.error());
+  });
+  server.route("DELETE", "/v1/containers/{id}", [&](const Request& r) { return remove(containers, r); });
+  server.route("POST", "/v1/containers/{id}/kill", [&](const Request& r) { return kill(containers, r); });
+  server.route("GET", "/v1/containers/{id}/wait", [&](const Request& r) { return wait(containers, r); });
+  server.route("GET", "/v1/containers/{id}/logs", [&](const Request& r) { return logs(containers, r); });
+  server.route("GET", "/v1/events", [&](const Request& r) { return events_stream(events, r); });
+}
+
+}  // namespace berth::api

@@ -1,0 +1,73 @@
+#include "agent/config.hpp"
+
+#include "common/fs.hpp"
+#include "common/json_schema.hpp"
+
+namespace berth::agent {
+namespace {
+
+constexpr const char* kConfigSchema = R"({
+  "type": "object",
+  "additionalProperties": false,
+  "properties": {
+    "socket": {"type": "string", "pattern": "^/", "description": "an absolute path"},
+    "socket_group": {"type": "string"},
+    "run_dir": {"type": "string", "pattern": "^/", "description": "an absolute path"},
+    "state_dir": {"type": "string", "pattern": "^/", "description": "an absolute path"},
+    "cgroup_root": {"type": "string", "pattern": "^(/.*)?$", "description": "an absolute path"},
+    "shim_path": {"type": "string", "pattern": "^(/.*)?$", "description": "an absolute path"},
+    "log": {
+      "type": "object", "additionalProperties": false,
+      "properties": {
+        "max_size_mb": {"type": "integer", "minimum": 1, "maximum": 1048576},
+        "max_files": {"type": "integer", "minimum": 1, "maximum": 100}
+      }
+    },
+    "launch_timeout_s": {"type": "integer", "minimum": 1, "maximum": 3600},
+    "default_grace_period_s": {"type": "integer", "minimum": 0, "maximum": 86400},
+    "debug": {"type": "boolean"}
+  }
+})";
+
+const json::JsonSchema& config_schema() {
+  static const json::JsonSchema schema = json::JsonSchema::compile(kConfigSchema).value();
+  return schema;
+}
+
+}  // namespace
+
+Result<Config> parse_config(const std::string& json_text) {
+  BERTH_TRY_CTX(auto doc, json::parse_and_validate(json_text, config_schema()), "config");
+  Config c;
+  c.socket = json::get_string(doc, "socket", c.socket);
+  c.socket_group = json::get_string(doc, "socket_group", c.socket_group);
+  c.run_dir = json::get_string(doc, "run_dir", c.run_dir);
+  c.state_dir = json::get_string(doc, "state_dir", c.state_dir);
+  c.cgroup_root = json::get_string(doc, "cgroup_root", c.cgroup_root);
+  c.shim_path = json::get_string(doc, "shim_path", c.shim_path);
+  if (doc.HasMember("log")) {
+    c.log_max_size_mb = json::get_uint(doc["log"], "max_size_mb", c.log_max_size_mb);
+    c.log_max_files = static_cast<uint32_t>(json::get_uint(doc["log"], "max_files", c.log_max_files));
+  }
+  c.launch_timeout_s = static_cast<uint32_t>(json::get_uint(doc, "launch_timeout_s", c.launch_timeout_s));
+  c.default_grace_period_s =
+      static_cast<uint32_t>(json::get_uint(doc, "default_grace_period_s", c.default_grace_period_s));
+  c.debug = json::get_bool(doc, "debug", c.debug);
+  for (std::string* dir : {&c.run_dir, &c.state_dir}) {
+    if (dir->size() > 1 && dir->back() == '/') dir->pop_back();
+  }
+  return c;
+}
+
+Result<Config> load_config(const std::string& path, bool must_exist) {
+  auto text = fs::read_file(path);
+  if (!text) {
+    if (!must_exist && text.error().sys_errno == ENOENT) return Config{};
+    return std::move(text).error().wrap("config");
+  }
+  auto c = parse_config(*text);
+  if (!c) return std::move(c).error().wrap(path);
+  return c;
+}
+
+}  // namespace berth::agent

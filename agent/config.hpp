@@ -1,0 +1,36 @@
+// The agent's configuration (/etc/berth/agent.json). Every key has a default, so an empty
+// object is a valid config; unknown keys and bad values are a startup error that names the
+// key. All paths are overridable so tests can run several agents side by side in temp dirs.
+// A plain value type, built once at startup and then only read.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "common/result.hpp"
+
+namespace berth::agent {
+
+struct Config {
+  std::string socket = "/run/berth/berth.sock";
+  std::string socket_group;              // group that may use the socket ("" = root's group)
+  std::string run_dir = "/run/berth";    // runtime state: containers/<id>/{state.json,config.json}
+  std::string state_dir = "/var/lib/berth";  // sandboxes/<id>/ (logs, overlay upper, records)
+  std::string cgroup_root;               // "" = <cgroup2 mount><berthd's own cgroup>/berth
+  std::string shim_path;                 // "" = berth-shim beside the berthd binary
+  uint64_t log_max_size_mb = 10;         // defaults for a task's stdout/stderr rotation
+  uint32_t log_max_files = 3;
+  uint32_t launch_timeout_s = 30;
+  uint32_t default_grace_period_s = 10;
+  bool debug = false;
+
+  std::string containers_run_dir() const { return run_dir + "/containers"; }
+  std::string sandboxes_dir() const { return state_dir + "/sandboxes"; }
+};
+
+// Parses a config document; kInvalidArgument naming the bad key.
+Result<Config> parse_config(const std::string& json_text);
+// Reads and parses `path`; a missing file at the default path means all defaults.
+Result<Config> load_config(const std::string& path, bool must_exist);
+
+}  // namespace berth::agent

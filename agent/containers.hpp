@@ -1,0 +1,112 @@
+// Containers: the task table and each task's life (launch → running → exited), the owner of
+// every task's bundle dir, sandbox dir and cgroup.
+//
+// State machine: pending → preparing → running → exited, or → failed before running. Every
+// transition is checkpointed (state.json, atomic) before it is published as an event, so a
+// restarted berthd resumes from what was last announced.
+//
+// Threading: API handlers call in from many threads; the table lock guards the records and is
+// never held across slow work (spawning a shim, waiting for a report, removing files). Exit
+// handling and kill grace timers run on the Loop thread. `changed_` wakes waiters.
+#pragma once
+
+#include <sys/types.h>
+
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "agent/config.hpp"
+#include "agent/container.hpp"
+#include "agent/events.hpp"
+#include "agent/loop.hpp"
+#include "cgroups/cgroup.hpp"
+#include "common/unique_fd.hpp"
+
+namespace berth::agent {
+
+struct Caller {
+  pid_t pid = -1;
+  uid_t uid = static_cast<uid_t>(-1);
+};
+
+struct NodeCgroups {
+  std::string mount;                 // where cgroup2 is mounted
+  std::string root;                  // berth's root cgroup
+  std::set<std::string> controllers;  // usable by tasks
+  bool hybrid = false;               // cgroup v1 controllers mounted beside it
+};
+
+class Containers {
+ public:
+  Containers(Config config, Loop& loop, EventBus& events);
+  ~Containers();
+
+  // Finds the cgroup2 mount, creates berth's root, containers/ and shims/ cgroups and the
+  // run/state dirs. Called once before recover().
+  Status init();
+  // Loads checkpoints, re-attaches to live shims, settles tasks that ended while berthd was
+  // down, and removes whatever no record owns. Loop thread, before serving the API.
+  Status recover();
+
+  Result<ContainerRecord> launch(TaskSpec spec, const Caller& caller);
+  Result<ContainerRecord> get(const std::string& id_or_name) const;
+  std::vector<ContainerRecord> list() const;
+  Result<ContainerRecord> kill(const std::string& id_or_name, int signal, uint32_t grace_s, const Caller& caller);
+  // Waits until the task ended; nullopt on timeout (timeout_ms < 0: forever).
+  Result<std::optional<Termination>> wait(const std::string& id_or_name, int timeout_ms) const;
+  Status remove(const std::string& id_or_name, bool force, const Caller& caller);
+
+  const NodeCgroups& cgroups() const { return cgroups_; }
+  const Config& config() const { return config_; }
+
+ private:
+  struct Entry {
+    ContainerRecord rec;
+    UniqueFd task_pidfd;
+    uint64_t grace_timer = 0;
+  };
+
+  // All private helpers named *_locked expect mu_ held.
+  std::shared_ptr<Entry> find_locked(const std::string& id_or_name) const;
+  Status checkpoint_locked(const ContainerRecord& rec);
+  void publish(const std::string& type, const ContainerRecord& rec, const std::string& extra = "");
+  std::string new_id() const;
+
+  // Launch steps, in order (launch.cpp).
+  Result<std::shared_ptr<Entry>> reserve(TaskSpec spec);
+  Status prepare_dirs(const ContainerRecord& rec);
+  Status write_bundle(const ContainerRecord& rec);
+  Status create_cgroup(const ContainerRecord& rec);
+  void undo_prepare(const ContainerRecord& rec);
+  Status check_resources(const TaskSpec& spec) const;
+
+  // Exit handling (lifecycle.cpp); loop thread.
+  void watch_shim(const std::string& id, UniqueFd shim_pidfd);
+  void on_shim_exit(const std::string& id);
+  void settle(Entry& e, const std::string& lost_reason);
+  void escalate_kill(const std::string& id);
+  void reap_children();
+
+  // Recovery (recovery.cpp).
+  void recover_one(ContainerRecord rec);
+  void reconcile(std::vector<std::string>* removed);
+
+  Config config_;
+  Loop& loop_;
+  EventBus& events_;
+  NodeCgroups cgroups_;
+  std::optional<cgroups::Cgroup> containers_cg_;
+  std::string shims_cg_path_;
+
+  mutable std::mutex mu_;
+  mutable std::condition_variable changed_;
+  std::map<std::string, std::shared_ptr<Entry>> by_id_;
+};
+
+}  // namespace berth::agent

@@ -1,0 +1,203 @@
+// Launching a task: validate against the machine, reserve the record, prepare dirs, bundle and
+// cgroup, start the shim, and wait for its report. Each step is undone by a scope guard unless
+// the launch reaches the point where the task runs (or has failed visibly, as a record).
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "agent/containers.hpp"
+#include "agent/shim_process.hpp"
+#include "agent/translate.hpp"
+#include "common/clock.hpp"
+#include "common/fs.hpp"
+#include "common/json.hpp"
+#include "common/log.hpp"
+#include "common/scope_guard.hpp"
+#include "sandbox/user.hpp"
+
+namespace berth::agent {
+namespace {
+
+std::string join(const std::set<std::string>& s) {
+  std::string out;
+  for (const auto& x : s) out += (out.empty() ? "" : " ") + x;
+  return out.empty() ? "none" : out;
+}
+
+}  // namespace
+
+Status Containers::check_resources(const TaskSpec& spec) const {
+  const Resources& r = spec.resources;
+  struct Need {
+    bool asked;
+    const char* field;
+    const char* controller;
+  };
+  for (const Need& n : {Need{r.cpus.has_value(), "resources.cpus", "cpu"},
+                        Need{r.memory_mb.has_value(), "resources.memory_mb", "memory"},
+                        Need{r.pids.has_value(), "resources.pids", "pids"}}) {
+    if (n.asked && !cgroups_.controllers.count(n.controller))
+      return make_error(Code::kInvalidArgument,
+                        std::string(n.field) + " needs the cgroup v2 '" + n.controller +
+                            "' controller, which this node cannot use (cgroup2 at " + cgroups_.mount +
+                            " offers: " + join(cgroups_.controllers) + "); remove the limit or run it elsewhere");
+  }
+  // The controllers exist but this berthd does not enforce limits yet: refusing is honest,
+  // accepting would pretend.
+  if (r.any())
+    return make_error(Code::kInvalidArgument, "resource limits are not enforced by this berthd yet; remove 'resources'");
+  return ok();
+}
+
+Result<std::shared_ptr<Containers::Entry>> Containers::reserve(TaskSpec spec) {
+  std::lock_guard lk(mu_);
+  if (!spec.name.empty() && find_locked(spec.name))
+    return make_error(Code::kAlreadyExists, "a container named '" + spec.name + "' exists; pick another name or remove it");
+  auto e = std::make_shared<Entry>();
+  ContainerRecord& r = e->rec;
+  do {
+    r.id = new_id();
+  } while (by_id_.count(r.id));
+  r.name = spec.name;
+  r.state = State::kPreparing;
+  r.created_at_ns = now_ns();
+  r.spec = std::move(spec);
+  r.bundle_dir = config_.containers_run_dir() + "/" + r.id;
+  r.sandbox_dir = config_.sandboxes_dir() + "/" + r.id;
+  r.cgroup = containers_cg_->path() + "/" + r.id;
+  by_id_.emplace(r.id, e);
+  return e;
+}
+
+Status Containers::prepare_dirs(const ContainerRecord& rec) {
+  BERTH_CHECK(fs::mkdir_p(rec.bundle_dir, 0700));
+  BERTH_CHECK(fs::mkdir_p(rec.bundle_dir + "/rootfs", 0755));
+  BERTH_CHECK(fs::mkdir_p(rec.sandbox_dir, 0711));
+  BERTH_CHECK(fs::mkdir_p(rec.sandbox_dir + "/work", 0755));
+  BERTH_CHECK(fs::mkdir_p(rec.sandbox_dir + "/overlay/upper", 0755));
+  BERTH_CHECK(fs::mkdir_p(rec.sandbox_dir + "/overlay/work", 0700));
+  // The overlay's root takes its owner and mode from the upper dir: copy them from the
+  // read-only root so "/" looks the same in the task as in the image.
+  struct stat st {};
+  if (::stat(rec.spec.rootfs.c_str(), &st) != 0) return errno_error("stat rootfs " + rec.spec.rootfs);
+  std::string upper = rec.sandbox_dir + "/overlay/upper";
+  if (::chown(upper.c_str(), st.st_uid, st.st_gid) != 0 || ::chmod(upper.c_str(), st.st_mode & 07777) != 0)
+    return errno_error("set owner of " + upper);
+  return ok();
+}
+
+Status Containers::write_bundle(const ContainerRecord& rec) {
+  BERTH_TRY_CTX(UniqueFd root, fs::open_dir(rec.spec.rootfs), "rootfs");
+  sandbox::OciUser user;
+  if (!rec.spec.user.empty()) {
+    BERTH_TRY(user, sandbox::resolve_user(root.get(), rec.spec.user));
+  }
+  // The task's /mnt/sandbox belongs to the task's user so it can write its own files there.
+  std::string work = rec.sandbox_dir + "/work";
+  if (::chown(work.c_str(), user.uid, user.gid) != 0) return errno_error("chown " + work);
+
+  TaskPaths paths{rec.bundle_dir + "/rootfs", rec.spec.rootfs, rec.sandbox_dir + "/overlay/upper",
+                  rec.sandbox_dir + "/overlay/work", work};
+  sandbox::OciSpec oci = translate(rec.spec, rec.id, paths, user);
+  BERTH_CHECK(fs::write_file_atomic(rec.bundle_dir + "/config.json", sandbox::to_json(oci), 0600));
+
+  uint64_t max_mb = rec.spec.log_max_size_mb.value_or(config_.log_max_size_mb);
+  uint32_t max_files = rec.spec.log_max_files.value_or(config_.log_max_files);
+  json::JsonWriter w;
+  w.begin_object().kv("id", rec.id).kv("sandbox_dir", rec.sandbox_dir).kv("cgroup", rec.cgroup)
+      .kv("log_max_bytes", max_mb * 1024 * 1024).kv("log_max_files", max_files).end_object();
+  return fs::write_file_atomic(rec.bundle_dir + "/shim.json", w.str(), 0600);
+}
+
+Status Containers::create_cgroup(const ContainerRecord& rec) {
+  BERTH_TRY(cgroups::Cgroup cg, containers_cg_->create_child(rec.id));
+  (void)cg;
+  return ok();
+}
+
+void Containers::undo_prepare(const ContainerRecord& rec) {
+  if (containers_cg_) (void)containers_cg_->remove_child(rec.id, std::chrono::seconds(5));
+  (void)fs::remove_tree(rec.sandbox_dir);
+  (void)fs::remove_tree(rec.bundle_dir);
+  std::lock_guard lk(mu_);
+  by_id_.erase(rec.id);
+}
+
+Result<ContainerRecord> Containers::launch(TaskSpec spec, const Caller& caller) {
+  if (!spec.image.empty())
+    return make_error(Code::kInvalidArgument, "'image' needs image pulling, which this berthd does not have yet; give 'rootfs'");
+  BERTH_CHECK(check_resources(spec));
+  struct stat st {};
+  if (::stat(spec.rootfs.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+    return make_error(Code::kInvalidArgument, "field '/rootfs': " + spec.rootfs + " is not a directory");
+  for (const auto& v : spec.volumes) {
+    if (::stat(v.host_path.c_str(), &st) != 0)
+      return make_error(Code::kInvalidArgument, "volume host_path " + v.host_path + " does not exist");
+  }
+
+  BERTH_TRY(std::shared_ptr<Entry> e, reserve(std::move(spec)));
+  const ContainerRecord rec = e->rec;  // immutable paths and spec, read without the lock
+  ScopeGuard undo([&] { undo_prepare(rec); });
+
+  std::string ctx = "launch " + rec.id;
+  BERTH_CHECK_CTX(prepare_dirs(rec), ctx);
+  BERTH_CHECK_CTX(write_bundle(rec), ctx);
+  BERTH_CHECK_CTX(create_cgroup(rec), ctx);
+  {
+    std::lock_guard lk(mu_);
+    BERTH_CHECK_CTX(checkpoint_locked(e->rec), ctx);
+  }
+  publish("container.created", rec,
+          "\"by_uid\":" + std::to_string(static_cast<int>(caller.uid)) + ",\"by_pid\":" + std::to_string(caller.pid));
+
+  std::string shim_path = config_.shim_path;
+  BERTH_TRY_CTX(ShimHandle shim, spawn_shim(shim_path, rec.bundle_dir, shims_cg_path_), ctx);
+  undo.dismiss();  // from here on the record exists and every outcome is recorded in it
+  {
+    std::lock_guard lk(mu_);
+    e->rec.shim_pid = shim.pid;
+    e->rec.shim_start_time = shim.start_time;
+    (void)checkpoint_locked(e->rec);
+  }
+  auto report = read_launch_report(shim, std::chrono::seconds(config_.launch_timeout_s), rec.bundle_dir);
+  std::string id = rec.id;
+  if (report && report->ok) {
+    auto task_pidfd = open_process(report->pid, report->start_time);
+    std::lock_guard lk(mu_);
+    e->rec.pid = report->pid;
+    e->rec.pid_start_time = report->start_time;
+    e->rec.started_at_ns = now_ns();
+    e->rec.state = State::kRunning;
+    if (task_pidfd) e->task_pidfd = std::move(task_pidfd).value();
+    auto cp = checkpoint_locked(e->rec);
+    if (!cp) log::error("checkpoint " + id + ": " + cp.error().message);
+    publish("container.started", e->rec, "\"pid\":" + std::to_string(report->pid));
+    changed_.notify_all();
+  } else {
+    std::string message = report ? report->error : report.error().message;
+    if (!report) {
+      // The shim is stuck: stop the task and the shim; its exit is still handled below.
+      if (auto cg = cgroups::Cgroup::open(rec.cgroup)) (void)cg->kill();
+      ::syscall(SYS_pidfd_send_signal, shim.pidfd.get(), SIGKILL, nullptr, 0);
+    }
+    std::lock_guard lk(mu_);
+    e->rec.state = State::kFailed;
+    e->rec.finished_at_ns = now_ns();
+    e->rec.exit = Termination{"launch_failed", std::nullopt, std::nullopt, message, 0, e->rec.finished_at_ns};
+    (void)checkpoint_locked(e->rec);
+    publish("container.failed", e->rec);
+    changed_.notify_all();
+  }
+  // The shim's exit is handled on the loop thread whatever happened above.
+  auto shim_pidfd = std::make_shared<UniqueFd>(std::move(shim.pidfd));
+  loop_.post([this, id, shim_pidfd] { watch_shim(id, std::move(*shim_pidfd)); });
+
+  std::lock_guard lk(mu_);
+  if (e->rec.state == State::kFailed)
+    return make_error(Code::kInvalidArgument, "container " + id + " failed to start: " + e->rec.exit->message);
+  return e->rec;
+}
+
+}  // namespace berth::agent

@@ -1,0 +1,109 @@
+#include "agent/shim_process.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "agent/loop.hpp"
+#include "common/clock.hpp"
+#include "common/fs.hpp"
+#include "common/json.hpp"
+
+namespace berth::agent {
+
+Result<UniqueFd> open_process(pid_t pid, unsigned long long start_time) {
+  if (pid <= 0) return make_error(Code::kNotFound, "no pid");
+  long fd = ::syscall(SYS_pidfd_open, pid, 0);
+  if (fd < 0) return errno_error("pidfd_open " + std::to_string(pid));
+  UniqueFd pidfd = UniqueFd::adopt(static_cast<int>(fd));
+  auto st = fs::process_start_time(pid);
+  if (!st || *st != start_time)
+    return make_error(Code::kNotFound, "process " + std::to_string(pid) + " is gone (pid reused)");
+  return pidfd;
+}
+
+Result<ShimHandle> spawn_shim(const std::string& shim_path, const std::string& bundle_dir,
+                              const std::string& shims_cgroup) {
+  int pipefd[2];
+  if (::pipe2(pipefd, O_CLOEXEC) != 0) return errno_error("pipe");
+  UniqueFd status_r = UniqueFd::adopt(pipefd[0]);
+  UniqueFd status_w = UniqueFd::adopt(pipefd[1]);
+  BERTH_TRY(UniqueFd log, fs::open_at(AT_FDCWD, bundle_dir + "/shim.log", O_WRONLY | O_CREAT | O_APPEND, 0640));
+  BERTH_TRY(UniqueFd devnull, fs::open_at(AT_FDCWD, "/dev/null", O_RDWR));
+  BERTH_TRY(UniqueFd procs, fs::open_at(AT_FDCWD, shims_cgroup + "/cgroup.procs", O_WRONLY));
+
+  std::string bundle_flag = "--bundle";
+  const char* argv[] = {shim_path.c_str(), bundle_flag.c_str(), bundle_dir.c_str(), nullptr};
+  const char* envp[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", nullptr};
+
+  pid_t pid = ::fork();
+  if (pid < 0) return errno_error("fork shim");
+  if (pid == 0) {
+    // Child of a threaded process: async-signal-safe calls only, on fds opened above.
+    Loop::unblock_signals_in_child();
+    (void)!::write(procs.get(), "0", 1);
+    if (::dup2(devnull.get(), 0) < 0 || ::dup2(devnull.get(), 1) < 0 || ::dup2(log.get(), 2) < 0 ||
+        ::dup2(status_w.get(), 3) < 0)
+      ::_exit(126);
+    ::syscall(SYS_close_range, 4U, ~0U, 0U);
+    ::execve(argv[0], const_cast<char* const*>(argv), const_cast<char* const*>(envp));
+    static const char kMsg[] = "berth-shim: execve failed\n";
+    (void)!::write(2, kMsg, sizeof(kMsg) - 1);
+    ::_exit(127);
+  }
+  ShimHandle h;
+  h.pid = pid;
+  long pfd = ::syscall(SYS_pidfd_open, pid, 0);
+  if (pfd < 0) return errno_error("pidfd_open shim");
+  h.pidfd = UniqueFd::adopt(static_cast<int>(pfd));
+  h.start_time = fs::process_start_time(pid).value_or(0);
+  h.status = std::move(status_r);
+  return h;
+}
+
+Result<LaunchReport> read_launch_report(ShimHandle& shim, std::chrono::milliseconds timeout,
+                                        const std::string& bundle_dir) {
+  std::string line;
+  int64_t deadline = monotonic_ms() + timeout.count();
+  for (;;) {
+    int64_t left = deadline - monotonic_ms();
+    if (left <= 0) return make_error(Code::kUnavailable, "the shim did not report within " +
+                                                             std::to_string(timeout.count() / 1000) + " s");
+    struct pollfd pfd {shim.status.get(), POLLIN, 0};
+    int r = ::poll(&pfd, 1, static_cast<int>(left));
+    if (r < 0 && errno != EINTR) return errno_error("poll shim status");
+    if (r <= 0) continue;
+    char buf[4096];
+    ssize_t n = ::read(shim.status.get(), buf, sizeof(buf));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno_error("read shim status");
+    }
+    if (n == 0) break;
+    line.append(buf, static_cast<size_t>(n));
+    if (line.find('\n') != std::string::npos) break;
+  }
+  LaunchReport report;
+  if (line.empty()) {
+    auto log = fs::read_file(bundle_dir + "/shim.log").value_or("");
+    if (log.size() > 400) log = log.substr(log.size() - 400);
+    report.error = "the shim exited without reporting" + (log.empty() ? std::string() : ": " + log);
+    while (!report.error.empty() && report.error.back() == '\n') report.error.pop_back();
+    return report;
+  }
+  auto doc = json::parse(line);
+  if (!doc) return std::move(doc).error().wrap("shim status");
+  if (doc->HasMember("error")) {
+    report.error = json::get_string(*doc, "error");
+    return report;
+  }
+  report.ok = true;
+  report.pid = static_cast<pid_t>(json::get_int(*doc, "pid"));
+  report.start_time = json::get_uint(*doc, "start_time");
+  if (report.pid <= 0) return make_error(Code::kInternal, "shim status has no pid: " + line);
+  return report;
+}
+
+}  // namespace berth::agent

@@ -1,0 +1,45 @@
+// Starting a berth-shim for one task and reading its launch report.
+// The shim is forked from berthd (which is multi-threaded), so the child between fork and
+// execve only makes async-signal-safe syscalls on fds opened beforehand. The shim's fd 3 is
+// the status pipe: one JSON line, {"pid":N,"start_time":T} once the task runs or
+// {"error":"..."} when the launch failed. berthd is a child subreaper and reaps shims.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <string>
+
+#include "common/result.hpp"
+#include "common/unique_fd.hpp"
+
+namespace berth::agent {
+
+struct ShimHandle {
+  pid_t pid = 0;
+  unsigned long long start_time = 0;
+  UniqueFd pidfd;
+  UniqueFd status;  // read end of the status pipe
+};
+
+// Forks and execs `shim_path --bundle bundle_dir`; its stderr goes to bundle_dir/shim.log and
+// it joins `shims_cgroup` (a cgroup dir path) before exec.
+Result<ShimHandle> spawn_shim(const std::string& shim_path, const std::string& bundle_dir,
+                              const std::string& shims_cgroup);
+
+struct LaunchReport {
+  bool ok = false;
+  pid_t pid = 0;
+  unsigned long long start_time = 0;
+  std::string error;  // the launcher's message when !ok
+};
+
+// Reads the shim's one-line report. kUnavailable on timeout; a shim that died without a word
+// is reported as a launch error naming its log.
+Result<LaunchReport> read_launch_report(ShimHandle& shim, std::chrono::milliseconds timeout,
+                                        const std::string& bundle_dir);
+
+// pidfd_open that also checks the start time, so a recycled pid is never mistaken for ours.
+Result<UniqueFd> open_process(pid_t pid, unsigned long long start_time);
+
+}  // namespace berth::agent

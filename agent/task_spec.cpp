@@ -1,0 +1,106 @@
+#include "agent/task_spec.hpp"
+
+#include "common/json_schema.hpp"
+
+namespace berth::agent {
+namespace {
+
+constexpr const char* kLaunchSchema = R"({
+  "type": "object",
+  "additionalProperties": false,
+  "properties": {
+    "name": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$",
+             "description": "letters, digits, '_', '.', '-'; at most 63 characters"},
+    "rootfs": {"type": "string", "pattern": "^/", "description": "an absolute path"},
+    "image": {"type": "string", "minLength": 1},
+    "command": {"type": "array", "minItems": 1, "items": {"type": "string"}},
+    "env": {"type": "object",
+            "patternProperties": {"^[^=]+$": {"type": "string"}},
+            "additionalProperties": false},
+    "user": {"type": "string", "pattern": "^[A-Za-z0-9_.-]+(:[A-Za-z0-9_.-]+)?$",
+             "description": "uid[:gid] or name[:group]"},
+    "working_dir": {"type": "string", "pattern": "^/", "description": "an absolute path"},
+    "hostname": {"type": "string", "pattern": "^[A-Za-z0-9]([A-Za-z0-9.-]{0,62})$"},
+    "rlimits": {
+      "type": "object", "additionalProperties": false,
+      "patternProperties": {
+        "^(as|core|cpu|data|fsize|locks|memlock|msgqueue|nice|nofile|nproc|rss|rtprio|rttime|sigpending|stack)$": {
+          "type": "object", "additionalProperties": false, "required": ["soft", "hard"],
+          "properties": {"soft": {"type": "integer", "minimum": 0},
+                         "hard": {"type": "integer", "minimum": 0}}}
+      }
+    },
+    "volumes": {"type": "array", "items": {
+      "type": "object", "additionalProperties": false,
+      "required": ["host_path", "container_path"],
+      "properties": {
+        "host_path": {"type": "string", "pattern": "^/", "description": "an absolute path"},
+        "container_path": {"type": "string", "pattern": "^/.", "description": "an absolute path below /"},
+        "read_only": {"type": "boolean"}}}},
+    "logging": {"type": "object", "additionalProperties": false, "properties": {
+      "max_size_mb": {"type": "integer", "minimum": 1, "maximum": 102400},
+      "max_files": {"type": "integer", "minimum": 1, "maximum": 100}}},
+    "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+    "resources": {"type": "object", "additionalProperties": false, "properties": {
+      "cpus": {"type": "number", "minimum": 0.001, "maximum": 4096},
+      "memory_mb": {"type": "integer", "minimum": 4, "maximum": 67108864},
+      "pids": {"type": "integer", "minimum": 1, "maximum": 4194304},
+      "disk_mb": {"type": "integer", "minimum": 1}}}
+  }
+})";
+
+const json::JsonSchema& launch_schema() {
+  static const json::JsonSchema schema = json::JsonSchema::compile(kLaunchSchema).value();
+  return schema;
+}
+
+}  // namespace
+
+Result<TaskSpec> parse_task_spec(const std::string& json_text) {
+  BERTH_TRY(auto doc, json::parse_and_validate(json_text, launch_schema()));
+  if (!doc.IsObject()) return make_error(Code::kInvalidArgument, "the launch spec must be a JSON object");
+  TaskSpec s;
+  s.json = json::to_string(doc);
+  s.name = json::get_string(doc, "name");
+  s.rootfs = json::get_string(doc, "rootfs");
+  s.image = json::get_string(doc, "image");
+  if (s.rootfs.empty() == s.image.empty())
+    return make_error(Code::kInvalidArgument, "give exactly one of 'rootfs' and 'image'");
+  s.command = json::get_string_array(doc, "command");
+  if (!s.rootfs.empty() && s.command.empty())
+    return make_error(Code::kInvalidArgument, "missing required field '/command' (needed with 'rootfs')");
+  s.env = json::get_string_map(doc, "env");
+  s.user = json::get_string(doc, "user");
+  s.working_dir = json::get_string(doc, "working_dir");
+  s.hostname = json::get_string(doc, "hostname");
+  s.labels = json::get_string_map(doc, "labels");
+  if (doc.HasMember("rlimits")) {
+    for (const auto& m : doc["rlimits"].GetObject()) {
+      Rlimit r{m.name.GetString(), m.value["soft"].GetUint64(), m.value["hard"].GetUint64()};
+      if (r.soft > r.hard)
+        return make_error(Code::kInvalidArgument, "field '/rlimits/" + r.name + "': soft limit above hard limit");
+      s.rlimits.push_back(r);
+    }
+  }
+  if (doc.HasMember("volumes")) {
+    for (const auto& v : doc["volumes"].GetArray()) {
+      s.volumes.push_back(Volume{json::get_string(v, "host_path"), json::get_string(v, "container_path"),
+                                 json::get_bool(v, "read_only")});
+    }
+  }
+  if (doc.HasMember("logging")) {
+    const auto& l = doc["logging"];
+    if (l.HasMember("max_size_mb")) s.log_max_size_mb = l["max_size_mb"].GetUint64();
+    if (l.HasMember("max_files")) s.log_max_files = l["max_files"].GetUint();
+  }
+  if (doc.HasMember("resources")) {
+    const auto& r = doc["resources"];
+    if (r.HasMember("cpus")) s.resources.cpus = r["cpus"].GetDouble();
+    if (r.HasMember("memory_mb")) s.resources.memory_mb = r["memory_mb"].GetUint64();
+    if (r.HasMember("pids")) s.resources.pids = r["pids"].GetUint64();
+    if (r.HasMember("disk_mb")) s.resources.disk_mb = r["disk_mb"].GetUint64();
+  }
+  return s;
+}
+
+}  // namespace berth::agent

@@ -1,0 +1,58 @@
+// TaskSpec: what a scheduler asks berthd to run (the body of POST /v1/containers), parsed
+// from JSON that the launch schema has already checked, so everything here is well-formed;
+// semantic checks that need the machine (does the rootfs exist, is the name free) happen at
+// launch. The original JSON is kept verbatim for inspect. Plain value type.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/result.hpp"
+
+namespace berth::agent {
+
+struct Volume {
+  std::string host_path;
+  std::string container_path;
+  bool read_only = false;
+};
+
+struct Rlimit {
+  std::string name;  // "nofile"
+  uint64_t soft = 0;
+  uint64_t hard = 0;
+};
+
+struct Resources {
+  std::optional<double> cpus;
+  std::optional<uint64_t> memory_mb;
+  std::optional<uint64_t> pids;
+  std::optional<uint64_t> disk_mb;
+  bool any() const { return cpus || memory_mb || pids || disk_mb; }
+};
+
+struct TaskSpec {
+  std::string name;
+  std::string rootfs;  // exactly one of rootfs and image
+  std::string image;
+  std::vector<std::string> command;
+  std::map<std::string, std::string> env;
+  std::string user;
+  std::string working_dir;
+  std::string hostname;
+  std::vector<Rlimit> rlimits;
+  std::vector<Volume> volumes;
+  std::optional<uint64_t> log_max_size_mb;
+  std::optional<uint32_t> log_max_files;
+  std::map<std::string, std::string> labels;
+  Resources resources;
+  std::string json;  // the request as received, for inspect and checkpoints
+};
+
+// Validates against the launch schema and parses; kInvalidArgument naming the field.
+Result<TaskSpec> parse_task_spec(const std::string& json_text);
+
+}  // namespace berth::agent
