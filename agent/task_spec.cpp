@@ -5,7 +5,14 @@
 namespace berth::agent {
 namespace {
 
+// RapidJSON 1.1's patternProperties misapplies schemas, so names are listed and the env key
+// check ('=' is not allowed in a name) is done in code.
 constexpr const char* kLaunchSchema = R"({
+  "definitions": {
+    "rlimit": {"type": "object", "additionalProperties": false, "required": ["soft", "hard"],
+               "properties": {"soft": {"type": "integer", "minimum": 0},
+                              "hard": {"type": "integer", "minimum": 0}}}
+  },
   "type": "object",
   "additionalProperties": false,
   "properties": {
@@ -14,21 +21,14 @@ constexpr const char* kLaunchSchema = R"({
     "rootfs": {"type": "string", "pattern": "^/", "description": "an absolute path"},
     "image": {"type": "string", "minLength": 1},
     "command": {"type": "array", "minItems": 1, "items": {"type": "string"}},
-    "env": {"type": "object",
-            "patternProperties": {"^[^=]+$": {"type": "string"}},
-            "additionalProperties": false},
+    "env": {"type": "object", "additionalProperties": {"type": "string"}},
     "user": {"type": "string", "pattern": "^[A-Za-z0-9_.-]+(:[A-Za-z0-9_.-]+)?$",
              "description": "uid[:gid] or name[:group]"},
     "working_dir": {"type": "string", "pattern": "^/", "description": "an absolute path"},
     "hostname": {"type": "string", "pattern": "^[A-Za-z0-9]([A-Za-z0-9.-]{0,62})$"},
     "rlimits": {
       "type": "object", "additionalProperties": false,
-      "patternProperties": {
-        "^(as|core|cpu|data|fsize|locks|memlock|msgqueue|nice|nofile|nproc|rss|rtprio|rttime|sigpending|stack)$": {
-          "type": "object", "additionalProperties": false, "required": ["soft", "hard"],
-          "properties": {"soft": {"type": "integer", "minimum": 0},
-                         "hard": {"type": "integer", "minimum": 0}}}
-      }
+      "properties": {"as": {"$ref": "#/definitions/rlimit"}, "core": {"$ref": "#/definitions/rlimit"}, "cpu": {"$ref": "#/definitions/rlimit"}, "data": {"$ref": "#/definitions/rlimit"}, "fsize": {"$ref": "#/definitions/rlimit"}, "locks": {"$ref": "#/definitions/rlimit"}, "memlock": {"$ref": "#/definitions/rlimit"}, "msgqueue": {"$ref": "#/definitions/rlimit"}, "nice": {"$ref": "#/definitions/rlimit"}, "nofile": {"$ref": "#/definitions/rlimit"}, "nproc": {"$ref": "#/definitions/rlimit"}, "rss": {"$ref": "#/definitions/rlimit"}, "rtprio": {"$ref": "#/definitions/rlimit"}, "rttime": {"$ref": "#/definitions/rlimit"}, "sigpending": {"$ref": "#/definitions/rlimit"}, "stack": {"$ref": "#/definitions/rlimit"}}
     },
     "volumes": {"type": "array", "items": {
       "type": "object", "additionalProperties": false,
@@ -70,6 +70,10 @@ Result<TaskSpec> parse_task_spec(const std::string& json_text) {
   if (!s.rootfs.empty() && s.command.empty())
     return make_error(Code::kInvalidArgument, "missing required field '/command' (needed with 'rootfs')");
   s.env = json::get_string_map(doc, "env");
+  for (const auto& [k, v] : s.env) {
+    if (k.empty() || k.find('=') != std::string::npos || k.find('\0') != std::string::npos)
+      return make_error(Code::kInvalidArgument, "field '/env': '" + k + "' is not a valid variable name");
+  }
   s.user = json::get_string(doc, "user");
   s.working_dir = json::get_string(doc, "working_dir");
   s.hostname = json::get_string(doc, "hostname");

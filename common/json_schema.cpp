@@ -56,13 +56,7 @@ std::string describe(const rapidjson::Value& schema_node, const std::string& key
                      const rapidjson::Value* doc_node, const std::string& where) {
   auto kw = schema_node.FindMember(keyword.c_str());
   const rapidjson::Value* kv = kw == schema_node.MemberEnd() ? nullptr : &kw->value;
-  if (keyword == "additionalProperties" && doc_node && doc_node->IsObject()) {
-    auto props = schema_node.FindMember("properties");
-    for (const auto& m : doc_node->GetObject()) {
-      if (props == schema_node.MemberEnd() || !props->value.HasMember(m.name))
-        return "unknown field '" + join(where, m.name.GetString()) + "'";
-    }
-  }
+  if (keyword == "additionalProperties") return "unknown field '" + where + "'";
   if (keyword == "required" && kv && kv->IsArray() && doc_node && doc_node->IsObject()) {
     for (const auto& r : kv->GetArray())
       if (!doc_node->HasMember(r)) return "missing required field '" + join(where, r.GetString()) + "'";
@@ -101,8 +95,25 @@ Status JsonSchema::validate(const rapidjson::Value& doc) const {
   if (doc.Accept(validator)) return ok();
   std::string keyword = validator.GetInvalidSchemaKeyword();
   const rapidjson::Value* schema_node = validator.GetInvalidSchemaPointer().Get(impl_->schema_doc);
-  const rapidjson::Value* doc_node = validator.GetInvalidDocumentPointer().Get(doc);
-  std::string where = pointer_text(validator.GetInvalidDocumentPointer());
+  rapidjson::Pointer doc_ptr = validator.GetInvalidDocumentPointer();
+  if (keyword == "additionalProperties") {
+    // RapidJSON reports where the walk was when it noticed (possibly inside the unknown
+    // member's value). The object schema's depth in the document is the number of
+    // properties/items hops in its schema pointer; the unknown key is the next token.
+    size_t depth = 0;
+    const auto& sp = validator.GetInvalidSchemaPointer();
+    for (size_t i = 0; i < sp.GetTokenCount(); ++i) {
+      std::string t(sp.GetTokens()[i].name, sp.GetTokens()[i].length);
+      if (t == "properties" || t == "items" || t == "additionalProperties") ++depth;
+    }
+    if (depth < doc_ptr.GetTokenCount()) {
+      rapidjson::Pointer cut;
+      for (size_t i = 0; i <= depth; ++i) cut = cut.Append(doc_ptr.GetTokens()[i]);
+      doc_ptr = cut;
+    }
+  }
+  std::string where = pointer_text(doc_ptr);
+  const rapidjson::Value* doc_node = doc_ptr.Get(doc);
   if (!schema_node) return make_error(Code::kInvalidArgument, "field '" + where + "' is invalid (" + keyword + ")");
   return make_error(Code::kInvalidArgument, describe(*schema_node, keyword, doc_node, where));
 }

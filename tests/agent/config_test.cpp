@@ -1,0 +1,75 @@
+#include "agent/config.hpp"
+
+#include <gtest/gtest.h>
+
+namespace berth::agent {
+namespace {
+
+TEST(Config, EmptyObjectMeansDefaults) {
+  auto c = parse_config("{}");
+  ASSERT_TRUE(c.has_value()) << c.error().message;
+  EXPECT_EQ(c->socket, "/run/berth/berth.sock");
+  EXPECT_EQ(c->run_dir, "/run/berth");
+  EXPECT_EQ(c->state_dir, "/var/lib/berth");
+  EXPECT_EQ(c->log_max_size_mb, 10u);
+  EXPECT_EQ(c->log_max_files, 3u);
+  EXPECT_EQ(c->containers_run_dir(), "/run/berth/containers");
+  EXPECT_EQ(c->sandboxes_dir(), "/var/lib/berth/sandboxes");
+}
+
+TEST(Config, OverridesEveryPath) {
+  auto c = parse_config(R"({"socket": "/tmp/a/s.sock", "run_dir": "/tmp/a/run/", "state_dir": "/tmp/a/state",
+                            "cgroup_root": "/sys/fs/cgroup/unified/berth/t1", "log": {"max_size_mb": 2, "max_files": 5},
+                            "launch_timeout_s": 5, "debug": true})");
+  ASSERT_TRUE(c.has_value()) << c.error().message;
+  EXPECT_EQ(c->socket, "/tmp/a/s.sock");
+  EXPECT_EQ(c->run_dir, "/tmp/a/run");  // trailing slash dropped
+  EXPECT_EQ(c->cgroup_root, "/sys/fs/cgroup/unified/berth/t1");
+  EXPECT_EQ(c->log_max_size_mb, 2u);
+  EXPECT_EQ(c->log_max_files, 5u);
+  EXPECT_EQ(c->launch_timeout_s, 5u);
+  EXPECT_TRUE(c->debug);
+}
+
+TEST(Config, UnknownKeyIsNamed) {
+  auto c = parse_config(R"({"sockett": "/x"})");
+  ASSERT_FALSE(c.has_value());
+  EXPECT_EQ(c.error().code, Code::kInvalidArgument);
+  EXPECT_NE(c.error().message.find("unknown field '/sockett'"), std::string::npos) << c.error().message;
+}
+
+TEST(Config, UnknownNestedKeyIsNamed) {
+  auto c = parse_config(R"({"log": {"max_size": 3}})");
+  ASSERT_FALSE(c.has_value());
+  EXPECT_NE(c.error().message.find("'/log/max_size'"), std::string::npos) << c.error().message;
+}
+
+TEST(Config, BadValuesAreNamed) {
+  auto rel = parse_config(R"({"run_dir": "relative/dir"})");
+  ASSERT_FALSE(rel.has_value());
+  EXPECT_NE(rel.error().message.find("'/run_dir'"), std::string::npos) << rel.error().message;
+  auto type = parse_config(R"({"log": {"max_files": "three"}})");
+  ASSERT_FALSE(type.has_value());
+  EXPECT_NE(type.error().message.find("'/log/max_files' must be an integer"), std::string::npos)
+      << type.error().message;
+  auto range = parse_config(R"({"log": {"max_files": 0}})");
+  ASSERT_FALSE(range.has_value());
+  EXPECT_NE(range.error().message.find("at least 1"), std::string::npos) << range.error().message;
+}
+
+TEST(Config, MalformedJson) {
+  auto c = parse_config(R"({"socket": )");
+  ASSERT_FALSE(c.has_value());
+  EXPECT_NE(c.error().message.find("malformed JSON"), std::string::npos);
+}
+
+TEST(Config, MissingDefaultFileMeansDefaults) {
+  auto c = load_config("/nonexistent/berth/agent.json", false);
+  ASSERT_TRUE(c.has_value());
+  auto must = load_config("/nonexistent/berth/agent.json", true);
+  ASSERT_FALSE(must.has_value());
+  EXPECT_NE(must.error().message.find("No such file"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace berth::agent

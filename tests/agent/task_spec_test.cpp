@@ -1,0 +1,77 @@
+#include "agent/task_spec.hpp"
+
+#include <gtest/gtest.h>
+
+namespace berth::agent {
+namespace {
+
+TEST(TaskSpec, ParsesAFullSpec) {
+  auto s = parse_task_spec(R"({"name": "web-1", "rootfs": "/srv/rootfs", "command": ["/bin/sh", "-c", "echo hi"],
+    "env": {"MODE": "prod"}, "user": "1000:1000", "working_dir": "/app", "hostname": "h1",
+    "rlimits": {"nofile": {"soft": 100, "hard": 200}},
+    "volumes": [{"host_path": "/srv/data", "container_path": "/data", "read_only": true}],
+    "logging": {"max_size_mb": 2, "max_files": 4}, "labels": {"team": "web"}})");
+  ASSERT_TRUE(s.has_value()) << s.error().message;
+  EXPECT_EQ(s->name, "web-1");
+  EXPECT_EQ(s->command.size(), 3u);
+  EXPECT_EQ(s->env.at("MODE"), "prod");
+  EXPECT_EQ(s->user, "1000:1000");
+  ASSERT_EQ(s->rlimits.size(), 1u);
+  EXPECT_EQ(s->rlimits[0].name, "nofile");
+  EXPECT_EQ(s->rlimits[0].hard, 200u);
+  ASSERT_EQ(s->volumes.size(), 1u);
+  EXPECT_TRUE(s->volumes[0].read_only);
+  EXPECT_EQ(*s->log_max_size_mb, 2u);
+  EXPECT_EQ(*s->log_max_files, 4u);
+  EXPECT_EQ(s->labels.at("team"), "web");
+  EXPECT_FALSE(s->resources.any());
+}
+
+struct BadSpec {
+  const char* json;
+  const char* expect;  // a piece of the error message
+};
+
+class TaskSpecRejects : public ::testing::TestWithParam<BadSpec> {};
+
+TEST_P(TaskSpecRejects, WithAMessageNamingTheField) {
+  auto s = parse_task_spec(GetParam().json);
+  ASSERT_FALSE(s.has_value()) << GetParam().json;
+  EXPECT_EQ(s.error().code, Code::kInvalidArgument);
+  EXPECT_NE(s.error().message.find(GetParam().expect), std::string::npos)
+      << "message: " << s.error().message << "\nexpected to contain: " << GetParam().expect;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, TaskSpecRejects,
+    ::testing::Values(
+        BadSpec{R"({"rootfs": "/r", "command": ["x"], "bogus": 1})", "unknown field '/bogus'"},
+        BadSpec{R"({"rootfs": "/r"})", "'/command'"},
+        BadSpec{R"({"rootfs": "/r", "command": []})", "'/command' must have at least 1"},
+        BadSpec{R"({"rootfs": "/r", "command": [1]})", "'/command/0' must be a string"},
+        BadSpec{R"({"rootfs": "r", "command": ["x"]})", "'/rootfs'"},
+        BadSpec{R"({"command": ["x"]})", "exactly one of 'rootfs' and 'image'"},
+        BadSpec{R"({"rootfs": "/r", "image": "a/b", "command": ["x"]})", "exactly one of"},
+        BadSpec{R"({"rootfs": "/r", "command": ["x"], "name": "bad name"})", "'/name'"},
+        BadSpec{R"({"rootfs": "/r", "command": ["x"], "env": {"A": 1}})", "'/env/A' must be a string"},
+        BadSpec{R"({"rootfs": "/r", "command": ["x"], "user": "a:b:c"})", "'/user'"},
+        BadSpec{R"({"rootfs": "/r", "command": ["x"], "rlimits": {"nofile": {"soft": 10, "hard": 5}}})",
+                "soft limit above hard limit"},
+        BadSpec{R"({"rootfs": "/r", "command": ["x"], "rlimits": {"files": {"soft": 1, "hard": 1}}})",
+                "unknown field '/rlimits/files'"},
+        BadSpec{R"({"rootfs": "/r", "command": ["x"], "volumes": [{"host_path": "/a"}]})",
+                "missing required field '/volumes/0/container_path'"},
+        BadSpec{R"({"rootfs": "/r", "command": ["x"], "resources": {"cpus": -1}})", "'/resources/cpus' must be at least"},
+        BadSpec{R"({"rootfs": "/r", "command": ["x"], "resources": {"memory_mb": 1}})", "'/resources/memory_mb'"},
+        BadSpec{R"({"rootfs": "/r", "command": ["x"], "logging": {"max_files": 0}})", "'/logging/max_files'"},
+        BadSpec{R"([1, 2])", "must be an object"},
+        BadSpec{R"({"rootfs": "/r", "command": ["x"],)", "malformed JSON"}));
+
+TEST(TaskSpec, KeepsTheRequestForInspect) {
+  auto s = parse_task_spec(R"({"rootfs": "/r", "command": ["true"], "labels": {"a": "b"}})");
+  ASSERT_TRUE(s.has_value());
+  EXPECT_NE(s->json.find("\"labels\":{\"a\":\"b\"}"), std::string::npos) << s->json;
+}
+
+}  // namespace
+}  // namespace berth::agent
