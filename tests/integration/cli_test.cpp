@@ -1,0 +1,82 @@
+// The berth CLI against a real berthd: what an operator types and sees.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "tests/integration/harness.hpp"
+
+namespace berth::testing {
+namespace {
+
+struct Output {
+  int code = -1;
+  std::string out;
+};
+
+Output berth(const std::string& socket, const std::string& args) {
+  std::string cmd = "BERTH_SOCKET=" + socket + " " + bin_dir() + "/berth " + args + " 2>&1";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  Output o;
+  if (!p) return o;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof(buf), p)) > 0) o.out.append(buf, n);
+  int status = ::pclose(p);
+  o.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return o;
+}
+
+class Cli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_EQ(::geteuid(), 0u) << "integration tests need root";
+    auto st = agent_.start();
+    ASSERT_TRUE(st.has_value()) << st.error().message;
+  }
+  Output run(const std::string& args) { return berth(agent_.socket(), args); }
+  BusyboxRootfs rootfs_;
+  Agent agent_;
+};
+
+TEST_F(Cli, RunAttachedStreamsOutputAndExitsWithTheTaskCode) {
+  auto o = run("run --rootfs " + rootfs_.path() + " -- sh -c 'echo hello; exit 3'");
+  EXPECT_EQ(o.code, 3) << o.out;
+  EXPECT_NE(o.out.find("hello"), std::string::npos) << o.out;
+}
+
+TEST_F(Cli, DetachedRunThenPsLogsKillWaitRm) {
+  auto started = run("run -d --name svc --rootfs " + rootfs_.path() + " -- sh -c 'echo up; sleep 60'");
+  ASSERT_EQ(started.code, 0) << started.out;
+  auto ps = run("ps");
+  EXPECT_NE(ps.out.find("svc"), std::string::npos) << ps.out;
+  EXPECT_NE(ps.out.find("running"), std::string::npos) << ps.out;
+  auto json = parse(run("--json ps").out);
+  ASSERT_TRUE(json.HasMember("containers")) << "ps --json is not the API's JSON";
+  for (int i = 0; i < 100 && run("logs svc").out.find("up") == std::string::npos; ++i) usleep(20000);
+  EXPECT_EQ(run("logs svc").out, "up\n");
+  EXPECT_EQ(run("kill -s KILL svc").code, 0);
+  auto waited = run("wait svc");
+  EXPECT_EQ(waited.code, 137) << waited.out;
+  auto inspect = parse(run("inspect svc").out);
+  ASSERT_TRUE(inspect.HasMember("exit")) << "inspect prints the container JSON";
+  EXPECT_STREQ(inspect["exit"]["reason"].GetString(), "killed");
+  EXPECT_EQ(run("rm svc").code, 0);
+  EXPECT_NE(run("inspect svc").code, 0);
+}
+
+TEST_F(Cli, ErrorsAreClear) {
+  auto launch = run("run --rootfs " + rootfs_.path() + " -- /bin/nope");
+  EXPECT_EQ(launch.code, 125) << launch.out;
+  EXPECT_NE(launch.out.find("exec \"/bin/nope\": No such file or directory"), std::string::npos) << launch.out;
+  auto nosock = berth(agent_.root() + "/missing.sock", "ps");
+  EXPECT_NE(nosock.code, 0);
+  EXPECT_NE(nosock.out.find("is berthd running?"), std::string::npos) << nosock.out;
+  auto info = run("info");
+  EXPECT_EQ(info.code, 0) << info.out;
+  EXPECT_NE(info.out.find(agent_.cgroup_root()), std::string::npos) << info.out;
+}
+
+}  // namespace
+}  // namespace berth::testing

@@ -1,0 +1,79 @@
+// Integration-test harness: a busybox-static root filesystem built in a temp dir, and a real
+// berthd started on its own socket, run dir, state dir and cgroup subtree, so tests run side
+// by side and talk to it like a scheduler would. Everything a harness creates it removes
+// (tasks, dirs, cgroups, processes by pid). Needs root.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#define RAPIDJSON_HAS_STDSTRING 1
+#include <rapidjson/document.h>
+
+#include "cli/client.hpp"
+#include "common/result.hpp"
+
+namespace berth::testing {
+
+std::string bin_dir();  // $BERTH_BIN_DIR or ./build
+std::string make_temp_dir(const std::string& prefix);
+
+// /bin/busybox plus a symlink per applet, /etc/passwd with root and "app" (1000), /etc/group.
+class BusyboxRootfs {
+ public:
+  BusyboxRootfs();
+  ~BusyboxRootfs();
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+class Agent {
+ public:
+  explicit Agent(const std::string& extra_config = "");
+  ~Agent();
+
+  Status start();
+  void stop();     // SIGTERM, wait
+  void kill9();    // SIGKILL, wait: the tasks keep running
+  pid_t pid() const { return pid_; }
+
+  cli::Client client() const { return cli::Client(socket_); }
+  // The API's reply, asserting nothing: tests check status and body themselves.
+  cli::HttpResponse request(const std::string& method, const std::string& target, const std::string& body = "") const;
+  // POST /v1/containers; returns the container JSON (or the error body).
+  cli::HttpResponse launch(const std::string& spec_json) const;
+  rapidjson::Document wait(const std::string& id) const;  // the termination record
+  std::string logs(const std::string& id, const std::string& query = "") const;
+
+  const std::string& root() const { return root_; }
+  const std::string& socket() const { return socket_; }
+  std::string run_dir() const { return root_ + "/run"; }
+  std::string state_dir() const { return root_ + "/state"; }
+  const std::string& cgroup_root() const { return cgroup_root_; }
+  std::string log_text() const;
+
+ private:
+  std::string root_;
+  std::string socket_;
+  std::string cgroup_root_;
+  std::string config_path_;
+  pid_t pid_ = -1;
+};
+
+rapidjson::Document parse(const std::string& text);
+std::string spec(const std::string& rootfs, const std::vector<std::string>& command, const std::string& extra = "");
+std::string json_string(const std::string& s);
+// Children of a directory (empty when it does not exist).
+std::vector<std::string> entries(const std::string& dir);
+std::vector<std::string> subdirs(const std::string& dir);
+// Processes whose parent is `ppid`.
+std::vector<pid_t> children_of(pid_t ppid);
+bool process_alive(pid_t pid);
+// Reaps exited children of the test process (it is a subreaper, so orphaned shims land here).
+void reap_children();
+
+}  // namespace berth::testing
