@@ -57,6 +57,11 @@ Result<UniqueFd> ensure_in_root(int rootfd, const std::string& path, NodeKind ki
         return errno_error("mkdir " + prefix);
       }
       next = open_in_root(rootfd, prefix, flags);
+      // Still missing after creating it: the name is a symlink whose target is not there.
+      // Creating that target would be guessing; say what is wrong instead.
+      if (!next && next.error().sys_errno == ENOENT)
+        return make_error(Code::kInvalidArgument, "mount point " + prefix +
+                                                      " is a symlink to a path missing in the root filesystem");
     }
     if (!next) return std::move(next).error();
     cur = std::move(*next);
