@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstring>
 
@@ -26,6 +27,8 @@ namespace {
 
 // The sync socket's fd once close_extra_fds has moved it out of the task's way.
 constexpr int kSyncFdAfterClose = 3;
+constexpr rlim_t kDefaultNofileSoft = 1024;
+constexpr rlim_t kDefaultNofileHard = 524288;
 
 Status wait_for_go(int sync_fd) {
   char go = 0;
@@ -78,7 +81,21 @@ Status set_oom_score_adj(const ChildPlan& plan) {
   return ok();
 }
 
+// berthd may run with a raised open-files limit; a task that did not ask for one gets the
+// usual default (soft 1024, hard at most 524288) rather than inheriting the agent's.
+Status reset_default_nofile(const ChildPlan& plan) {
+  for (const auto& r : plan.spec->rlimits)
+    if (r.type == "RLIMIT_NOFILE") return ok();
+  struct rlimit rl {};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return errno_error("getrlimit RLIMIT_NOFILE");
+  if (rl.rlim_max == RLIM_INFINITY || rl.rlim_max > kDefaultNofileHard) rl.rlim_max = kDefaultNofileHard;
+  rl.rlim_cur = std::min<rlim_t>(kDefaultNofileSoft, rl.rlim_max);
+  if (::setrlimit(RLIMIT_NOFILE, &rl) != 0) return errno_error("setrlimit RLIMIT_NOFILE");
+  return ok();
+}
+
 Status apply_rlimits(const ChildPlan& plan) {
+  BERTH_CHECK(reset_default_nofile(plan));
   for (const auto& r : plan.spec->rlimits) {
     struct rlimit rl {};
     rl.rlim_cur = r.soft;

@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <optional>
 
 #include "cgroups/cgroup.hpp"
@@ -124,6 +125,9 @@ Status Shim::setup() {
   int sfd = ::signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
   if (sfd < 0) return errno_error("signalfd");
   sigfd_ = UniqueFd::adopt(sfd);
+  int ep = ::epoll_create1(EPOLL_CLOEXEC);
+  if (ep < 0) return errno_error("epoll");
+  epoll_ = UniqueFd::adopt(ep);
   BERTH_TRY(auto out_log, LogWriter::open(sandbox_.get(), "stdout", cfg_.log_max_bytes, cfg_.log_max_files));
   BERTH_TRY(auto err_log, LogWriter::open(sandbox_.get(), "stderr", cfg_.log_max_bytes, cfg_.log_max_files));
   out_.log.emplace(std::move(out_log));
@@ -146,6 +150,19 @@ Status Shim::start_task() {
   record_.started_at_ns = now_ns();
   BERTH_TRY(task_, launch(spec_, TaskStdio{null.get(), out_w.get(), err_w.get()}, *cgroup_));
   record_.pid = task_.pid;
+  // Registered before the loop, with the write ends still open: nothing can be missed.
+  struct Watch { int fd; uint64_t tag; };
+  for (Watch w : {Watch{out_.read_end.get(), 0}, Watch{err_.read_end.get(), 1},
+                  Watch{task_.pidfd.get(), 2}, Watch{sigfd_.get(), 3}}) {
+    struct epoll_event ev {};
+    ev.events = EPOLLIN;
+    ev.data.u64 = w.tag;
+    // The task runs already: a failure here must not abandon it. Without the pidfd or
+    // signalfd watch the loop still wakes for output; without a pipe watch the drain after
+    // the exit reads it (the task may block on a full pipe meanwhile: logged).
+    if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, w.fd, &ev) != 0)
+      diag(std::string("epoll_ctl: ") + std::strerror(errno));
+  }
   return ok();  // our copies of the write ends close here, or the pipes would never reach EOF
 }
 
@@ -163,32 +180,11 @@ void Shim::reap() {
 }
 
 void Shim::loop() {
-  int ep = ::epoll_create1(EPOLL_CLOEXEC);
-  if (ep < 0) {
-    diag(std::string("epoll: ") + std::strerror(errno) + "; waiting for the task without reading its output");
-  }
-  epoll_ = UniqueFd::adopt(ep);
-  auto watch = [&](int fd, uint64_t tag) {
-    struct epoll_event ev {};
-    ev.events = EPOLLIN;
-    ev.data.u64 = tag;
-    if (epoll_ && ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) != 0)
-      diag(std::string("epoll_ctl: ") + std::strerror(errno));
-  };
-  watch(out_.read_end.get(), 0);
-  watch(err_.read_end.get(), 1);
-  watch(task_.pidfd.get(), 2);
-  watch(sigfd_.get(), 3);
   Stream* streams[] = {&out_, &err_};
   bool open[] = {true, true};
   while (!task_done_) {
     struct epoll_event events[4];
-    int n = epoll_ ? ::epoll_wait(epoll_.get(), events, 4, -1) : 0;
-    if (!epoll_) {
-      // Degraded: no epoll. Block on the task's exit; the drain reads the output afterwards.
-      struct pollfd p {task_.pidfd.get(), POLLIN, 0};
-      ::poll(&p, 1, -1);
-    }
+    int n = ::epoll_wait(epoll_.get(), events, 4, -1);
     if (n < 0 && errno != EINTR) {
       diag(std::string("epoll_wait: ") + std::strerror(errno));
       struct pollfd p {task_.pidfd.get(), POLLIN, 0};

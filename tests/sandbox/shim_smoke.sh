@@ -41,7 +41,9 @@ run_case() {
  "mounts": [{"destination": "/mnt/sandbox", "type": "bind", "source": "$s", "options": ["rbind"]},
             {"destination": "/data", "type": "bind", "source": "$T/data", "options": ["rbind", "ro"]}],
  "linux": {"namespaces": [{"type": "pid"}, {"type": "mount"}, {"type": "uts"}, {"type": "ipc"},
-                          {"type": "network"}, {"type": "cgroup"}]} $extra}
+                          {"type": "network"}, {"type": "cgroup"}],
+           "maskedPaths": ["/proc/kcore", "/proc/timer_list", "/sys/firmware", "/nonexistent"],
+           "readonlyPaths": ["/proc/sys", "/proc/sysrq-trigger"]} $extra}
 JSON
   echo "{\"id\": \"$name\", \"sandbox_dir\": \"$s\", \"cgroup\": \"$cg\", \"log_max_bytes\": 1048576, \"log_max_files\": 2}" > $b/shim.json
   echo "=== $name"
@@ -70,7 +72,7 @@ for c in $cases; do
     echo) run_case echo "$ROOT" '["echo", "hello from the task"]' ;;
     exit) run_case exit "$ROOT" '["sh", "-c", "echo out; echo err >&2; exit 7"]' ;;
     signal) HOOK='sleep 0.2; kill -KILL $pid' run_case signal "$ROOT" '["sleep", "30"]' ;;
-    hostfds) HOOK='sleep 0.2; ls -l /proc/$pid/fd | sed "s/^/task fd: /"; grep -c "" /proc/$pid/mountinfo | sed "s/^/task mounts: /"; grep -c berth-smoke /proc/self/mountinfo | sed "s/^/host mounts naming the rootfs: /"; grep -E "Max open files" /proc/$pid/limits; cat /proc/$pid/oom_score_adj | sed "s/^/oom_score_adj: /"; kill -KILL $pid' run_case hostfds "$ROOT" '["sleep", "30"]' ;;
+    hostfds) HOOK='sleep 0.2; ls -l /proc/$pid/fd | sed "s/^/task fd: /"; grep -c "" /proc/$pid/mountinfo | sed "s/^/task mounts: /"; grep -c berth-smoke /proc/self/mountinfo | sed "s/^/host mounts naming the rootfs: /"; grep -E "Max open files" /proc/$pid/limits; echo "host view: $(grep 0:: /proc/$pid/cgroup)"; nsenter -t $pid -m -p -C cat /proc/1/cgroup | grep 0:: | sed "s/^/task view: /"; cat /proc/$pid/oom_score_adj | sed "s/^/oom_score_adj: /"; kill -KILL $pid' run_case hostfds "$ROOT" '["sleep", "30"]' ;;
     overlay) mkdir -p $T/ovl/upper $T/ovl/work
              run_case overlay "$ROOT" '["sh", "-c", "echo new > /etc/written; cat /etc/written; mount | grep \" / \""]' ", \"annotations\": {\"berth.overlay.lowerdir\": \"$R\", \"berth.overlay.upperdir\": \"$T/ovl/upper\", \"berth.overlay.workdir\": \"$T/ovl/work\"}"
              echo "upper: $(ls $T/ovl/upper/etc)  lower has it: $(ls $R/etc/written 2>&1)" ;;
@@ -79,6 +81,7 @@ for c in $cases; do
           ls -l $T/bulk/sandbox/ | sed 's/^/sandbox: /'; tail -c 200 $T/bulk/sandbox/stdout | tail -2 ;;
     memory) HOOK='sleep 0.3; grep -E "^(Rss|Pss|Private_Clean|Private_Dirty):" /proc/$shim_pid/smaps_rollup | sed "s/^/shim /"; awk "/^[0-9a-f]+-/{name=\$6} /^Private_Dirty/{if (\$2>0) print \"dirty\", \$2, name}" /proc/$shim_pid/smaps; kill -KILL $pid' run_case memory "$ROOT" '["sleep", "30"]' ;;
     shimsignals) HOOK='sleep 0.2; for sig in TERM HUP INT PIPE; do kill -$sig $shim_pid; done; sleep 0.2; kill -0 $shim_pid && echo "shim survived SIGTERM/HUP/INT/PIPE"' run_case shimsignals "$ROOT" '["sh", "-c", "sleep 1; echo still here"]' ;;
+    masked) run_case masked "$ROOT" '["sh", "-c", "echo timer_list=$(wc -c < /proc/timer_list); ls /sys/firmware | wc -l; echo 1 > /proc/sys/vm/drop_caches || echo proc-sys-ro-ok; ulimit -n; ulimit -Hn"]' ;;
     readonly) RO=true run_case readonly "$ROOT" '["sh", "-c", "touch /x || echo root-ro-ok; echo tmp > /dev/shm/x && echo shm-ok"]' ;;
     fds) run_case fds "$ROOT" '["sh", "-c", "for f in /proc/self/fd/*; do echo $f $(readlink $f); done"]' ;;
     pid1) run_case pid1 "$ROOT" '["sh", "-c", "echo self=$$; cat /proc/1/cmdline | tr \"\\\\0\" \" \"; echo; ps"]' ;;
