@@ -16,9 +16,12 @@ Error bad(const std::string& where, const std::string& what) {
 
 // Every object is checked against the keys we implement: an unknown key could change what the
 // bundle means (hooks, seccomp, uid mappings), so it is refused rather than silently ignored.
+// A key given twice is refused too: readers disagree on which one wins.
 Status only_keys(const Value& obj, const std::string& where, std::initializer_list<const char*> keys) {
+  std::set<std::string> seen;
   for (const auto& m : obj.GetObject()) {
     std::string name(m.name.GetString(), m.name.GetStringLength());
+    if (!seen.insert(name).second) return bad(where.empty() ? name : where + "." + name, "given twice");
     bool known = false;
     for (const char* k : keys) known = known || name == k;
     if (!known) return bad(where.empty() ? name : where + "." + name, "unsupported field");
@@ -218,6 +221,7 @@ Result<OciSpec> parse_oci_spec(const std::string& json_text) {
     BERTH_CHECK(require_object(*m, "annotations"));
     for (const auto& a : m->GetObject()) {
       std::string key(a.name.GetString(), a.name.GetStringLength());
+      if (spec.annotations.count(key)) return bad("annotations." + key, "given twice");
       BERTH_TRY(spec.annotations[key], get_str(a.value, "annotations." + key));
     }
   }

@@ -1,5 +1,7 @@
 #include "sandbox/shim_config.hpp"
 
+#include <set>
+
 #include "common/json.hpp"
 
 namespace berth::sandbox {
@@ -15,8 +17,10 @@ Result<ShimConfig> parse_shim_config(const std::string& json_text) {
   if (!doc.IsObject()) return bad("expected an object");
   ShimConfig c;
   bool have_id = false, have_dir = false, have_cgroup = false;
+  std::set<std::string> seen;
   for (const auto& m : doc.GetObject()) {
     std::string key(m.name.GetString(), m.name.GetStringLength());
+    if (!seen.insert(key).second) return bad(key + " given twice");
     const auto& v = m.value;
     if (key == "id" || key == "sandbox_dir" || key == "cgroup") {
       if (!v.IsString() || v.GetStringLength() == 0) return bad(key + ": expected a non-empty string");

@@ -39,9 +39,8 @@ run_case() {
              "rlimits": [{"type": "RLIMIT_NOFILE", "soft": 1024, "hard": 1024}]},
  "root": {"path": "$R", "readonly": ${RO:-false}}, "hostname": "task-$name",
  "mounts": [{"destination": "/mnt/sandbox", "type": "bind", "source": "$s", "options": ["rbind"]},
-            {"destination": "/data", "type": "bind", "source": "$T/data", "options": ["rbind", "ro"]}],
- "linux": {"namespaces": [{"type": "pid"}, {"type": "mount"}, {"type": "uts"}, {"type": "ipc"},
-                          {"type": "network"}, {"type": "cgroup"}],
+            {"destination": "/data", "type": "bind", "source": "$T/data", "options": ["rbind", "ro"]} ${MOUNTS:-}],
+ "linux": {"namespaces": ${NS:-$ALL_NS},
            "maskedPaths": ["/proc/kcore", "/proc/timer_list", "/sys/firmware", "/nonexistent"],
            "readonlyPaths": ["/proc/sys", "/proc/sysrq-trigger"]} $extra}
 JSON
@@ -64,6 +63,7 @@ JSON
   return 0
 }
 
+ALL_NS='[{"type": "pid"}, {"type": "mount"}, {"type": "uts"}, {"type": "ipc"}, {"type": "network"}, {"type": "cgroup"}]'
 ROOT='{"uid": 0, "gid": 0}'
 USER='{"uid": 1000, "gid": 1000, "additionalGids": [50]}'
 cases=${*:-echo}
@@ -81,6 +81,13 @@ for c in $cases; do
           ls -l $T/bulk/sandbox/ | sed 's/^/sandbox: /'; tail -c 200 $T/bulk/sandbox/stdout | tail -2 ;;
     memory) HOOK='sleep 0.3; grep -E "^(Rss|Pss|Private_Clean|Private_Dirty):" /proc/$shim_pid/smaps_rollup | sed "s/^/shim /"; awk "/^[0-9a-f]+-/{name=\$6} /^Private_Dirty/{if (\$2>0) print \"dirty\", \$2, name}" /proc/$shim_pid/smaps; kill -KILL $pid' run_case memory "$ROOT" '["sleep", "30"]' ;;
     shimsignals) HOOK='sleep 0.2; for sig in TERM HUP INT PIPE; do kill -$sig $shim_pid; done; sleep 0.2; kill -0 $shim_pid && echo "shim survived SIGTERM/HUP/INT/PIPE"' run_case shimsignals "$ROOT" '["sh", "-c", "sleep 1; echo still here"]' ;;
+    nopidns) NS='[{"type": "mount"}, {"type": "uts"}]' run_case nopidns "$ROOT" '["sh", "-c", "sleep 1000 & echo left a sleeper behind; echo last line"]'
+             grep -c . $T/nopidns/bundle/shim.log | sed "s/^/shim.log lines: /" ;;
+    badoverlay) run_case badoverlay "$ROOT" '["true"]' ", \"annotations\": {\"berth.overlay.lowerdir\": \"$T/missing\", \"berth.overlay.upperdir\": \"$T/u\", \"berth.overlay.workdir\": \"$T/w\"}" ;;
+    badmount) MOUNTS=", {\"destination\": \"/v\", \"type\": \"bind\", \"source\": \"$T/missing\"}" run_case badmount "$ROOT" '["true"]' ;;
+    escape) ln -sfn /../../../../tmp $R/escape
+            MOUNTS=", {\"destination\": \"/escape/in\", \"type\": \"bind\", \"source\": \"$T/data\", \"options\": [\"rbind\"]}" run_case escape "$ROOT" '["ls", "/escape/in", "/tmp"]' 
+            echo "created on the host: $(ls -d /tmp/in 2>&1)  created in the rootfs: $(ls -d $R/tmp/in 2>&1)"; rm -f $R/escape; rmdir $R/tmp/in 2>/dev/null ;;
     masked) run_case masked "$ROOT" '["sh", "-c", "echo timer_list=$(wc -c < /proc/timer_list); ls /sys/firmware | wc -l; echo 1 > /proc/sys/vm/drop_caches || echo proc-sys-ro-ok; ulimit -n; ulimit -Hn"]' ;;
     readonly) RO=true run_case readonly "$ROOT" '["sh", "-c", "touch /x || echo root-ro-ok; echo tmp > /dev/shm/x && echo shm-ok"]' ;;
     fds) run_case fds "$ROOT" '["sh", "-c", "for f in /proc/self/fd/*; do echo $f $(readlink $f); done"]' ;;
