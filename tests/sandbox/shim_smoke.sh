@@ -77,7 +77,9 @@ for c in $cases; do
              run_case overlay "$ROOT" '["sh", "-c", "echo new > /etc/written; cat /etc/written; mount | grep \" / \""]' ", \"annotations\": {\"berth.overlay.lowerdir\": \"$R\", \"berth.overlay.upperdir\": \"$T/ovl/upper\", \"berth.overlay.workdir\": \"$T/ovl/work\"}"
              echo "upper: $(ls $T/ovl/upper/etc)  lower has it: $(ls $R/etc/written 2>&1)" ;;
     cwd) CWD=/nonexistent run_case cwd "$ROOT" '["sh"]' ;;
-    bulk) run_case bulk "$ROOT" '["sh", "-c", "i=0; while [ $i -lt 30000 ]; do echo line-$i-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx; i=$((i+1)); done; echo THE-LAST-LINE"]' | grep -v '^out: line-'
+    bulk) # Not in a pipeline: run_case must run in this shell so its cgroup is cleaned up.
+          run_case bulk "$ROOT" '["sh", "-c", "i=0; while [ $i -lt 30000 ]; do echo line-$i-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx; i=$((i+1)); done; echo THE-LAST-LINE"]' > $T/bulk.out
+          grep -v '^out: line-' $T/bulk.out
           ls -l $T/bulk/sandbox/ | sed 's/^/sandbox: /'; tail -c 200 $T/bulk/sandbox/stdout | tail -2 ;;
     memory) HOOK='sleep 0.3; grep -E "^(Rss|Pss|Private_Clean|Private_Dirty):" /proc/$shim_pid/smaps_rollup | sed "s/^/shim /"; awk "/^[0-9a-f]+-/{name=\$6} /^Private_Dirty/{if (\$2>0) print \"dirty\", \$2, name}" /proc/$shim_pid/smaps; kill -KILL $pid' run_case memory "$ROOT" '["sleep", "30"]' ;;
     shimsignals) HOOK='sleep 0.2; for sig in TERM HUP INT PIPE; do kill -$sig $shim_pid; done; sleep 0.2; kill -0 $shim_pid && echo "shim survived SIGTERM/HUP/INT/PIPE"' run_case shimsignals "$ROOT" '["sh", "-c", "sleep 1; echo still here"]' ;;
