@@ -1,0 +1,204 @@
+#include "sandbox/child.hpp"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/close_range.h>
+#include <net/if.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <csignal>
+#include <cstring>
+
+#include "common/fs.hpp"
+#include "common/unique_fd.hpp"
+#include "sandbox/rlimit_names.hpp"
+#include "sandbox/rootfs.hpp"
+#include "sandbox/sync_channel.hpp"
+
+namespace berth::sandbox {
+namespace {
+
+// The sync socket's fd once close_extra_fds has moved it out of the task's way.
+constexpr int kSyncFdAfterClose = 3;
+constexpr rlim_t kDefaultNofileSoft = 1024;
+constexpr rlim_t kDefaultNofileHard = 524288;
+
+Status wait_for_go(int sync_fd) {
+  char go = 0;
+  ssize_t n;
+  do n = ::recv(sync_fd, &go, 1, 0); while (n < 0 && errno == EINTR);
+  if (n < 0) return errno_error("wait for the shim");
+  if (n == 0) return make_error(Code::kUnavailable, "the shim went away before the task started");
+  return ok();
+}
+
+Status join_cgroup_namespace(const ChildPlan& plan) {
+  if (!plan.unshare_cgroup_after_go) return ok();
+  if (::unshare(CLONE_NEWCGROUP) != 0) return errno_error("create cgroup namespace");
+  return ok();
+}
+
+Status set_stdio(const ChildPlan& plan) {
+  // dup2 clears close-on-exec on the target, which is exactly what the task's stdio needs.
+  if (::dup2(plan.stdin_fd, 0) < 0 || ::dup2(plan.stdout_fd, 1) < 0 || ::dup2(plan.stderr_fd, 2) < 0)
+    return errno_error("set up stdio");
+  return ok();
+}
+
+Status set_hostname(const ChildPlan& plan) {
+  const std::string& name = plan.spec->hostname;
+  if (name.empty() || !plan.new_uts) return ok();
+  if (::sethostname(name.data(), name.size()) != 0) return errno_error("sethostname \"" + name + "\"");
+  return ok();
+}
+
+// A new network namespace starts with lo down; most programs expect 127.0.0.1 to work.
+Status bring_loopback_up(const ChildPlan& plan) {
+  if (!plan.new_net) return ok();
+  int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) return errno_error("socket for lo");
+  UniqueFd sock = UniqueFd::adopt(s);
+  struct ifreq ifr {};
+  std::strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
+  if (::ioctl(sock.get(), SIOCGIFFLAGS, &ifr) != 0) return errno_error("get flags of lo");
+  ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_UP);
+  if (::ioctl(sock.get(), SIOCSIFFLAGS, &ifr) != 0) return errno_error("bring lo up");
+  return ok();
+}
+
+// Always written, so the task never inherits the shim's (or berthd's) adjustment.
+Status set_oom_score_adj(const ChildPlan& plan) {
+  BERTH_TRY_CTX(UniqueFd fd, fs::open_at(AT_FDCWD, "/proc/self/oom_score_adj", O_WRONLY), "set oom_score_adj");
+  std::string v = std::to_string(plan.spec->oom_score_adj);
+  BERTH_CHECK_CTX(fs::write_all(fd.get(), v.data(), v.size()), "set oom_score_adj " + v);
+  return ok();
+}
+
+// berthd may run with a raised open-files limit; a task that did not ask for one gets the
+// usual default (soft 1024, hard at most 524288) rather than inheriting the agent's.
+Status reset_default_nofile(const ChildPlan& plan) {
+  for (const auto& r : plan.spec->rlimits)
+    if (r.type == "RLIMIT_NOFILE") return ok();
+  struct rlimit rl {};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return errno_error("getrlimit RLIMIT_NOFILE");
+  if (rl.rlim_max == RLIM_INFINITY || rl.rlim_max > kDefaultNofileHard) rl.rlim_max = kDefaultNofileHard;
+  rl.rlim_cur = std::min<rlim_t>(kDefaultNofileSoft, rl.rlim_max);
+  if (::setrlimit(RLIMIT_NOFILE, &rl) != 0) return errno_error("setrlimit RLIMIT_NOFILE");
+  return ok();
+}
+
+Status apply_rlimits(const ChildPlan& plan) {
+  BERTH_CHECK(reset_default_nofile(plan));
+  for (const auto& r : plan.spec->rlimits) {
+    struct rlimit rl {};
+    rl.rlim_cur = r.soft;
+    rl.rlim_max = r.hard;
+    int resource = rlimit_resource(r.type);
+    if (resource < 0) return make_error(Code::kInvalidArgument, "unknown rlimit " + r.type);
+    if (::setrlimit(static_cast<__rlimit_resource>(resource), &rl) != 0) return errno_error("setrlimit " + r.type);
+  }
+  return ok();
+}
+
+Status switch_user(const ChildPlan& plan) {
+  const OciUser& u = plan.spec->user;
+  if (::setgroups(u.additional_gids.size(), u.additional_gids.data()) != 0) return errno_error("setgroups");
+  if (::setresgid(u.gid, u.gid, u.gid) != 0) return errno_error("setgid " + std::to_string(u.gid));
+  if (::setresuid(u.uid, u.uid, u.uid) != 0) return errno_error("setuid " + std::to_string(u.uid));
+  return ok();
+}
+
+Status set_no_new_privs(const ChildPlan& plan) {
+  if (!plan.spec->no_new_privileges) return ok();
+  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return errno_error("set no_new_privs");
+  return ok();
+}
+
+// After switch_user, so a directory the user may not enter fails here, as it would later.
+Status change_dir(const ChildPlan& plan) {
+  if (::chdir(plan.spec->cwd.c_str()) != 0) return errno_error("chdir \"" + plan.spec->cwd + "\"");
+  return ok();
+}
+
+// Nothing of the shim may leak into the task: every fd above 2 goes, except the sync socket,
+// which moves to 3 and closes itself on execve.
+Status close_extra_fds(const ChildPlan& plan) {
+  if (plan.sync_fd != kSyncFdAfterClose &&
+      ::dup3(plan.sync_fd, kSyncFdAfterClose, O_CLOEXEC) < 0)
+    return errno_error("move the sync socket");
+  if (::close_range(kSyncFdAfterClose + 1, ~0U, 0) != 0) return errno_error("close inherited fds");
+  return ok();
+}
+
+// Tries each candidate path like execvp does: a missing file moves on to the next PATH entry,
+// a permission problem is remembered, anything else stops.
+[[noreturn]] void exec_command(const ChildPlan& plan) {
+  const std::string& cmd = plan.spec->args[0];
+  int err = ENOENT;
+  bool saw_eacces = false;
+  // pdeathsig guarded the setup; the running task must outlive the shim like any process.
+  ::prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
+  for (const auto& path : plan.exec_paths) {
+    ::execve(path.c_str(), plan.argv.data(), plan.envp.data());
+    err = errno;
+    if (err == EACCES) saw_eacces = true;
+    if (err != ENOENT && err != ENOTDIR && err != EACCES) break;
+  }
+  std::string msg;
+  bool searched = cmd.find('/') == std::string::npos;
+  if (searched && !saw_eacces && (err == ENOENT || err == ENOTDIR)) {
+    msg = "exec \"" + cmd + "\": executable file not found in $PATH";
+  } else {
+    if (searched && saw_eacces) err = EACCES;
+    msg = "exec \"" + cmd + "\": " + std::strerror(err);
+  }
+  send_failure(kSyncFdAfterClose, err, msg.c_str());
+  ::_exit(127);
+}
+
+[[noreturn]] void fail(int sync_fd, const Error& e) {
+  send_failure(sync_fd, e.sys_errno, e.message.c_str());
+  ::_exit(127);
+}
+
+}  // namespace
+
+void run_child(const ChildPlan& plan) {
+  // Until execve, the child dies with the shim rather than run unsupervised.
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  ::umask(022);
+  // The shim ignores and blocks signals for itself; the task starts with the defaults.
+  for (int sig = 1; sig < NSIG; ++sig) ::signal(sig, SIG_DFL);
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+
+  auto steps = [&]() -> Status {
+    BERTH_CHECK(wait_for_go(plan.sync_fd));
+    BERTH_CHECK(join_cgroup_namespace(plan));
+    BERTH_CHECK(set_stdio(plan));
+    BERTH_CHECK(prepare_root(*plan.spec));
+    BERTH_CHECK(set_hostname(plan));
+    BERTH_CHECK(bring_loopback_up(plan));
+    BERTH_CHECK(set_oom_score_adj(plan));
+    BERTH_CHECK(apply_rlimits(plan));
+    BERTH_CHECK(switch_user(plan));
+    BERTH_CHECK(set_no_new_privs(plan));
+    BERTH_CHECK(change_dir(plan));
+    BERTH_CHECK(close_extra_fds(plan));
+    return ok();
+  };
+  auto done = steps();
+  // After close_extra_fds the sync socket lives at kSyncFdAfterClose; before, at plan.sync_fd.
+  if (!done) fail(plan.sync_fd, done.error());
+  exec_command(plan);
+}
+
+}  // namespace berth::sandbox

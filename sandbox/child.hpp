@@ -1,0 +1,34 @@
+// What the task's child process does between clone3 and execve, as named steps in order:
+//   wait_for_go, join_cgroup_namespace (fallback only), set_stdio, prepare_root (rootfs.hpp),
+//   set_hostname, bring_loopback_up, set_oom_score_adj, apply_rlimits, switch_user,
+//   set_no_new_privs, change_dir, close_extra_fds, exec_command.
+// The first failing step sends errno + message on the sync socket and the child exits.
+// ChildPlan is prepared by the parent before clone so the child mostly reads memory it was
+// handed; the child allocates only for error messages and mount paths (single-threaded
+// parent, so the copied allocator state is consistent).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "sandbox/oci_spec.hpp"
+
+namespace berth::sandbox {
+
+struct ChildPlan {
+  const OciSpec* spec = nullptr;
+  int sync_fd = -1;
+  int stdin_fd = -1, stdout_fd = -1, stderr_fd = -1;
+  bool new_uts = false;
+  bool new_net = false;
+  // CLONE_INTO_CGROUP was refused: the child was cloned without CLONE_NEWCGROUP and creates
+  // its cgroup namespace after the parent moved it, so the namespace is rooted at its cgroup.
+  bool unshare_cgroup_after_go = false;
+  std::vector<std::string> exec_paths;
+  std::vector<char*> argv;  // null-terminated, pointing into spec->args
+  std::vector<char*> envp;  // null-terminated, pointing into spec->env
+};
+
+[[noreturn]] void run_child(const ChildPlan& plan);
+
+}  // namespace berth::sandbox

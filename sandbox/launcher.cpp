@@ -1,0 +1,159 @@
+#include "sandbox/launcher.hpp"
+
+#include <linux/sched.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "sandbox/child.hpp"
+#include "sandbox/sync_channel.hpp"
+
+namespace berth::sandbox {
+namespace {
+
+constexpr const char* kDefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+// Returns the child's pid (0 in the child) and fills pidfd in the parent.
+pid_t clone3_task(unsigned long long flags, int cgroup_fd, int* pidfd) {
+  struct clone_args args {};
+  args.flags = flags | CLONE_PIDFD;
+  args.pidfd = reinterpret_cast<uint64_t>(pidfd);
+  args.exit_signal = SIGCHLD;
+  if (flags & CLONE_INTO_CGROUP) args.cgroup = static_cast<uint64_t>(cgroup_fd);
+  return static_cast<pid_t>(::syscall(SYS_clone3, &args, sizeof(args)));
+}
+
+void kill_and_reap(pid_t pid, int pidfd) {
+  ::syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
+  while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {}
+}
+
+// Reads the child's verdict: EOF (execve closed the socket) or one SyncFailure.
+Status read_verdict(int sync_fd) {
+  SyncFailure f;
+  ssize_t n;
+  do n = ::recv(sync_fd, &f, sizeof(f), 0); while (n < 0 && errno == EINTR);
+  if (n < 0) return errno_error("read the task's start result");
+  if (n == 0) return ok();
+  f.message[sizeof(f.message) - 1] = '\0';
+  Code code = f.sys_errno != 0 ? errno_error(f.sys_errno, "").code : Code::kInvalidArgument;
+  // A missing file or command is the user's to fix, whatever errno says about it.
+  if (f.sys_errno == ENOENT || f.sys_errno == ENOTDIR || f.sys_errno == EACCES) code = Code::kInvalidArgument;
+  return Error{code, f.sys_errno, f.message};
+}
+
+}  // namespace
+
+Result<unsigned long long> namespace_flags(const OciSpec& spec) {
+  struct Entry { const char* name; unsigned long long flag; };
+  static constexpr Entry kTable[] = {
+      {"pid", CLONE_NEWPID}, {"mount", CLONE_NEWNS},    {"uts", CLONE_NEWUTS},
+      {"ipc", CLONE_NEWIPC}, {"network", CLONE_NEWNET}, {"cgroup", CLONE_NEWCGROUP},
+  };
+  unsigned long long flags = 0;
+  for (const auto& n : spec.namespaces) {
+    bool known = false;
+    for (const auto& e : kTable)
+      if (n == e.name) { flags |= e.flag; known = true; }
+    if (!known) return make_error(Code::kInvalidArgument, "namespace \"" + n + "\" is not supported");
+  }
+  if (!(flags & CLONE_NEWNS))
+    return make_error(Code::kInvalidArgument, "a \"mount\" namespace is required: the task's mounts must not reach the host");
+  return flags;
+}
+
+std::vector<std::string> exec_candidates(const std::string& command, const std::vector<std::string>& env) {
+  if (command.find('/') != std::string::npos) return {command};
+  std::string path = kDefaultPath;
+  for (const auto& e : env)
+    if (e.rfind("PATH=", 0) == 0) path = e.substr(5);
+  std::vector<std::string> out;
+  size_t pos = 0;
+  while (pos <= path.size()) {
+    size_t colon = path.find(':', pos);
+    if (colon == std::string::npos) colon = path.size();
+    std::string dir = path.substr(pos, colon - pos);
+    out.push_back((dir.empty() ? std::string(".") : dir) + "/" + command);
+    pos = colon + 1;
+  }
+  return out;
+}
+
+Result<LaunchedTask> launch(const OciSpec& spec, const TaskStdio& stdio, const cgroups::Cgroup& cgroup) {
+  if (spec.args.empty()) return make_error(Code::kInvalidArgument, "process.args is empty");
+  BERTH_TRY(unsigned long long ns_flags, namespace_flags(spec));
+
+  // Everything the child reads is prepared here, before clone.
+  ChildPlan plan;
+  plan.spec = &spec;
+  plan.stdin_fd = stdio.in;
+  plan.stdout_fd = stdio.out;
+  plan.stderr_fd = stdio.err;
+  plan.new_uts = ns_flags & CLONE_NEWUTS;
+  plan.new_net = ns_flags & CLONE_NEWNET;
+  plan.exec_paths = exec_candidates(spec.args[0], spec.env);
+  for (const auto& a : spec.args) plan.argv.push_back(const_cast<char*>(a.c_str()));
+  plan.argv.push_back(nullptr);
+  for (const auto& e : spec.env) plan.envp.push_back(const_cast<char*>(e.c_str()));
+  plan.envp.push_back(nullptr);
+
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) return errno_error("sync socketpair");
+  UniqueFd parent_end = UniqueFd::adopt(sv[0]);
+  UniqueFd child_end = UniqueFd::adopt(sv[1]);
+  plan.sync_fd = child_end.get();
+
+  int pidfd = -1;
+  pid_t pid = clone3_task(ns_flags | CLONE_INTO_CGROUP, cgroup.fd(), &pidfd);
+  bool moved_by_parent = false;
+  if (pid < 0 && errno != EAGAIN && errno != ENOMEM) {
+    // Kernels before 5.7, or a cgroup the kernel will not clone into: clone without it (and
+    // without the cgroup namespace, which would be rooted at the shim's cgroup) and move the
+    // child while it waits for "go".
+    moved_by_parent = true;
+    pid = clone3_task(ns_flags & ~static_cast<unsigned long long>(CLONE_NEWCGROUP), -1, &pidfd);
+    plan.unshare_cgroup_after_go = ns_flags & CLONE_NEWCGROUP;
+  }
+  if (pid < 0) return errno_error("clone3");
+  if (pid == 0) {
+    parent_end.release();  // closed below without running the parent's destructor logic
+    ::close(sv[0]);        // so the child sees EOF if the shim dies before "go"
+    run_child(plan);
+  }
+  LaunchedTask task;
+  task.pid = pid;
+  task.pidfd = UniqueFd::adopt(pidfd);
+  child_end.reset();
+
+  if (moved_by_parent) {
+    auto added = cgroup.add_proc(pid);
+    if (!added) {
+      kill_and_reap(pid, task.pidfd.get());
+      return std::move(added).error().wrap("move the task into its cgroup");
+    }
+  }
+
+  // Isolate seam: the task exists, sits in its cgroup and namespaces, and is blocked until
+  // "go". Per-task isolation that needs its pid (a veth moved into its network namespace,
+  // limits keyed by pid) goes here.
+
+  char go = 1;
+  if (::send(parent_end.get(), &go, 1, MSG_NOSIGNAL) != 1) {
+    int err = errno;
+    kill_and_reap(pid, task.pidfd.get());
+    return errno_error(err, "release the task");
+  }
+  auto verdict = read_verdict(parent_end.get());
+  if (!verdict) {
+    while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {}
+    return std::move(verdict).error();
+  }
+  return task;
+}
+
+}  // namespace berth::sandbox

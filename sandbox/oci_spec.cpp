@@ -1,0 +1,278 @@
+#include "sandbox/oci_spec.hpp"
+
+#include <set>
+
+#include "common/json.hpp"
+#include "sandbox/rlimit_names.hpp"
+
+namespace berth::sandbox {
+namespace {
+
+using rapidjson::Value;
+
+Error bad(const std::string& where, const std::string& what) {
+  return make_error(Code::kInvalidArgument, "config.json: " + where + ": " + what);
+}
+
+// Every object is checked against the keys we implement: an unknown key could change what the
+// bundle means (hooks, seccomp, uid mappings), so it is refused rather than silently ignored.
+// A key given twice is refused too: readers disagree on which one wins.
+Status only_keys(const Value& obj, const std::string& where, std::initializer_list<const char*> keys) {
+  std::set<std::string> seen;
+  for (const auto& m : obj.GetObject()) {
+    std::string name(m.name.GetString(), m.name.GetStringLength());
+    if (!seen.insert(name).second) return bad(where.empty() ? name : where + "." + name, "given twice");
+    bool known = false;
+    for (const char* k : keys) known = known || name == k;
+    if (!known) return bad(where.empty() ? name : where + "." + name, "unsupported field");
+  }
+  return ok();
+}
+
+const Value* find(const Value& obj, const char* key) {
+  auto it = obj.FindMember(key);
+  return it == obj.MemberEnd() ? nullptr : &it->value;
+}
+
+Result<std::string> get_str(const Value& v, const std::string& where) {
+  if (!v.IsString()) return bad(where, "expected a string");
+  return std::string(v.GetString(), v.GetStringLength());
+}
+
+Result<std::vector<std::string>> get_strs(const Value& v, const std::string& where) {
+  if (!v.IsArray()) return bad(where, "expected an array of strings");
+  std::vector<std::string> out;
+  for (const auto& e : v.GetArray()) {
+    if (!e.IsString()) return bad(where, "expected an array of strings");
+    out.emplace_back(e.GetString(), e.GetStringLength());
+  }
+  return out;
+}
+
+Result<uint32_t> get_u32(const Value& v, const std::string& where) {
+  if (!v.IsUint()) return bad(where, "expected a non-negative 32-bit integer");
+  return v.GetUint();
+}
+
+Result<bool> get_bool(const Value& v, const std::string& where) {
+  if (!v.IsBool()) return bad(where, "expected true or false");
+  return v.GetBool();
+}
+
+Status require_object(const Value& v, const std::string& where) {
+  if (!v.IsObject()) return bad(where, "expected an object");
+  return ok();
+}
+
+Status parse_user(const Value& v, OciUser& user) {
+  BERTH_CHECK(require_object(v, "process.user"));
+  BERTH_CHECK(only_keys(v, "process.user", {"uid", "gid", "additionalGids"}));
+  if (auto* m = find(v, "uid")) { BERTH_TRY(user.uid, get_u32(*m, "process.user.uid")); }
+  if (auto* m = find(v, "gid")) { BERTH_TRY(user.gid, get_u32(*m, "process.user.gid")); }
+  if (auto* m = find(v, "additionalGids")) {
+    if (!m->IsArray()) return bad("process.user.additionalGids", "expected an array of integers");
+    for (const auto& g : m->GetArray()) {
+      BERTH_TRY(uint32_t gid, get_u32(g, "process.user.additionalGids"));
+      user.additional_gids.push_back(gid);
+    }
+  }
+  return ok();
+}
+
+Status parse_rlimits(const Value& v, std::vector<OciRlimit>& out) {
+  if (!v.IsArray()) return bad("process.rlimits", "expected an array");
+  std::set<std::string> seen;
+  for (const auto& r : v.GetArray()) {
+    BERTH_CHECK(require_object(r, "process.rlimits[]"));
+    BERTH_CHECK(only_keys(r, "process.rlimits[]", {"type", "soft", "hard"}));
+    OciRlimit rl;
+    auto* type = find(r, "type");
+    auto* soft = find(r, "soft");
+    auto* hard = find(r, "hard");
+    if (!type || !soft || !hard) return bad("process.rlimits[]", "needs type, soft and hard");
+    BERTH_TRY(rl.type, get_str(*type, "process.rlimits[].type"));
+    if (rlimit_resource(rl.type) < 0) return bad("process.rlimits[].type", "unknown limit \"" + rl.type + "\"");
+    if (!seen.insert(rl.type).second) return bad("process.rlimits", "\"" + rl.type + "\" given twice");
+    if (!soft->IsUint64() || !hard->IsUint64()) return bad("process.rlimits[" + rl.type + "]", "soft and hard must be non-negative integers");
+    rl.soft = soft->GetUint64();
+    rl.hard = hard->GetUint64();
+    if (rl.soft > rl.hard) return bad("process.rlimits[" + rl.type + "]", "soft limit is above the hard limit");
+    out.push_back(std::move(rl));
+  }
+  return ok();
+}
+
+Status parse_process(const Value& v, OciSpec& spec) {
+  BERTH_CHECK(require_object(v, "process"));
+  BERTH_CHECK(only_keys(v, "process", {"terminal", "args", "env", "cwd", "user", "rlimits",
+                                       "noNewPrivileges", "oomScoreAdj"}));
+  if (auto* m = find(v, "terminal")) {
+    BERTH_TRY(bool terminal, get_bool(*m, "process.terminal"));
+    if (terminal) return bad("process.terminal", "a terminal is not supported");
+  }
+  auto* args = find(v, "args");
+  if (!args) return bad("process.args", "required");
+  BERTH_TRY(spec.args, get_strs(*args, "process.args"));
+  if (spec.args.empty() || spec.args[0].empty()) return bad("process.args", "needs at least the command");
+  if (auto* m = find(v, "env")) {
+    BERTH_TRY(spec.env, get_strs(*m, "process.env"));
+    for (const auto& e : spec.env)
+      if (e.find('=') == std::string::npos || e[0] == '=') return bad("process.env", "\"" + e + "\" is not KEY=value");
+  }
+  if (auto* m = find(v, "cwd")) { BERTH_TRY(spec.cwd, get_str(*m, "process.cwd")); }
+  if (spec.cwd.empty() || spec.cwd[0] != '/') return bad("process.cwd", "must be an absolute path");
+  if (auto* m = find(v, "user")) BERTH_CHECK(parse_user(*m, spec.user));
+  if (auto* m = find(v, "rlimits")) BERTH_CHECK(parse_rlimits(*m, spec.rlimits));
+  if (auto* m = find(v, "noNewPrivileges")) { BERTH_TRY(spec.no_new_privileges, get_bool(*m, "process.noNewPrivileges")); }
+  if (auto* m = find(v, "oomScoreAdj")) {
+    if (!m->IsInt() || m->GetInt() < -1000 || m->GetInt() > 1000)
+      return bad("process.oomScoreAdj", "expected an integer in [-1000, 1000]");
+    spec.oom_score_adj = m->GetInt();
+  }
+  return ok();
+}
+
+Status parse_root(const Value& v, OciSpec& spec) {
+  BERTH_CHECK(require_object(v, "root"));
+  BERTH_CHECK(only_keys(v, "root", {"path", "readonly"}));
+  auto* path = find(v, "path");
+  if (!path) return bad("root.path", "required");
+  BERTH_TRY(spec.root_path, get_str(*path, "root.path"));
+  // The shim's working directory is not meaningful to berthd, so the root is always absolute.
+  if (spec.root_path.empty() || spec.root_path[0] != '/') return bad("root.path", "must be an absolute path");
+  if (auto* m = find(v, "readonly")) { BERTH_TRY(spec.root_readonly, get_bool(*m, "root.readonly")); }
+  return ok();
+}
+
+Status parse_mounts(const Value& v, OciSpec& spec) {
+  if (!v.IsArray()) return bad("mounts", "expected an array");
+  for (const auto& m : v.GetArray()) {
+    BERTH_CHECK(require_object(m, "mounts[]"));
+    BERTH_CHECK(only_keys(m, "mounts[]", {"destination", "type", "source", "options"}));
+    OciMount mount;
+    auto* dest = find(m, "destination");
+    if (!dest) return bad("mounts[]", "destination is required");
+    BERTH_TRY(mount.destination, get_str(*dest, "mounts[].destination"));
+    std::string where = "mounts[" + mount.destination + "]";
+    if (mount.destination.empty() || mount.destination[0] != '/') return bad(where, "destination must be an absolute path");
+    if (auto* t = find(m, "type")) { BERTH_TRY(mount.type, get_str(*t, where + ".type")); }
+    if (auto* s = find(m, "source")) { BERTH_TRY(mount.source, get_str(*s, where + ".source")); }
+    if (auto* o = find(m, "options")) { BERTH_TRY(mount.options, get_strs(*o, where + ".options")); }
+    bool bind = mount.type == "bind";
+    for (const auto& o : mount.options) bind = bind || o == "bind" || o == "rbind";
+    if (mount.type.empty() && !bind) return bad(where, "type is required (or a bind/rbind option)");
+    if (bind && (mount.source.empty() || mount.source[0] != '/')) return bad(where, "a bind mount needs an absolute source");
+    spec.mounts.push_back(std::move(mount));
+  }
+  return ok();
+}
+
+Status parse_linux(const Value& v, OciSpec& spec) {
+  BERTH_CHECK(require_object(v, "linux"));
+  BERTH_CHECK(only_keys(v, "linux", {"namespaces", "maskedPaths", "readonlyPaths"}));
+  if (auto* ns = find(v, "namespaces")) {
+    if (!ns->IsArray()) return bad("linux.namespaces", "expected an array");
+    for (const auto& n : ns->GetArray()) {
+      BERTH_CHECK(require_object(n, "linux.namespaces[]"));
+      // "path" (joining an existing namespace) is not implemented: refusing it beats creating
+      // a fresh namespace the caller did not ask for.
+      BERTH_CHECK(only_keys(n, "linux.namespaces[]", {"type"}));
+      auto* t = find(n, "type");
+      if (!t) return bad("linux.namespaces[]", "type is required");
+      BERTH_TRY(std::string type, get_str(*t, "linux.namespaces[].type"));
+      static const std::set<std::string> kKnown = {"pid", "mount", "uts", "ipc", "network", "cgroup"};
+      if (!kKnown.count(type)) return bad("linux.namespaces", "namespace \"" + type + "\" is not supported");
+      for (const auto& have : spec.namespaces)
+        if (have == type) return bad("linux.namespaces", "\"" + type + "\" given twice");
+      spec.namespaces.push_back(type);
+    }
+  }
+  if (auto* m = find(v, "maskedPaths")) { BERTH_TRY(spec.masked_paths, get_strs(*m, "linux.maskedPaths")); }
+  if (auto* m = find(v, "readonlyPaths")) { BERTH_TRY(spec.readonly_paths, get_strs(*m, "linux.readonlyPaths")); }
+  for (const auto* list : {&spec.masked_paths, &spec.readonly_paths})
+    for (const auto& p : *list)
+      if (p.empty() || p[0] != '/') return bad("linux", "masked and read-only paths must be absolute: \"" + p + "\"");
+  return ok();
+}
+
+}  // namespace
+
+Result<OciSpec> parse_oci_spec(const std::string& json_text) {
+  auto parsed = json::parse(json_text);
+  if (!parsed) return std::move(parsed).error().wrap("config.json");
+  const rapidjson::Document& doc = *parsed;
+  if (!doc.IsObject()) return bad("top level", "expected an object");
+  BERTH_CHECK(only_keys(doc, "", {"ociVersion", "process", "root", "hostname", "mounts", "linux", "annotations"}));
+  OciSpec spec;
+  auto* version = find(doc, "ociVersion");
+  if (!version) return bad("ociVersion", "required");
+  BERTH_TRY(spec.oci_version, get_str(*version, "ociVersion"));
+  if (spec.oci_version.rfind("1.", 0) != 0) return bad("ociVersion", "\"" + spec.oci_version + "\" is not a 1.x version");
+  auto* process = find(doc, "process");
+  if (!process) return bad("process", "required");
+  BERTH_CHECK(parse_process(*process, spec));
+  auto* root = find(doc, "root");
+  if (!root) return bad("root", "required");
+  BERTH_CHECK(parse_root(*root, spec));
+  if (auto* m = find(doc, "hostname")) { BERTH_TRY(spec.hostname, get_str(*m, "hostname")); }
+  if (auto* m = find(doc, "mounts")) BERTH_CHECK(parse_mounts(*m, spec));
+  if (auto* m = find(doc, "linux")) BERTH_CHECK(parse_linux(*m, spec));
+  if (auto* m = find(doc, "annotations")) {
+    BERTH_CHECK(require_object(*m, "annotations"));
+    for (const auto& a : m->GetObject()) {
+      std::string key(a.name.GetString(), a.name.GetStringLength());
+      if (spec.annotations.count(key)) return bad("annotations." + key, "given twice");
+      BERTH_TRY(spec.annotations[key], get_str(a.value, "annotations." + key));
+    }
+  }
+  bool has_uts = false;
+  for (const auto& n : spec.namespaces) has_uts = has_uts || n == "uts";
+  // Without a UTS namespace sethostname would rename the host.
+  if (!spec.hostname.empty() && !has_uts) return bad("hostname", "needs a \"uts\" namespace");
+  return spec;
+}
+
+std::string to_json(const OciSpec& spec) {
+  json::JsonWriter w;
+  w.begin_object();
+  w.kv("ociVersion", spec.oci_version);
+  w.key("process").begin_object();
+  w.kv_strings("args", spec.args);
+  w.kv_strings("env", spec.env);
+  w.kv("cwd", spec.cwd);
+  w.key("user").begin_object();
+  w.kv("uid", static_cast<unsigned>(spec.user.uid)).kv("gid", static_cast<unsigned>(spec.user.gid));
+  w.key("additionalGids").begin_array();
+  for (gid_t g : spec.user.additional_gids) w.value(static_cast<unsigned>(g));
+  w.end_array().end_object();
+  w.key("rlimits").begin_array();
+  for (const auto& r : spec.rlimits)
+    w.begin_object().kv("type", r.type).kv("hard", static_cast<unsigned long long>(r.hard))
+        .kv("soft", static_cast<unsigned long long>(r.soft)).end_object();
+  w.end_array();
+  w.kv("noNewPrivileges", spec.no_new_privileges);
+  w.kv("oomScoreAdj", spec.oom_score_adj);
+  w.end_object();
+  w.key("root").begin_object().kv("path", spec.root_path).kv("readonly", spec.root_readonly).end_object();
+  if (!spec.hostname.empty()) w.kv("hostname", spec.hostname);
+  w.key("mounts").begin_array();
+  for (const auto& m : spec.mounts) {
+    w.begin_object().kv("destination", m.destination);
+    if (!m.type.empty()) w.kv("type", m.type);
+    if (!m.source.empty()) w.kv("source", m.source);
+    w.kv_strings("options", m.options).end_object();
+  }
+  w.end_array();
+  w.key("linux").begin_object();
+  w.key("namespaces").begin_array();
+  for (const auto& n : spec.namespaces) w.begin_object().kv("type", n).end_object();
+  w.end_array();
+  w.kv_strings("maskedPaths", spec.masked_paths);
+  w.kv_strings("readonlyPaths", spec.readonly_paths);
+  w.end_object();
+  w.kv_map("annotations", spec.annotations);
+  w.end_object();
+  return w.str();
+}
+
+}  // namespace berth::sandbox

@@ -1,0 +1,24 @@
+// Builds the task's root file system inside its own (new, private) mount namespace and moves
+// into it. Steps, in order, each a function:
+//   make_mounts_private, mount_overlay (if the berth.overlay.* annotations are set),
+//   bind_root_to_itself, mount_proc, mount_sys, mount_dev, mount_spec_mounts,
+//   mask_paths, make_paths_readonly, pivot_into_root, remount_root_readonly.
+// Invariants: runs only in the task's child, after CLONE_NEWNS; "/" is made rprivate first,
+// so no mount made here propagates to the host and all of them vanish with the namespace.
+// Every mount point beneath the root is created and opened with RESOLVE_IN_ROOT and mounted
+// onto through /proc/self/fd/N, so a symlink in the image cannot point a mount outside it.
+#pragma once
+
+#include "common/result.hpp"
+#include "sandbox/oci_spec.hpp"
+
+namespace berth::sandbox {
+
+// Runs every step above; on return the process's "/" is the task's root and cwd is "/".
+Status prepare_root(const OciSpec& spec);
+
+// "lowerdir=...,upperdir=...,workdir=..." from the berth.overlay.* annotations; empty when
+// none are set; an error when only some are, or a path would break the option syntax.
+Result<std::string> overlay_options(const OciSpec& spec);
+
+}  // namespace berth::sandbox

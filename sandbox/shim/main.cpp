@@ -1,0 +1,57 @@
+// berth-shim entry point: process setup only (session, stdio, signals); see shim.hpp.
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <string>
+
+#include "sandbox/shim/shim.hpp"
+
+namespace {
+
+constexpr int kStatusFd = 3;
+
+int usage() {
+  static const char kMsg[] = "usage: berth-shim --bundle <dir>\n";
+  if (::fcntl(2, F_GETFD) >= 0) (void)!::write(2, kMsg, sizeof(kMsg) - 1);
+  return 2;
+}
+
+// Points `fd` at `path`, so nothing is ever written to a closed or inherited descriptor.
+void redirect(int fd, const char* path, int flags) {
+  int f = ::open(path, flags | O_CLOEXEC, 0640);
+  if (f < 0) f = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (f >= 0 && f != fd) {
+    ::dup2(f, fd);
+    ::close(f);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string bundle;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--bundle") == 0 && i + 1 < argc) bundle = argv[++i];
+    else return usage();
+  }
+  if (bundle.empty() || bundle[0] != '/') return usage();
+
+  // Only the status pipe is expected beyond stdio; anything else berthd leaked is not ours.
+  ::close_range(kStatusFd + 1, ~0U, 0);
+  bool have_status = ::fcntl(kStatusFd, F_GETFD) >= 0;
+  if (have_status) ::fcntl(kStatusFd, F_SETFD, FD_CLOEXEC);
+
+  ::setsid();
+  redirect(0, "/dev/null", O_RDONLY);
+  redirect(1, "/dev/null", O_WRONLY);
+  std::string log = bundle + "/shim.log";
+  redirect(2, log.c_str(), O_WRONLY | O_APPEND | O_CREAT);
+
+  // berthd signals the task directly; terminal and pipe signals must not take the shim down.
+  for (int sig : {SIGPIPE, SIGHUP, SIGINT, SIGTERM}) ::signal(sig, SIG_IGN);
+
+  return berth::sandbox::shim::run(bundle, have_status ? kStatusFd : -1);
+}

@@ -1,0 +1,21 @@
+// The messages on the launcher's sync socket (SOCK_SEQPACKET, so one send is one receive).
+// parent -> child: one "go" byte once the child may proceed (it is in its cgroup).
+// child -> parent: at most one SyncFailure, then the child exits. Success sends nothing:
+// the socket is close-on-exec, so the parent reading EOF means execve succeeded.
+// Fixed-size, allocation-free: the child may use it at any step.
+#pragma once
+
+#include <cstdint>
+
+namespace berth::sandbox {
+
+struct SyncFailure {
+  int32_t sys_errno = 0;
+  char message[1020] = {};
+};
+
+// Child side: sends errno + message (truncated to fit) and never fails visibly — if the
+// parent is gone there is nobody to tell.
+void send_failure(int sync_fd, int sys_errno, const char* message);
+
+}  // namespace berth::sandbox

@@ -1,0 +1,135 @@
+#include "sandbox/oci_spec.hpp"
+
+#include <gtest/gtest.h>
+
+namespace berth::sandbox {
+namespace {
+
+const char* kFull = R"({
+  "ociVersion": "1.0.2",
+  "process": {"terminal": false, "args": ["/bin/sh", "-c", "echo hi"], "env": ["PATH=/bin", "A=b=c"],
+              "cwd": "/app", "user": {"uid": 1000, "gid": 1000, "additionalGids": [50, 60]},
+              "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 4096, "soft": 1024}],
+              "noNewPrivileges": true, "oomScoreAdj": 100},
+  "root": {"path": "/srv/rootfs", "readonly": true},
+  "hostname": "web-1",
+  "mounts": [{"destination": "/mnt/sandbox", "type": "bind", "source": "/var/lib/berth/s/1", "options": ["rbind", "rw"]},
+             {"destination": "/data", "source": "/srv/data", "options": ["rbind", "ro"]},
+             {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["size=64m", "nosuid"]}],
+  "linux": {"namespaces": [{"type": "pid"}, {"type": "mount"}, {"type": "uts"}],
+            "maskedPaths": ["/proc/kcore"], "readonlyPaths": ["/proc/sys"]},
+  "annotations": {"berth.overlay.lowerdir": "/l", "team": "web"}
+})";
+
+TEST(OciSpec, ParsesEveryField) {
+  auto r = parse_oci_spec(kFull);
+  ASSERT_TRUE(r.has_value()) << r.error().message;
+  const OciSpec& s = *r;
+  EXPECT_EQ(s.oci_version, "1.0.2");
+  EXPECT_EQ(s.args, (std::vector<std::string>{"/bin/sh", "-c", "echo hi"}));
+  EXPECT_EQ(s.env, (std::vector<std::string>{"PATH=/bin", "A=b=c"}));
+  EXPECT_EQ(s.cwd, "/app");
+  EXPECT_EQ(s.user.uid, 1000u);
+  EXPECT_EQ(s.user.gid, 1000u);
+  EXPECT_EQ(s.user.additional_gids, (std::vector<gid_t>{50, 60}));
+  ASSERT_EQ(s.rlimits.size(), 1u);
+  EXPECT_EQ(s.rlimits[0].type, "RLIMIT_NOFILE");
+  EXPECT_EQ(s.rlimits[0].soft, 1024u);
+  EXPECT_EQ(s.rlimits[0].hard, 4096u);
+  EXPECT_TRUE(s.no_new_privileges);
+  EXPECT_EQ(s.oom_score_adj, 100);
+  EXPECT_EQ(s.root_path, "/srv/rootfs");
+  EXPECT_TRUE(s.root_readonly);
+  EXPECT_EQ(s.hostname, "web-1");
+  ASSERT_EQ(s.mounts.size(), 3u);
+  EXPECT_EQ(s.mounts[1].destination, "/data");
+  EXPECT_EQ(s.mounts[1].type, "");
+  EXPECT_EQ(s.mounts[1].options, (std::vector<std::string>{"rbind", "ro"}));
+  EXPECT_EQ(s.namespaces, (std::vector<std::string>{"pid", "mount", "uts"}));
+  EXPECT_EQ(s.masked_paths, (std::vector<std::string>{"/proc/kcore"}));
+  EXPECT_EQ(s.readonly_paths, (std::vector<std::string>{"/proc/sys"}));
+  EXPECT_EQ(s.annotations.at("team"), "web");
+}
+
+TEST(OciSpec, RoundTripsThroughJson) {
+  auto first = parse_oci_spec(kFull);
+  ASSERT_TRUE(first.has_value());
+  std::string text = to_json(*first);
+  auto second = parse_oci_spec(text);
+  ASSERT_TRUE(second.has_value()) << second.error().message << "\n" << text;
+  EXPECT_EQ(to_json(*second), text);
+  EXPECT_EQ(second->args, first->args);
+  EXPECT_EQ(second->mounts.size(), first->mounts.size());
+  EXPECT_EQ(second->mounts[2].source, "tmpfs");
+  EXPECT_EQ(second->user.additional_gids, first->user.additional_gids);
+  EXPECT_EQ(second->rlimits[0].hard, 4096u);
+  EXPECT_EQ(second->annotations, first->annotations);
+}
+
+TEST(OciSpec, MinimalSpecGetsDefaults) {
+  auto r = parse_oci_spec(R"({"ociVersion": "1.0.0", "process": {"args": ["true"]}, "root": {"path": "/r"}})");
+  ASSERT_TRUE(r.has_value()) << r.error().message;
+  EXPECT_EQ(r->cwd, "/");
+  EXPECT_EQ(r->user.uid, 0u);
+  EXPECT_EQ(r->oom_score_adj, 0);
+  EXPECT_FALSE(r->root_readonly);
+  // The default struct serializes into something parse accepts.
+  EXPECT_TRUE(parse_oci_spec(to_json(*r)).has_value());
+}
+
+struct Rejection {
+  const char* json;
+  const char* message_part;
+};
+
+class OciSpecRejects : public ::testing::TestWithParam<Rejection> {};
+
+TEST_P(OciSpecRejects, WithAClearMessage) {
+  auto r = parse_oci_spec(GetParam().json);
+  ASSERT_FALSE(r.has_value()) << GetParam().json;
+  EXPECT_EQ(r.error().code, Code::kInvalidArgument);
+  EXPECT_NE(r.error().message.find(GetParam().message_part), std::string::npos) << r.error().message;
+}
+
+#define SPEC(process, rest) \
+  R"({"ociVersion": "1.0.2", "process": )" process R"(, "root": {"path": "/r"})" rest "}"
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, OciSpecRejects,
+    ::testing::Values(
+        Rejection{"not json", "malformed JSON"},
+        Rejection{"[]", "expected an object"},
+        Rejection{SPEC(R"({"args": ["x"]})", R"(, "hooks": {})"), "hooks: unsupported field"},
+        Rejection{SPEC(R"({"args": ["x"], "capabilities": {}})", ""), "process.capabilities: unsupported field"},
+        Rejection{SPEC(R"({"args": ["x"], "terminal": true})", ""), "terminal is not supported"},
+        Rejection{SPEC(R"({"args": []})", ""), "needs at least the command"},
+        Rejection{SPEC(R"({"args": "sh"})", ""), "process.args: expected an array of strings"},
+        Rejection{SPEC(R"({"args": ["x"], "cwd": "rel"})", ""), "process.cwd: must be an absolute path"},
+        Rejection{SPEC(R"({"args": ["x"], "env": ["NOEQUALS"]})", ""), "is not KEY=value"},
+        Rejection{SPEC(R"({"args": ["x"], "user": {"uid": -1}})", ""), "process.user.uid"},
+        Rejection{SPEC(R"({"args": ["x"], "user": {"uid": 0, "umask": 18}})", ""), "process.user.umask: unsupported"},
+        Rejection{SPEC(R"({"args": ["x"], "rlimits": [{"type": "RLIMIT_BOGUS", "soft": 1, "hard": 1}]})", ""), "unknown limit"},
+        Rejection{SPEC(R"({"args": ["x"], "rlimits": [{"type": "RLIMIT_NOFILE", "soft": 2, "hard": 1}]})", ""), "soft limit is above"},
+        Rejection{SPEC(R"({"args": ["x"], "oomScoreAdj": 5000})", ""), "oomScoreAdj"},
+        Rejection{SPEC(R"({"args": ["x"]})", R"(, "mounts": [{"destination": "rel", "type": "tmpfs"}])"), "absolute path"},
+        Rejection{SPEC(R"({"args": ["x"]})", R"(, "mounts": [{"destination": "/a", "type": "bind", "source": "rel"}])"), "absolute source"},
+        Rejection{SPEC(R"({"args": ["x"]})", R"(, "mounts": [{"destination": "/a"}])"), "type is required"},
+        Rejection{SPEC(R"({"args": ["x"]})", R"(, "mounts": [{"destination": "/a", "type": "tmpfs", "uidMappings": []}])"), "unsupported field"},
+        Rejection{SPEC(R"({"args": ["x"]})", R"(, "linux": {"namespaces": [{"type": "user"}]})"), "\"user\" is not supported"},
+        Rejection{SPEC(R"({"args": ["x"]})", R"(, "linux": {"namespaces": [{"type": "network", "path": "/proc/1/ns/net"}]})"), "path: unsupported"},
+        Rejection{SPEC(R"({"args": ["x"]})", R"(, "linux": {"namespaces": [{"type": "pid"}, {"type": "pid"}]})"), "given twice"},
+        Rejection{SPEC(R"({"args": ["x"]})", R"(, "linux": {"seccomp": {}})"), "linux.seccomp: unsupported"},
+        Rejection{SPEC(R"({"args": ["x"]})", R"(, "linux": {"maskedPaths": ["proc/kcore"]})"), "must be absolute"},
+        Rejection{SPEC(R"({"args": ["x"]})", R"(, "hostname": "h")"), "needs a \"uts\" namespace"},
+        Rejection{SPEC(R"({"args": ["x"]})", R"(, "annotations": {"a": 1})"), "annotations.a: expected a string"},
+        Rejection{SPEC(R"({"args": ["x"]})", R"(, "mounts": [], "mounts": [])"), "mounts: given twice"},
+        Rejection{SPEC(R"({"args": ["x"], "args": ["y"]})", ""), "process.args: given twice"},
+        Rejection{SPEC(R"({"args": ["x"]})", R"(, "annotations": {"a": "1", "a": "2"})"), "annotations.a: given twice"},
+        Rejection{R"({"ociVersion": "2.0.0", "process": {"args": ["x"]}, "root": {"path": "/r"}})", "not a 1.x version"},
+        Rejection{R"({"ociVersion": "1.0.2", "root": {"path": "/r"}})", "process: required"},
+        Rejection{R"({"ociVersion": "1.0.2", "process": {"args": ["x"]}})", "root: required"},
+        Rejection{R"({"ociVersion": "1.0.2", "process": {"args": ["x"]}, "root": {"path": "r"}})", "root.path: must be an absolute path"},
+        Rejection{R"({"process": {"args": ["x"]}, "root": {"path": "/r"}})", "ociVersion: required"}));
+
+}  // namespace
+}  // namespace berth::sandbox
