@@ -195,7 +195,8 @@ fi
 echo "$modprobe" > /proc/sys/kernel/modprobe
 for m in $(cat "$ctl/extra_modules"); do "$modprobe" "$m" || echo "berth-vm: modprobe $m failed"; done
 . "$ctl/env.sh"
-cd "$BERTH_VM_CWD" 2>/dev/null || cd /
+# A cwd under a tmpfs-covered dir (/tmp/...) is still reachable through the 9p lower root.
+cd "$BERTH_VM_CWD" 2>/dev/null || cd "/run/berth-vm/lower$BERTH_VM_CWD" 2>/dev/null || cd /
 cut -d' ' -f1 /proc/uptime > "$ctl/started"
 echo "BERTH-VM-START"
 "$@" < /dev/null
@@ -228,7 +229,7 @@ if [ ! -e "$initrd" ]; then
   trap - EXIT
   find "$kdir" -maxdepth 1 -name 'initrd-*.cpio.gz' ! -name "initrd-$key.cpio.gz" -delete
 fi
-flock -u 9
+exec 9>&-
 t_prepared=$(date +%s.%N)
 
 # --- per-run control share ----------------------------------------------------------------
