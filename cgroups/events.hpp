@@ -7,8 +7,11 @@
 // (poll/epoll/sd-event, readable when changes are pending); read_changes() drains it and says
 // which cgroup (by the caller's key) and which file changed. It reports *that* something
 // changed; the caller re-reads the file (memory::events, ...) for the new values, so merged
-// or lost notifications never lose a count. When a watched cgroup is removed, one Change with
-// `removed` set is reported for each of its files and the cgroup is forgotten.
+// or lost notifications never lose a count.
+// Removal: cgroupfs (kernfs) raises no inotify event when a cgroup is removed, and a watch
+// pins its file's inode, so whoever removes a cgroup unwatch()es it too (before or after).
+// The agent learns that a task has ended from cgroup.events ("populated 0"), which does fire.
+// Only where files really disappear (a fake tree) is a `removed` Change reported, once per key.
 // Not thread-safe: one owner, one thread.
 #pragma once
 
@@ -28,7 +31,7 @@ const char* event_file_name(EventFile f);  // "cgroup.events", ...
 struct Change {
   std::string key;  // as given to watch()
   EventFile file;
-  bool removed = false;  // the file (so the cgroup) went away; no further changes come
+  bool removed = false;  // the files went away; no further changes come for this key
   bool operator==(const Change&) const = default;
 };
 
@@ -56,6 +59,7 @@ class EventWatcher {
     EventFile file;
   };
   explicit EventWatcher(UniqueFd fd) : inotify_(std::move(fd)) {}
+  void forget(int wd, const std::string& key);
 
   UniqueFd inotify_;
   std::map<int, std::vector<Target>> by_wd_;  // one inode may be watched under several keys
