@@ -18,7 +18,8 @@
 # Environment:
 #   BERTH_VM_CACHE   cache dir for the kernel, modules and initramfs (/var/cache/berth-vm)
 #   BERTH_VM_KERNEL  kernel package to use (default: what linux-image-amd64 depends on)
-#   BERTH_VM_OUT     host directory shared writable at the same path in the guest, for results
+#   BERTH_VM_OUT     host directory shared writable at the same path in the guest, for results;
+#                    the console output is copied there as console.log
 #   BERTH_VM_ENV     extra variable names to pass into the guest; BERTH_*, GTEST_*, PATH,
 #                    TERM, LANG and LC_ALL are always passed
 #   BERTH_VM_ROOT    "overlay" (default) or "ro": the root without the writable overlay
@@ -290,7 +291,7 @@ qemu-system-x86_64 \
   -device "virtio-9p-pci,fsdev=root,mount_tag=root" \
   -fsdev "local,path=$ctl,security_model=passthrough,id=ctl" \
   -device "virtio-9p-pci,fsdev=ctl,mount_tag=ctl" \
-  "${out_args[@]}" < /dev/null &
+  "${out_args[@]}" < /dev/null > >(tee "$ctl/console.log") &
 qemu_pid=$!
 
 deadline=$(( $(date +%s) + timeout_s ))
@@ -317,9 +318,12 @@ if [ "$timed_out" = 1 ]; then
   status=124
 elif [ -f "$ctl/status" ]; then
   status=$(cat "$ctl/status")
+elif marker=$(grep -ao 'BERTH-VM-EXIT:[0-9]*' "$ctl/console.log" | tail -1) && [ -n "$marker" ]; then
+  status=${marker#BERTH-VM-EXIT:}  # the control share failed; the console still says it
 else
-  log "the guest reported no exit status"
+  log "the guest reported no exit status (see the console output above)"
 fi
+if [ -n "${out_dir:-}" ]; then cp "$ctl/console.log" "$out_dir/console.log" 2>/dev/null || true; fi
 [ -n "$t_started" ] || t_started=$t_end
 log "$(awk -v a="$t_start" -v b="$t_prepared" -v c="$t_started" -v d="$t_end" -v s="$status" \
   'BEGIN { printf "prepare %.1fs, boot to command %.1fs, command %.1fs, exit %s", b-a, c-b, d-c, s }')"
