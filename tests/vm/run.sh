@@ -236,7 +236,6 @@ t_prepared=$(date +%s.%N)
 # --- per-run control share ----------------------------------------------------------------
 ctl=$(mktemp -d /tmp/berth-vm.XXXXXX)
 qemu_pid=""
-watchdog_pid=""
 cleanup() {
   if [ -n "$qemu_pid" ] && kill -0 "$qemu_pid" 2>/dev/null; then
     kill -TERM "$qemu_pid" 2>/dev/null || true
@@ -314,6 +313,8 @@ qemu_pid=""
 t_end=$(date +%s.%N)
 
 status=125
+# tee may still be writing the last console lines when qemu is gone.
+for _ in 1 2 3 4 5; do grep -aq 'BERTH-VM-EXIT:' "$ctl/console.log" 2>/dev/null && break; sleep 0.1; done
 if [ "$timed_out" = 1 ]; then
   status=124
 elif [ -f "$ctl/status" ]; then
