@@ -97,7 +97,7 @@ Result<std::string> Cgroup::read(const std::string& file) const {
 }
 
 Status Cgroup::write(const std::string& file, const std::string& value) const {
-  BERTH_TRY_CTX(UniqueFd fd, fs::open_at(fd_.get(), file, O_WRONLY | O_NOFOLLOW), "cgroup " + path_);
+  BERTH_TRY_CTX(UniqueFd fd, fs::open_at(fd_.get(), file, O_WRONLY | O_TRUNC | O_NOFOLLOW), "cgroup " + path_);
   if (::write(fd.get(), value.data(), value.size()) < 0)
     return errno_error("write " + path_ + "/" + file + " '" + value + "'");
   return ok();

@@ -1,0 +1,40 @@
+#include "cgroups/stats.hpp"
+
+namespace berth::cgroups {
+namespace {
+
+// Stores a read into `field`; a missing file leaves it empty, any other error is returned.
+template <typename T>
+Status take(std::optional<T>& field, Result<T> r) {
+  if (r.has_value()) {
+    field = std::move(r).value();
+    return ok();
+  }
+  // ENOENT: no such controller file here; EOPNOTSUPP: PSI compiled in but switched off.
+  if (r.error().sys_errno == ENOENT || r.error().sys_errno == EOPNOTSUPP) return ok();
+  return std::move(r).error();
+}
+
+}  // namespace
+
+Result<Stats> snapshot(const Cgroup& cg) {
+  Stats s;
+  BERTH_CHECK(take(s.memory_current, memory::current(cg)));
+  BERTH_CHECK(take(s.memory_peak, memory::peak(cg)));
+  BERTH_CHECK(take(s.memory_max, memory::max(cg)));
+  BERTH_CHECK(take(s.memory_high, memory::high(cg)));
+  BERTH_CHECK(take(s.memory_swap_max, memory::swap_max(cg)));
+  BERTH_CHECK(take(s.memory_events, memory::events(cg)));
+  BERTH_CHECK(take(s.cpu_stat, cpu::stat(cg)));
+  BERTH_CHECK(take(s.cpu_max, cpu::max(cg)));
+  BERTH_CHECK(take(s.cpu_weight, cpu::weight(cg)));
+  BERTH_CHECK(take(s.pids_current, pids::current(cg)));
+  BERTH_CHECK(take(s.pids_max, pids::max(cg)));
+  BERTH_CHECK(take(s.pids_events, pids::events(cg)));
+  BERTH_CHECK(take(s.cpu_pressure, pressure::read(cg, pressure::Resource::kCpu)));
+  BERTH_CHECK(take(s.memory_pressure, pressure::read(cg, pressure::Resource::kMemory)));
+  BERTH_CHECK(take(s.io_pressure, pressure::read(cg, pressure::Resource::kIo)));
+  return s;
+}
+
+}  // namespace berth::cgroups
