@@ -98,9 +98,9 @@ void Containers::settle(Entry& e, const std::string& lost_reason) {
     t.signal = exit->signal;
     t.started_at_ns = exit->started_at_ns;
     t.finished_at_ns = exit->finished_at_ns ? exit->finished_at_ns : now_ns();
-    if (!exit->launch_error.empty()) {
+    if (exit->launch_error) {
       t.reason = "launch_failed";
-      t.message = exit->launch_error;
+      t.message = *exit->launch_error;
     } else {
       t.reason = r.kill_requested ? "killed" : "exited";
       t.message = t.signal ? "terminated by " + signal_name(*t.signal)
