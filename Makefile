@@ -57,7 +57,7 @@ $(BUILD)/berth: $(BUILD)/cli/main.o $(BUILD)/libberth.a
 $(BUILD)/berth-shim: $(SHIM_OBJS) $(BUILD)/libberth.a
 	$(CXX) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-$(BUILD)/tests/%_test: $$(patsubst %.cpp,$(BUILD)/%.o,$$(wildcard tests/$$*/*.cpp)) $(TEST_SUPPORT_OBJS) $(BUILD)/libberth.a
+$(BUILD)/tests/%_test: $$(addprefix $(BUILD)/,$$(addsuffix .o,$$(basename $$(wildcard tests/$$*/*.cpp)))) $(TEST_SUPPORT_OBJS) $(BUILD)/libberth.a
 	@mkdir -p $(dir $@)
 	$(CXX) $(LDFLAGS) -o $@ $^ $(GTEST_LIBS) $(PKG_LIBS) -pthread
 
