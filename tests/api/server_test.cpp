@@ -42,7 +42,7 @@ size_t on_header(char* p, size_t, size_t n, void* ud) {
 }
 
 Reply http(const std::string& sock, const std::string& method, const std::string& target,
-           const std::string& body = "", bool send_body = false) {
+           const std::string& body = "", bool send_body = false, bool chunked = false) {
   Reply r;
   CURL* c = curl_easy_init();
   std::string url = "http://localhost" + target;
@@ -54,6 +54,7 @@ Reply http(const std::string& sock, const std::string& method, const std::string
   curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
   curl_easy_setopt(c, CURLOPT_HEADERDATA, &r);
   curl_slist* hdrs = curl_slist_append(nullptr, "Expect:");
+  if (chunked) hdrs = curl_slist_append(hdrs, "Transfer-Encoding: chunked");
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
   if (send_body || !body.empty()) {
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.data());
@@ -175,6 +176,13 @@ TEST_F(ServerTest, BodyIsDeliveredAndOversizedBodyIs413) {
   ASSERT_TRUE(doc.has_value()) << r.body;
   EXPECT_EQ(json::get_string((*doc)["error"], "code"), "invalid_argument");
 
+  // Without a Content-Length (chunked upload) the limit holds as well.
+  r = http(sock_, "POST", "/v1/containers", mib + "y", true, true);
+  EXPECT_EQ(r.status, 413);
+  r = http(sock_, "POST", "/v1/containers", "{}", true, true);
+  EXPECT_EQ(r.status, 201);
+  EXPECT_EQ(r.body, "2");
+
   // The server is still fine afterwards.
   r = http(sock_, "POST", "/v1/containers", "{}");
   EXPECT_EQ(r.status, 201);
@@ -243,11 +251,12 @@ TEST_F(ServerTest, SocketModeAndStaleSocketAndLiveServer) {
     std::strcpy(a.sun_path, sock_.c_str());
     ASSERT_EQ(::bind(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
   }  // closed without unlinking: a stale file
-  auto st3 = other.start(sock_, 0600, static_cast<gid_t>(-1));
+  auto st3 = other.start(sock_, 0600, getgid());
   ASSERT_TRUE(st3.has_value()) << st3.error().message;
   other.route("GET", "/y", [](const Request&) { return Response::json(200, "2"); });
   ASSERT_EQ(::stat(sock_.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 0600u);
+  EXPECT_EQ(st.st_gid, getgid());
   other.stop();
 }
 
