@@ -33,6 +33,7 @@ INTEG_TEST := $(BUILD)/tests/integration_test
 TEST_SUPPORT_SRCS := $(wildcard tests/fixtures/*.cpp)
 TEST_SUPPORT_OBJS := $(TEST_SUPPORT_SRCS:%.cpp=$(BUILD)/%.o)
 
+.SECONDARY:
 .PHONY: all deps test unit-test integration-test vm-test demo clean bench
 all: $(BINS)
 

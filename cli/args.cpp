@@ -1,0 +1,331 @@
+#include "cli/args.hpp"
+
+#include <cerrno>
+#include <cstdlib>
+
+#include "cli/client.hpp"
+#include "common/json.hpp"
+
+namespace berth::cli {
+namespace {
+
+Error bad(const std::string& command, const std::string& what) {
+  return make_error(Code::kInvalidArgument,
+                    (command.empty() ? "" : command + ": ") + what +
+                        " (see 'berth --help')");
+}
+
+// Walks a command's arguments: flags, options with a value ("--opt V", "--opt=V", "-o V").
+class Reader {
+ public:
+  Reader(std::string command, const Args& args) : command_(std::move(command)), args_(args) {}
+
+  bool done() const { return i_ >= args_.size(); }
+  const std::string& peek() const { return args_[i_]; }
+  void skip() { ++i_; }
+  bool is_option() const { return !done() && peek().size() > 1 && peek()[0] == '-'; }
+
+  bool flag(std::initializer_list<const char*> names) {
+    for (const char* n : names)
+      if (peek() == n) {
+        ++i_;
+        return true;
+      }
+    return false;
+  }
+
+  // Returns true (and fills `out`) when the current argument is one of `names`.
+  Result<bool> value(std::initializer_list<const char*> names, std::string& out) {
+    const std::string& a = peek();
+    for (const char* n : names) {
+      std::string name(n);
+      if (a == name) {
+        if (i_ + 1 >= args_.size()) return bad(command_, "option " + name + " needs a value");
+        out = args_[i_ + 1];
+        i_ += 2;
+        return true;
+      }
+      if (name.rfind("--", 0) == 0 && a.rfind(name + "=", 0) == 0) {
+        out = a.substr(name.size() + 1);
+        ++i_;
+        return true;
+      }
+    }
+    return false;
+  }
+
+  Error unknown() const { return bad(command_, "unknown option '" + peek() + "'"); }
+  const std::string& command() const { return command_; }
+
+ private:
+  std::string command_;
+  const Args& args_;
+  size_t i_ = 0;
+};
+
+// Expands to: if the option matched, run `then` with the value in `v`.
+#define BERTH_OPT(reader, v, then, ...)                         \
+  {                                                             \
+    BERTH_TRY(bool matched_, (reader).value({__VA_ARGS__}, v)); \
+    if (matched_) {                                   \
+      then;                                           \
+      continue;                                       \
+    }                                                 \
+  }
+
+Result<long> parse_number(const std::string& command, const std::string& option,
+                          const std::string& text, long min) {
+  errno = 0;
+  char* end = nullptr;
+  long v = std::strtol(text.c_str(), &end, 10);
+  if (text.empty() || *end != '\0' || errno != 0 || v < min)
+    return bad(command, option + " expects a whole number >= " + std::to_string(min) +
+                            ", got '" + text + "'");
+  return v;
+}
+
+Status parse_key_value(const std::string& command, const std::string& option,
+                       const std::string& text, std::map<std::string, std::string>& out,
+                       const std::function<std::optional<std::string>(const std::string&)>& lookup) {
+  auto eq = text.find('=');
+  if (eq == 0 || text.empty()) return bad(command, option + " expects KEY=VALUE, got '" + text + "'");
+  if (eq == std::string::npos) {
+    if (!lookup) return bad(command, option + " expects KEY=VALUE, got '" + text + "'");
+    auto v = lookup(text);
+    if (v) out[text] = *v;  // like docker: a name not set in our environment is left out
+    return ok();
+  }
+  out[text.substr(0, eq)] = text.substr(eq + 1);
+  return ok();
+}
+
+}  // namespace
+
+Result<GlobalOptions> parse_global(const Args& argv) {
+  GlobalOptions g;
+  Reader r("", argv);
+  while (!r.done() && r.is_option()) {
+    if (r.flag({"--json"})) { g.json = true; continue; }
+    if (r.flag({"-h", "--help"})) { g.help = true; continue; }
+    if (r.flag({"--version"})) { g.version = true; continue; }
+    BERTH_OPT(r, g.socket, {
+      if (g.socket.empty()) return bad("", "--socket needs a path");
+    }, "--socket", "-H");
+    return r.unknown();
+  }
+  if (r.done()) {
+    if (!g.help && !g.version) return bad("", "no command given");
+    return g;
+  }
+  g.command = r.peek();
+  r.skip();
+  while (!r.done()) {
+    g.args.push_back(r.peek());
+    r.skip();
+  }
+  if (g.command == "help") {
+    g.help = true;
+    g.command.clear();
+  }
+  return g;
+}
+
+Result<RunOptions> parse_run(
+    const Args& args,
+    const std::function<std::optional<std::string>(const std::string&)>& lookup_env) {
+  RunOptions o;
+  Reader r("run", args);
+  std::string v;
+  while (!r.done()) {
+    if (r.peek() == "--") {
+      r.skip();
+      break;
+    }
+    if (!r.is_option()) break;  // the command starts here
+    if (r.flag({"-d", "--detach"})) { o.detach = true; continue; }
+    if (r.flag({"--rm"})) { o.remove = true; continue; }
+    BERTH_OPT(r, o.name, {}, "--name");
+    BERTH_OPT(r, o.rootfs, {}, "--rootfs");
+    BERTH_OPT(r, o.user, {}, "--user", "-u");
+    BERTH_OPT(r, o.workdir, {}, "--workdir", "-w");
+    BERTH_OPT(r, o.hostname, {}, "--hostname");
+    BERTH_OPT(r, v, {
+      BERTH_CHECK(parse_key_value("run", "--env", v, o.env, lookup_env));
+    }, "--env", "-e");
+    BERTH_OPT(r, v, {
+      BERTH_CHECK(parse_key_value("run", "--label", v, o.labels, nullptr));
+    }, "--label", "-l");
+    return r.unknown();
+  }
+  while (!r.done()) {
+    o.command.push_back(r.peek());
+    r.skip();
+  }
+  if (o.command.empty()) return bad("run", "no command given; usage: berth run [OPTIONS] -- CMD [ARG...]");
+  if (o.rootfs.empty()) return bad("run", "--rootfs DIR is required (images are not supported yet)");
+  if (o.detach && o.remove) return bad("run", "--rm cannot be combined with -d");
+  return o;
+}
+
+std::string run_spec_json(const RunOptions& o) {
+  json::JsonWriter w;
+  w.begin_object();
+  if (!o.name.empty()) w.kv("name", o.name);
+  w.kv("rootfs", o.rootfs);
+  w.kv_strings("command", o.command);
+  if (!o.env.empty()) w.kv_map("env", o.env);
+  if (!o.user.empty()) w.kv("user", o.user);
+  if (!o.workdir.empty()) w.kv("working_dir", o.workdir);
+  if (!o.hostname.empty()) w.kv("hostname", o.hostname);
+  if (!o.labels.empty()) w.kv_map("labels", o.labels);
+  w.end_object();
+  return w.str();
+}
+
+Result<PsOptions> parse_ps(const Args& args) {
+  PsOptions o;
+  Reader r("ps", args);
+  while (!r.done()) {
+    if (r.flag({"-a", "--all"})) { o.all = true; continue; }
+    if (r.flag({"-q", "--quiet"})) { o.quiet = true; continue; }
+    if (!r.is_option()) return bad("ps", "unexpected argument '" + r.peek() + "'");
+    return r.unknown();
+  }
+  return o;
+}
+
+Result<LogsOptions> parse_logs(const Args& args) {
+  LogsOptions o;
+  Reader r("logs", args);
+  std::string v;
+  while (!r.done()) {
+    if (!r.is_option()) {
+      if (!o.id.empty()) return bad("logs", "takes one container, got '" + o.id + "' and '" + r.peek() + "'");
+      o.id = r.peek();
+      r.skip();
+      continue;
+    }
+    if (r.flag({"-f", "--follow"})) { o.follow = true; continue; }
+    if (r.flag({"--stderr"})) { o.stderr_stream = true; continue; }
+    BERTH_OPT(r, v, {
+      BERTH_TRY(long n, parse_number("logs", "--tail", v, 0));
+      o.tail = n;
+    }, "--tail", "-n");
+    return r.unknown();
+  }
+  if (o.id.empty()) return bad("logs", "needs a container id or name");
+  return o;
+}
+
+std::string logs_target(const std::string& id, const std::string& stream, bool follow,
+                        std::optional<long> tail) {
+  std::string t = "/v1/containers/" + url_encode(id) + "/logs?stream=" + stream;
+  if (follow) t += "&follow=1";
+  if (tail) t += "&tail=" + std::to_string(*tail);
+  return t;
+}
+
+Result<KillOptions> parse_kill(const Args& args) {
+  KillOptions o;
+  Reader r("kill", args);
+  std::string v;
+  while (!r.done()) {
+    if (!r.is_option()) {
+      if (!o.id.empty()) return bad("kill", "takes one container, got '" + o.id + "' and '" + r.peek() + "'");
+      o.id = r.peek();
+      r.skip();
+      continue;
+    }
+    BERTH_OPT(r, o.signal, {
+      if (o.signal.empty()) return bad("kill", "--signal needs a name or number");
+    }, "--signal", "-s");
+    BERTH_OPT(r, v, {
+      BERTH_TRY(long n, parse_number("kill", "--grace", v, 0));
+      o.grace_s = n;
+    }, "--grace", "-t");
+    return r.unknown();
+  }
+  if (o.id.empty()) return bad("kill", "needs a container id or name");
+  return o;
+}
+
+std::string kill_body(const KillOptions& o) {
+  json::JsonWriter w;
+  w.begin_object();
+  if (!o.signal.empty()) {
+    bool numeric = o.signal.find_first_not_of("0123456789") == std::string::npos;
+    if (numeric) w.kv("signal", std::strtol(o.signal.c_str(), nullptr, 10));
+    else w.kv("signal", o.signal);
+  }
+  if (o.grace_s) w.kv("grace_period_s", *o.grace_s);
+  w.end_object();
+  return w.str();
+}
+
+Result<RmOptions> parse_rm(const Args& args) {
+  RmOptions o;
+  Reader r("rm", args);
+  while (!r.done()) {
+    if (!r.is_option()) {
+      o.ids.push_back(r.peek());
+      r.skip();
+      continue;
+    }
+    if (r.flag({"-f", "--force"})) { o.force = true; continue; }
+    return r.unknown();
+  }
+  if (o.ids.empty()) return bad("rm", "needs at least one container id or name");
+  return o;
+}
+
+Result<EventsOptions> parse_events(const Args& args) {
+  EventsOptions o;
+  Reader r("events", args);
+  std::string v;
+  while (!r.done()) {
+    BERTH_OPT(r, v, {
+      BERTH_TRY(long n, parse_number("events", "--since", v, 0));
+      o.since = static_cast<unsigned long long>(n);
+    }, "--since");
+    if (!r.is_option()) return bad("events", "unexpected argument '" + r.peek() + "'");
+    return r.unknown();
+  }
+  return o;
+}
+
+Result<std::string> parse_single_id(const std::string& command, const Args& args) {
+  if (args.size() != 1 || args[0].empty() || args[0][0] == '-')
+    return bad(command, "takes exactly one container id or name");
+  return args[0];
+}
+
+Status parse_no_args(const std::string& command, const Args& args) {
+  if (!args.empty()) return bad(command, "takes no arguments, got '" + args[0] + "'");
+  return ok();
+}
+
+std::string usage() {
+  return
+      "usage: berth [--socket PATH] [--json] COMMAND [ARGS...]\n"
+      "\n"
+      "Talks to berthd over its Unix socket ($BERTH_SOCKET or /run/berth/berth.sock).\n"
+      "\n"
+      "commands:\n"
+      "  run [-d] [--rm] [--name N] [--env K=V]... [--label K=V]... --rootfs DIR\n"
+      "      [--user U] [--workdir D] [--hostname H] -- CMD [ARG...]\n"
+      "                        start a task; attached: print its output and exit with its code\n"
+      "  ps [-a] [-q]          list running (-a: all) containers\n"
+      "  inspect ID            show a container as JSON\n"
+      "  logs [-f] [--tail N] [--stderr] ID\n"
+      "                        print a task's stdout (or stderr)\n"
+      "  kill [-s SIG] [--grace S] ID\n"
+      "                        signal a task; SIGKILL everything after S seconds\n"
+      "  wait ID               wait for a task to end; exit with its code\n"
+      "  rm [-f] ID...         remove ended containers (-f: kill running ones first)\n"
+      "  events [--since SEQ]  stream agent events\n"
+      "  info                  show the node: cgroup mode, controllers, capacity\n"
+      "\n"
+      "--json prints the API's JSON instead of tables.\n";
+}
+
+}  // namespace berth::cli

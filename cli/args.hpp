@@ -1,0 +1,79 @@
+// Command-line parsing for the berth CLI: global options, then one options struct per command.
+// Pure functions over argument vectors (no I/O, no environment unless passed in), so every
+// rule is unit-tested without a daemon.
+//
+// Invariants: a parse either returns a complete options struct or an kInvalidArgument Error
+// whose message names the offending argument and says what is expected.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/result.hpp"
+
+namespace berth::cli {
+
+using Args = std::vector<std::string>;
+
+struct GlobalOptions {
+  std::string socket;     // empty: default_socket_path()
+  bool json = false;
+  bool help = false;
+  bool version = false;
+  std::string command;    // "run", "ps", ...; empty with help/version
+  Args args;              // the command's own arguments
+};
+Result<GlobalOptions> parse_global(const Args& argv);  // argv without the program name
+
+struct RunOptions {
+  bool detach = false;
+  bool remove = false;    // --rm: remove the container once it ended (attached only)
+  std::string name, rootfs, user, workdir, hostname;
+  std::map<std::string, std::string> env, labels;
+  Args command;
+};
+// `lookup_env` resolves "--env NAME" (no '=') from the CLI's own environment.
+Result<RunOptions> parse_run(const Args& args,
+                             const std::function<std::optional<std::string>(const std::string&)>&
+                                 lookup_env = nullptr);
+// The launch spec of docs/API.md (POST /v1/containers).
+std::string run_spec_json(const RunOptions& o);
+
+struct PsOptions { bool all = false; bool quiet = false; };
+Result<PsOptions> parse_ps(const Args& args);
+
+struct LogsOptions {
+  bool follow = false;
+  std::optional<long> tail;
+  bool stderr_stream = false;
+  std::string id;
+};
+Result<LogsOptions> parse_logs(const Args& args);
+std::string logs_target(const std::string& id, const std::string& stream, bool follow,
+                        std::optional<long> tail);
+
+struct KillOptions {
+  std::string signal;             // empty: the server's default (SIGTERM)
+  std::optional<long> grace_s;    // empty: the server's default (10)
+  std::string id;
+};
+Result<KillOptions> parse_kill(const Args& args);
+std::string kill_body(const KillOptions& o);
+
+struct RmOptions { bool force = false; Args ids; };
+Result<RmOptions> parse_rm(const Args& args);
+
+struct EventsOptions { std::optional<unsigned long long> since; };
+Result<EventsOptions> parse_events(const Args& args);
+
+// For commands taking exactly one container id or name (inspect, wait).
+Result<std::string> parse_single_id(const std::string& command, const Args& args);
+Status parse_no_args(const std::string& command, const Args& args);
+
+// The CLI's usage text.
+std::string usage();
+
+}  // namespace berth::cli

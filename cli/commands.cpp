@@ -1,0 +1,251 @@
+#include "cli/commands.hpp"
+
+#include <unistd.h>
+
+#include <climits>
+#include <cstdlib>
+#include <thread>
+
+#include "cli/args.hpp"
+#include "cli/client.hpp"
+#include "cli/format.hpp"
+
+namespace berth::cli {
+namespace {
+
+constexpr int kExitFailure = 1;
+constexpr int kExitUsage = 2;
+constexpr int kExitBerthError = 125;
+
+struct Context {
+  Client client;
+  bool json = false;
+  std::ostream& out;
+  std::ostream& err;
+};
+
+int fail(Context& ctx, const Error& e, int code = kExitFailure) {
+  ctx.err << "berth: " << e.message << "\n";
+  ctx.err.flush();
+  return code;
+}
+
+int usage_error(std::ostream& err, const Error& e) {
+  err << "berth: " << e.message << "\n";
+  return kExitUsage;
+}
+
+std::string container_path(const std::string& id) { return "/v1/containers/" + url_encode(id); }
+
+// Copies a follow=1 log stream to `to` as it arrives.
+Status copy_logs(Client& client, const std::string& target, std::ostream& to) {
+  auto r = client.stream("GET", target, "", [&](std::string_view chunk) {
+    to.write(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+    to.flush();
+    return to.good();  // our own output went away (`| head`): stop following
+  });
+  if (!r.has_value()) return r.error();
+  return ok();
+}
+
+std::string absolute_path(const std::string& path) {
+  if (path.empty() || path[0] == '/') return path;
+  char buf[PATH_MAX];
+  if (::realpath(path.c_str(), buf)) return buf;
+  char cwd[PATH_MAX];
+  if (::getcwd(cwd, sizeof(cwd))) return std::string(cwd) + "/" + path;
+  return path;
+}
+
+int cmd_run(Context& ctx, const Args& args) {
+  auto opts = parse_run(args, [](const std::string& name) -> std::optional<std::string> {
+    const char* v = std::getenv(name.c_str());
+    if (!v) return std::nullopt;
+    return std::string(v);
+  });
+  if (!opts.has_value()) return fail(ctx, opts.error(), kExitBerthError);
+  RunOptions o = std::move(opts).value();
+  o.rootfs = absolute_path(o.rootfs);
+
+  auto created = ctx.client.call("POST", "/v1/containers", run_spec_json(o));
+  if (!created.has_value()) return fail(ctx, created.error(), kExitBerthError);
+  std::string id = json::get_string(*created, "id");
+  if (id.empty()) return fail(ctx, make_error(Code::kInternal, "berthd replied without an id"), kExitBerthError);
+  if (o.detach) {
+    if (ctx.json) ctx.out << json::to_string(*created) << "\n";
+    else ctx.out << id << "\n";
+    return 0;
+  }
+
+  // Attached: follow both streams until the task ended and all its output was sent.
+  Status out_status = ok(), err_status = ok();
+  std::thread out_thread([&] {
+    Client c(ctx.client.socket_path());
+    out_status = copy_logs(c, logs_target(id, "stdout", true, std::nullopt), ctx.out);
+  });
+  std::thread err_thread([&] {
+    Client c(ctx.client.socket_path());
+    err_status = copy_logs(c, logs_target(id, "stderr", true, std::nullopt), ctx.err);
+  });
+  auto record = ctx.client.call("GET", container_path(id) + "/wait");
+  out_thread.join();
+  err_thread.join();
+  if (!out_status.has_value()) fail(ctx, out_status.error().wrap("logs of " + id));
+  if (!err_status.has_value()) fail(ctx, err_status.error().wrap("logs of " + id));
+  if (!record.has_value()) return fail(ctx, record.error().wrap("wait for " + id), kExitBerthError);
+  int code = exit_code_of(*record);
+  if (json::get_string(*record, "reason") == "launch_failed")
+    fail(ctx, make_error(Code::kInvalidArgument, format_exit(*record)));
+  if (o.remove) {
+    auto removed = ctx.client.request("DELETE", container_path(id));
+    if (!removed.has_value()) fail(ctx, removed.error());
+    else if (removed->status / 100 != 2)
+      fail(ctx, error_from_reply(removed->status, removed->body).wrap("rm " + id));
+  }
+  return code;
+}
+
+int cmd_ps(Context& ctx, const Args& args) {
+  auto opts = parse_ps(args);
+  if (!opts.has_value()) return usage_error(ctx.err, opts.error());
+  auto list = ctx.client.call("GET", opts->all ? "/v1/containers" : "/v1/containers?state=running");
+  if (!list.has_value()) return fail(ctx, list.error());
+  if (ctx.json) {
+    ctx.out << json::to_string(*list) << "\n";
+  } else if (opts->quiet) {
+    if (list->IsObject() && list->HasMember("containers") && (*list)["containers"].IsArray())
+      for (const auto& c : (*list)["containers"].GetArray()) ctx.out << json::get_string(c, "id") << "\n";
+  } else {
+    ctx.out << format_ps(*list, now_ms());
+  }
+  return 0;
+}
+
+int cmd_inspect(Context& ctx, const Args& args) {
+  auto id = parse_single_id("inspect", args);
+  if (!id.has_value()) return usage_error(ctx.err, id.error());
+  auto c = ctx.client.call("GET", container_path(*id));
+  if (!c.has_value()) return fail(ctx, c.error());
+  ctx.out << (ctx.json ? json::to_string(*c) + "\n" : pretty_json(*c));
+  return 0;
+}
+
+int cmd_logs(Context& ctx, const Args& args) {
+  auto opts = parse_logs(args);
+  if (!opts.has_value()) return usage_error(ctx.err, opts.error());
+  std::ostream& to = opts->stderr_stream ? ctx.err : ctx.out;
+  Status st = copy_logs(ctx.client,
+                        logs_target(opts->id, opts->stderr_stream ? "stderr" : "stdout",
+                                    opts->follow, opts->tail),
+                        to);
+  if (!st.has_value()) return fail(ctx, st.error());
+  return 0;
+}
+
+int cmd_kill(Context& ctx, const Args& args) {
+  auto opts = parse_kill(args);
+  if (!opts.has_value()) return usage_error(ctx.err, opts.error());
+  auto c = ctx.client.call("POST", container_path(opts->id) + "/kill", kill_body(*opts));
+  if (!c.has_value()) return fail(ctx, c.error());
+  if (ctx.json) ctx.out << json::to_string(*c) << "\n";
+  else ctx.out << json::get_string(*c, "id", opts->id) << "\n";
+  return 0;
+}
+
+int cmd_wait(Context& ctx, const Args& args) {
+  auto id = parse_single_id("wait", args);
+  if (!id.has_value()) return usage_error(ctx.err, id.error());
+  auto rec = ctx.client.call("GET", container_path(*id) + "/wait");
+  if (!rec.has_value()) return fail(ctx, rec.error(), kExitBerthError);
+  int code = exit_code_of(*rec);
+  if (ctx.json) ctx.out << json::to_string(*rec) << "\n";
+  else ctx.out << code << "\n";
+  return code;
+}
+
+int cmd_rm(Context& ctx, const Args& args) {
+  auto opts = parse_rm(args);
+  if (!opts.has_value()) return usage_error(ctx.err, opts.error());
+  int rc = 0;
+  for (const auto& id : opts->ids) {
+    auto r = ctx.client.request("DELETE", container_path(id) + (opts->force ? "?force=1" : ""));
+    if (!r.has_value()) return fail(ctx, r.error());
+    if (r->status / 100 != 2) {
+      rc = fail(ctx, error_from_reply(r->status, r->body).wrap("rm " + id));
+      continue;
+    }
+    ctx.out << id << "\n";
+  }
+  return rc;
+}
+
+int cmd_events(Context& ctx, const Args& args) {
+  auto opts = parse_events(args);
+  if (!opts.has_value()) return usage_error(ctx.err, opts.error());
+  std::string target = "/v1/events";
+  if (opts->since) target += "?since=" + std::to_string(*opts->since);
+  std::string pending;
+  auto r = ctx.client.stream("GET", target, "", [&](std::string_view chunk) {
+    pending.append(chunk);
+    size_t nl;
+    while ((nl = pending.find('\n')) != std::string::npos) {
+      std::string line = pending.substr(0, nl);
+      pending.erase(0, nl + 1);
+      if (line.empty()) continue;
+      auto ev = json::parse(line);
+      if (ctx.json || !ev.has_value()) ctx.out << line << "\n";
+      else ctx.out << format_event(*ev) << "\n";
+    }
+    ctx.out.flush();
+    return ctx.out.good();
+  });
+  if (!r.has_value()) return fail(ctx, r.error());
+  return 0;
+}
+
+int cmd_info(Context& ctx, const Args& args) {
+  if (auto st = parse_no_args("info", args); !st.has_value()) return usage_error(ctx.err, st.error());
+  auto info = ctx.client.call("GET", "/v1/info");
+  if (!info.has_value()) return fail(ctx, info.error());
+  ctx.out << (ctx.json ? json::to_string(*info) + "\n" : format_info(*info));
+  return 0;
+}
+
+}  // namespace
+
+int run_cli(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err) {
+  auto g = parse_global(argv);
+  if (!g.has_value()) {
+    err << "berth: " << g.error().message << "\n" << usage();
+    return kExitUsage;
+  }
+  if (g->help) {
+    out << usage();
+    return 0;
+  }
+  if (g->version) {
+    out << "berth 0.1.0\n";
+    return 0;
+  }
+  Context ctx{Client(g->socket.empty() ? default_socket_path() : g->socket), g->json, out, err};
+  const std::string& cmd = g->command;
+  int rc;
+  if (cmd == "run") rc = cmd_run(ctx, g->args);
+  else if (cmd == "ps") rc = cmd_ps(ctx, g->args);
+  else if (cmd == "inspect") rc = cmd_inspect(ctx, g->args);
+  else if (cmd == "logs") rc = cmd_logs(ctx, g->args);
+  else if (cmd == "kill") rc = cmd_kill(ctx, g->args);
+  else if (cmd == "wait") rc = cmd_wait(ctx, g->args);
+  else if (cmd == "rm") rc = cmd_rm(ctx, g->args);
+  else if (cmd == "events") rc = cmd_events(ctx, g->args);
+  else if (cmd == "info") rc = cmd_info(ctx, g->args);
+  else {
+    err << "berth: unknown command '" << cmd << "' (see 'berth --help')\n";
+    return kExitUsage;
+  }
+  out.flush();
+  err.flush();
+  return rc;
+}
+
+}  // namespace berth::cli

@@ -1,0 +1,138 @@
+#include "cli/args.hpp"
+
+#include <gtest/gtest.h>
+
+#include "common/json.hpp"
+
+namespace berth::cli {
+namespace {
+
+TEST(ParseGlobal, OptionsBeforeTheCommand) {
+  auto g = parse_global({"--socket", "/tmp/s.sock", "--json", "ps", "-a"});
+  ASSERT_TRUE(g.has_value()) << g.error().message;
+  EXPECT_EQ(g->socket, "/tmp/s.sock");
+  EXPECT_TRUE(g->json);
+  EXPECT_EQ(g->command, "ps");
+  EXPECT_EQ(g->args, (Args{"-a"}));
+
+  g = parse_global({"--socket=/x", "logs", "--json"});  // after the command: the command's
+  ASSERT_TRUE(g.has_value());
+  EXPECT_EQ(g->socket, "/x");
+  EXPECT_FALSE(g->json);
+  EXPECT_EQ(g->args, (Args{"--json"}));
+
+  EXPECT_TRUE(parse_global({"--help"})->help);
+  EXPECT_TRUE(parse_global({"help"})->help);
+  EXPECT_FALSE(parse_global({}).has_value());
+  auto bad = parse_global({"--frobnicate", "ps"});
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_EQ(bad.error().code, Code::kInvalidArgument);
+  EXPECT_NE(bad.error().message.find("--frobnicate"), std::string::npos);
+  EXPECT_FALSE(parse_global({"--socket"}).has_value());
+}
+
+TEST(ParseRun, AllOptionsAndTheCommandAfterDashDash) {
+  auto lookup = [](const std::string& k) -> std::optional<std::string> {
+    if (k == "HOME") return std::string("/root");
+    return std::nullopt;
+  };
+  auto o = parse_run({"-d", "--name", "web-1", "--env", "A=1", "-e", "B=x=y", "--env", "HOME",
+                      "--env", "UNSET", "--rootfs=/srv/rootfs", "--user", "1000:1000",
+                      "--workdir", "/app", "--hostname", "h", "--label", "team=web", "--",
+                      "/bin/sh", "-c", "echo hi"},
+                     lookup);
+  ASSERT_TRUE(o.has_value()) << o.error().message;
+  EXPECT_TRUE(o->detach);
+  EXPECT_EQ(o->name, "web-1");
+  EXPECT_EQ(o->env, (std::map<std::string, std::string>{{"A", "1"}, {"B", "x=y"}, {"HOME", "/root"}}));
+  EXPECT_EQ(o->rootfs, "/srv/rootfs");
+  EXPECT_EQ(o->command, (Args{"/bin/sh", "-c", "echo hi"}));
+
+  auto spec = json::parse(run_spec_json(*o));
+  ASSERT_TRUE(spec.has_value());
+  EXPECT_EQ(json::get_string(*spec, "name"), "web-1");
+  EXPECT_EQ(json::get_string(*spec, "rootfs"), "/srv/rootfs");
+  EXPECT_EQ(json::get_string(*spec, "user"), "1000:1000");
+  EXPECT_EQ(json::get_string(*spec, "working_dir"), "/app");
+  EXPECT_EQ(json::get_string(*spec, "hostname"), "h");
+  EXPECT_EQ(json::get_string_array(*spec, "command"), o->command);
+  EXPECT_EQ(json::get_string_map(*spec, "labels").at("team"), "web");
+  EXPECT_EQ(json::get_string_map(*spec, "env").at("B"), "x=y");
+}
+
+TEST(ParseRun, CommandMayStartWithoutDashDashAndKeepsItsOwnFlags) {
+  auto o = parse_run({"--rootfs", "/r", "/bin/ls", "-l", "--name", "x"});
+  ASSERT_TRUE(o.has_value()) << o.error().message;
+  EXPECT_EQ(o->command, (Args{"/bin/ls", "-l", "--name", "x"}));
+  EXPECT_TRUE(o->name.empty());
+  EXPECT_FALSE(o->detach);
+  // Minimal spec: no empty optional fields.
+  EXPECT_EQ(run_spec_json(*o), R"({"rootfs":"/r","command":["/bin/ls","-l","--name","x"]})");
+}
+
+TEST(ParseRun, ErrorsSayWhatToChange) {
+  auto e = parse_run({"--rootfs", "/r"});
+  ASSERT_FALSE(e.has_value());
+  EXPECT_NE(e.error().message.find("no command"), std::string::npos);
+  e = parse_run({"--", "true"});
+  ASSERT_FALSE(e.has_value());
+  EXPECT_NE(e.error().message.find("--rootfs"), std::string::npos);
+  e = parse_run({"--rootfs", "/r", "--env", "=x", "--", "true"});
+  ASSERT_FALSE(e.has_value());
+  EXPECT_NE(e.error().message.find("KEY=VALUE"), std::string::npos);
+  e = parse_run({"--rootfs", "/r", "--bogus", "--", "true"});
+  ASSERT_FALSE(e.has_value());
+  EXPECT_NE(e.error().message.find("--bogus"), std::string::npos);
+  EXPECT_FALSE(parse_run({"--rootfs"}).has_value());
+  EXPECT_FALSE(parse_run({"-d", "--rm", "--rootfs", "/r", "true"}).has_value());
+}
+
+TEST(ParseLogs, FlagsTailAndTarget) {
+  auto o = parse_logs({"-f", "--tail", "20", "--stderr", "web-1"});
+  ASSERT_TRUE(o.has_value()) << o.error().message;
+  EXPECT_TRUE(o->follow);
+  EXPECT_TRUE(o->stderr_stream);
+  EXPECT_EQ(o->tail, 20);
+  EXPECT_EQ(o->id, "web-1");
+  EXPECT_EQ(logs_target("web 1", "stderr", true, 20),
+            "/v1/containers/web%201/logs?stream=stderr&follow=1&tail=20");
+  EXPECT_EQ(logs_target("a", "stdout", false, std::nullopt), "/v1/containers/a/logs?stream=stdout");
+  EXPECT_FALSE(parse_logs({"--tail", "-3", "x"}).has_value());
+  EXPECT_FALSE(parse_logs({"--tail", "abc", "x"}).has_value());
+  EXPECT_FALSE(parse_logs({}).has_value());
+  EXPECT_FALSE(parse_logs({"a", "b"}).has_value());
+}
+
+TEST(ParseKill, SignalNamesNumbersAndGrace) {
+  auto o = parse_kill({"-s", "KILL", "--grace", "0", "web"});
+  ASSERT_TRUE(o.has_value()) << o.error().message;
+  EXPECT_EQ(kill_body(*o), R"({"signal":"KILL","grace_period_s":0})");
+  o = parse_kill({"--signal=9", "web"});
+  ASSERT_TRUE(o.has_value());
+  EXPECT_EQ(kill_body(*o), R"({"signal":9})");
+  o = parse_kill({"web"});
+  ASSERT_TRUE(o.has_value());
+  EXPECT_EQ(kill_body(*o), "{}");
+  EXPECT_FALSE(parse_kill({"-s", "TERM"}).has_value());
+}
+
+TEST(ParseOthers, PsRmEventsSingleId) {
+  EXPECT_TRUE(parse_ps({"-a"})->all);
+  EXPECT_FALSE(parse_ps({})->all);
+  EXPECT_FALSE(parse_ps({"x"}).has_value());
+  auto rm = parse_rm({"-f", "a", "b"});
+  ASSERT_TRUE(rm.has_value());
+  EXPECT_TRUE(rm->force);
+  EXPECT_EQ(rm->ids, (Args{"a", "b"}));
+  EXPECT_FALSE(parse_rm({"-f"}).has_value());
+  EXPECT_EQ(parse_events({"--since", "12"})->since, 12u);
+  EXPECT_FALSE(parse_events({})->since.has_value());
+  EXPECT_FALSE(parse_events({"--since", "x"}).has_value());
+  EXPECT_EQ(*parse_single_id("wait", {"abc"}), "abc");
+  EXPECT_FALSE(parse_single_id("wait", {}).has_value());
+  EXPECT_FALSE(parse_single_id("wait", {"a", "b"}).has_value());
+  EXPECT_FALSE(parse_no_args("info", {"x"}).has_value());
+}
+
+}  // namespace
+}  // namespace berth::cli

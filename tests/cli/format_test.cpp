@@ -1,0 +1,120 @@
+#include "cli/format.hpp"
+
+#include <gtest/gtest.h>
+
+namespace berth::cli {
+namespace {
+
+rapidjson::Document doc(const std::string& text) {
+  auto d = json::parse(text);
+  EXPECT_TRUE(d.has_value()) << text;
+  return std::move(d).value();
+}
+
+const int64_t kT0 = *parse_time_ms("2026-11-25T18:00:00.000Z");
+
+TEST(ParseTime, Rfc3339) {
+  EXPECT_EQ(parse_time_ms("1970-01-01T00:00:01.5Z"), 1500);
+  EXPECT_EQ(parse_time_ms("1970-01-01T00:00:00.123Z"), 123);
+  EXPECT_EQ(parse_time_ms("1970-01-01T01:00:00+01:00"), 0);
+  EXPECT_EQ(parse_time_ms("1970-01-01T00:00:00Z"), 0);
+  EXPECT_FALSE(parse_time_ms("yesterday"));
+  EXPECT_FALSE(parse_time_ms("1970-01-01T00:00:00"));
+  EXPECT_EQ(*parse_time_ms("2026-11-25T18:00:02.000Z") - kT0, 2000);
+}
+
+TEST(HumanDuration, LikeDocker) {
+  EXPECT_EQ(human_duration(300), "Less than a second");
+  EXPECT_EQ(human_duration(1000), "1 second");
+  EXPECT_EQ(human_duration(59'000), "59 seconds");
+  EXPECT_EQ(human_duration(61'000), "About a minute");
+  EXPECT_EQ(human_duration(3 * 60'000 + 5000), "3 minutes");
+  EXPECT_EQ(human_duration(3600'000), "About an hour");
+  EXPECT_EQ(human_duration(5 * 3600'000LL), "5 hours");
+  EXPECT_EQ(human_duration(3 * 86400'000LL), "3 days");
+  EXPECT_EQ(human_duration(21 * 86400'000LL), "3 weeks");
+  EXPECT_EQ(human_duration(120 * 86400'000LL), "4 months");
+  EXPECT_EQ(human_duration(800 * 86400'000LL), "2 years");
+  EXPECT_EQ(human_duration(-5000), "Less than a second");
+}
+
+TEST(FormatTable, AlignsColumns) {
+  EXPECT_EQ(format_table({{"ID", "NAME", "X"}, {"abc", "n", "long value"}, {"a", "longer", ""}}),
+            "ID    NAME     X\n"
+            "abc   n        long value\n"
+            "a     longer\n");
+}
+
+TEST(CommandText, QuotesAndTruncates) {
+  EXPECT_EQ(command_text({"/bin/sh", "-c", "echo hi"}), "/bin/sh -c \"echo hi\"");
+  EXPECT_EQ(command_text({"a", ""}), "a \"\"");
+  EXPECT_EQ(command_text({"0123456789", "0123456789"}, 12), "012345678...");
+}
+
+TEST(Signals, NamesAndNumbers) {
+  EXPECT_EQ(signal_number("SIGKILL"), 9);
+  EXPECT_EQ(signal_number("KILL"), 9);
+  EXPECT_EQ(signal_number("term"), 15);
+  EXPECT_EQ(signal_number("15"), 15);
+  EXPECT_FALSE(signal_number("SIGNOPE"));
+  EXPECT_FALSE(signal_number(""));
+}
+
+TEST(ExitCode, FromTerminationRecord) {
+  EXPECT_EQ(exit_code_of(doc(R"({"reason":"exited","exit_code":3,"signal":null})")), 3);
+  EXPECT_EQ(exit_code_of(doc(R"({"reason":"killed","exit_code":null,"signal":"SIGKILL"})")), 137);
+  EXPECT_EQ(exit_code_of(doc(R"({"reason":"exited","exit_code":null,"signal":"SIGTERM"})")), 143);
+  EXPECT_EQ(exit_code_of(doc(R"({"reason":"launch_failed","exit_code":null,"signal":null})")), 125);
+  EXPECT_EQ(exit_code_of(doc(R"({"reason":"lost","exit_code":null,"signal":null})")), 125);
+}
+
+TEST(StatusText, RunningExitedKilledFailed) {
+  auto running = doc(R"({"state":"running","started_at":"2026-11-25T18:00:00.000Z"})");
+  EXPECT_EQ(status_text(running, kT0 + 3 * 60'000), "Up 3 minutes");
+  auto exited = doc(R"({"state":"exited","finished_at":"2026-11-25T18:00:00.000Z",
+      "exit":{"reason":"exited","exit_code":0,"signal":null,"finished_at":"2026-11-25T18:00:00.000Z"}})");
+  EXPECT_EQ(status_text(exited, kT0 + 2000), "Exited (0) 2 seconds ago");
+  auto killed = doc(R"({"state":"exited","exit":{"reason":"killed","exit_code":null,"signal":"SIGKILL",
+      "finished_at":"2026-11-25T18:00:00.000Z"}})");
+  EXPECT_EQ(status_text(killed, kT0 + 61'000), "Killed (SIGKILL) About a minute ago");
+  auto failed = doc(R"({"state":"failed","exit":{"reason":"launch_failed","finished_at":"2026-11-25T18:00:00.000Z"}})");
+  EXPECT_EQ(status_text(failed, kT0 + 5000), "Failed to launch 5 seconds ago");
+  EXPECT_EQ(status_text(doc(R"({"state":"pending"})"), kT0), "Created");
+}
+
+TEST(FormatPs, TableWithHeader) {
+  auto list = doc(R"({"containers":[
+    {"id":"3f9c2a1b7d5e4c60","name":"web-1","state":"running","created_at":"2026-11-25T17:55:00.000Z",
+     "started_at":"2026-11-25T17:57:00.000Z","spec":{"command":["/bin/web","--port","8080"]}},
+    {"id":"0000000000000001","name":"","state":"exited","created_at":"2026-11-25T17:59:00.000Z",
+     "finished_at":"2026-11-25T17:59:58.000Z","spec":{"command":["true"]},
+     "exit":{"reason":"exited","exit_code":1,"signal":null,"finished_at":"2026-11-25T17:59:58.000Z"}}]})");
+  EXPECT_EQ(format_ps(list, kT0),
+            "ID                 NAME    STATE     CREATED              STATUS                     COMMAND\n"
+            "3f9c2a1b7d5e4c60   web-1   running   5 minutes ago        Up 3 minutes               /bin/web --port 8080\n"
+            "0000000000000001   -       exited    About a minute ago   Exited (1) 2 seconds ago   true\n");
+  EXPECT_EQ(format_ps(doc(R"({"containers":[]})"), kT0).find("ID "), 0u);
+}
+
+TEST(FormatEvent, OneLine) {
+  auto ev = doc(R"({"seq":12,"time":"2026-11-25T18:00:00.123Z","type":"container.exited",
+      "id":"3f9c","name":"web-1","state":"exited","exit":{"reason":"exited","exit_code":0,
+      "message":"exited with code 0"}})");
+  EXPECT_EQ(format_event(ev),
+            "2026-11-25T18:00:00.123Z container.exited 3f9c (web-1) state=exited: exited with code 0");
+}
+
+TEST(FormatInfo, Summary) {
+  auto info = doc(R"({"version":"0.1.0","cgroup":{"mount":"/sys/fs/cgroup/unified","root":"/r",
+      "mode":"hybrid","controllers":["hugetlb"],"missing":["cpu","memory","pids"]},
+      "capacity":{"cpus":2,"memory_mb":24000},"containers":{"total":3,"running":1},
+      "paths":{"socket":"/run/berth/berth.sock","run_dir":"/run/berth","state_dir":"/var/lib/berth"}})");
+  std::string text = format_info(info);
+  EXPECT_NE(text.find("Cgroup mode:  hybrid\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("Missing:      cpu, memory, pids"), std::string::npos) << text;
+  EXPECT_NE(text.find("Capacity:     2 CPUs, 24000 MB memory"), std::string::npos) << text;
+  EXPECT_NE(text.find("Containers:   3 (1 running)"), std::string::npos) << text;
+}
+
+}  // namespace
+}  // namespace berth::cli
