@@ -29,14 +29,9 @@ sandbox::OciSpec translate(const TaskSpec& spec, const std::string& id, const Ta
 
   oci.cwd = spec.working_dir.empty() ? "/" : spec.working_dir;
   oci.user = user;
-  // Fixed defaults rather than berthd's own limits: a task never inherits the agent's rlimits.
-  oci.rlimits = {{"RLIMIT_NOFILE", 1024, 524288}};
-  for (const auto& r : spec.rlimits) {
-    std::string type = rlimit_type(r.name);
-    auto it = std::find_if(oci.rlimits.begin(), oci.rlimits.end(), [&](auto& x) { return x.type == type; });
-    if (it != oci.rlimits.end()) *it = {type, r.soft, r.hard};
-    else oci.rlimits.push_back({type, r.soft, r.hard});
-  }
+  // Without an RLIMIT_NOFILE here the launcher gives the task its own default (soft 1024),
+  // never berthd's limits.
+  for (const auto& r : spec.rlimits) oci.rlimits.push_back({rlimit_type(r.name), r.soft, r.hard});
   oci.oom_score_adj = 0;
   oci.root_path = paths.rootfs_mount;
   oci.namespaces = {"pid", "mount", "uts", "ipc", "network", "cgroup"};

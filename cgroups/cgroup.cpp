@@ -189,11 +189,19 @@ Status Cgroup::remove_child(const std::string& name, std::chrono::milliseconds t
     if (c.error().sys_errno == ENOENT) return ok();
     return std::move(c).error();
   }
-  for (const auto& sub : c->children()) BERTH_CHECK(c->remove_child(sub, timeout));
-  BERTH_TRY(bool busy, c->populated());
-  if (busy) {
-    BERTH_CHECK(c->kill());
-    BERTH_CHECK(c->wait_empty(timeout));
+  // Another remover may win any step below; its ENOENT means the job is done.
+  auto gone = [](const Error& e) { return e.sys_errno == ENOENT; };
+  for (const auto& sub : c->children()) {
+    auto r = c->remove_child(sub, timeout);
+    if (!r && !gone(r.error())) return std::move(r).error();
+  }
+  auto busy = c->populated();
+  if (!busy) return gone(busy.error()) ? ok() : std::move(busy).error();
+  if (*busy) {
+    auto killed = c->kill();
+    if (!killed) return gone(killed.error()) ? ok() : std::move(killed).error();
+    auto empty = c->wait_empty(timeout);
+    if (!empty) return gone(empty.error()) ? ok() : std::move(empty).error();
   }
   if (::unlinkat(fd_.get(), name.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT)
     return errno_error("remove cgroup " + path_ + "/" + name);

@@ -3,11 +3,16 @@
 #include <rapidjson/pointer.h>
 #include <rapidjson/schema.h>
 
+#include <mutex>
+
 namespace berth::json {
 
 struct JsonSchema::Impl {
   rapidjson::Document schema_doc;
   std::unique_ptr<rapidjson::SchemaDocument> compiled;
+  // RapidJSON 1.1's regex (the "pattern" keyword) keeps its match state inside the compiled
+  // schema, so two validations at once corrupt each other: one at a time.
+  std::mutex mu;
 };
 
 JsonSchema::JsonSchema(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -91,6 +96,7 @@ std::string describe(const rapidjson::Value& schema_node, const std::string& key
 }  // namespace
 
 Status JsonSchema::validate(const rapidjson::Value& doc) const {
+  std::lock_guard lk(impl_->mu);
   rapidjson::SchemaValidator validator(*impl_->compiled);
   if (doc.Accept(validator)) return ok();
   std::string keyword = validator.GetInvalidSchemaKeyword();

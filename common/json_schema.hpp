@@ -1,7 +1,7 @@
 // JsonSchema: a compiled JSON Schema (draft-04, RapidJSON's validator) that turns the first
 // violation into a message a person can act on: it names the field by JSON pointer and says
 // what was expected ("unknown field '/resources/gpu'", "field '/command' must have at least
-// 1 item"). Compile once, validate from any thread (validation state is per call).
+// 1 item"). Compile once, validate from any thread (validations of one schema are serialized).
 #pragma once
 
 #include <memory>

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdio>
 #include <sstream>
+#include <stdexcept>
 #include <thread>
 
 #include "cgroups/cgroup.hpp"
@@ -165,6 +166,20 @@ cli::HttpResponse Agent::launch(const std::string& spec_json) const {
 
 rapidjson::Document Agent::wait(const std::string& id) const {
   auto r = request("GET", "/v1/containers/" + id + "/wait?timeout_s=60");
+  if (r.status != 200) throw std::runtime_error("wait " + id + ": HTTP " + std::to_string(r.status) + " " + r.body);
+  return parse(r.body);
+}
+
+std::string Agent::run(const std::string& spec_json) const {
+  auto r = launch(spec_json);
+  if (r.status != 201) throw std::runtime_error("launch: HTTP " + std::to_string(r.status) + " " + r.body);
+  auto doc = parse(r.body);
+  return doc["id"].GetString();
+}
+
+rapidjson::Document Agent::get(const std::string& id) const {
+  auto r = request("GET", "/v1/containers/" + id);
+  if (r.status != 200) throw std::runtime_error("get " + id + ": HTTP " + std::to_string(r.status) + " " + r.body);
   return parse(r.body);
 }
 

@@ -46,7 +46,10 @@ class Agent {
   cli::HttpResponse request(const std::string& method, const std::string& target, const std::string& body = "") const;
   // POST /v1/containers; returns the container JSON (or the error body).
   cli::HttpResponse launch(const std::string& spec_json) const;
-  rapidjson::Document wait(const std::string& id) const;  // the termination record
+  // These throw (failing the test, not the binary) when the API says no.
+  std::string run(const std::string& spec_json) const;     // launch; the new id
+  rapidjson::Document get(const std::string& id) const;     // the container
+  rapidjson::Document wait(const std::string& id) const;    // the termination record
   std::string logs(const std::string& id, const std::string& query = "") const;
 
   const std::string& root() const { return root_; }

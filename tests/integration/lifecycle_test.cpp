@@ -26,10 +26,7 @@ class Lifecycle : public ::testing::Test {
 
   // Launches and returns the id; fails the test on an error.
   std::string run(const std::vector<std::string>& command, const std::string& extra = "") {
-    auto r = agent_.launch(spec(rootfs_.path(), command, extra));
-    EXPECT_EQ(r.status, 201) << r.body;
-    auto doc = parse(r.body);
-    return doc.HasMember("id") ? doc["id"].GetString() : "";
+    return agent_.run(spec(rootfs_.path(), command, extra));
   }
 
   BusyboxRootfs rootfs_;
@@ -43,7 +40,7 @@ TEST_F(Lifecycle, EchoesALineAndExitsZero) {
   EXPECT_EQ(exit["exit_code"].GetInt(), 0);
   EXPECT_TRUE(exit["signal"].IsNull());
   EXPECT_EQ(agent_.logs(id), "hello from berth\n");
-  auto c = parse(agent_.request("GET", "/v1/containers/" + id).body);
+  auto c = agent_.get(id);
   EXPECT_STREQ(c["state"].GetString(), "exited");
   EXPECT_FALSE(c["finished_at"].IsNull());
 }
@@ -129,7 +126,7 @@ TEST_F(Lifecycle, HostnameAndMountsArePrivate) {
 
 TEST_F(Lifecycle, OnlyStdioFdsAreOpen) {
   std::string id = run({"sleep", "30"});
-  auto c = parse(agent_.request("GET", "/v1/containers/" + id).body);
+  auto c = agent_.get(id);
   pid_t pid = c["pid"].GetInt();
   auto fds = entries("/proc/" + std::to_string(pid) + "/fd");
   std::sort(fds.begin(), fds.end());
@@ -148,7 +145,7 @@ TEST_F(Lifecycle, UserEnvAndWorkingDirApply) {
   auto exit = agent_.wait(id);
   EXPECT_EQ(exit["exit_code"].GetInt(), 0) << agent_.logs(id, "?stream=stderr");
   EXPECT_EQ(agent_.logs(id), "1000\n1000\n/home/app\nprod\nwrote\n");
-  auto c = parse(agent_.request("GET", "/v1/containers/" + id).body);
+  auto c = agent_.get(id);
   EXPECT_TRUE(fs::exists(std::string(c["sandbox"].GetString()) + "/work/made-by-task"));
 }
 
@@ -247,7 +244,7 @@ TEST_F(Lifecycle, LogsRotateBySize) {
   std::string id = run({"sh", "-c", "i=0; while [ $i -lt 3000 ]; do echo 0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789; i=$((i+1)); done; echo last"},
                        R"("logging": {"max_size_mb": 1, "max_files": 2})");
   agent_.wait(id);
-  auto c = parse(agent_.request("GET", "/v1/containers/" + id).body);
+  auto c = agent_.get(id);
   std::string sandbox = c["sandbox"].GetString();
   EXPECT_TRUE(fs::exists(sandbox + "/stdout.1"));
   EXPECT_FALSE(fs::exists(sandbox + "/stdout.2"));

@@ -23,12 +23,9 @@ class Restart : public ::testing::Test {
     ASSERT_TRUE(st.has_value()) << st.error().message;
   }
   std::string run(const std::vector<std::string>& command) {
-    auto r = agent_.launch(spec(rootfs_.path(), command));
-    EXPECT_EQ(r.status, 201) << r.body;
-    auto doc = parse(r.body);
-    return doc.HasMember("id") ? doc["id"].GetString() : "";
+    return agent_.run(spec(rootfs_.path(), command));
   }
-  rapidjson::Document get(const std::string& id) { return parse(agent_.request("GET", "/v1/containers/" + id).body); }
+  rapidjson::Document get(const std::string& id) { return agent_.get(id); }
   void restart_after_kill9() {
     agent_.kill9();
     auto st = agent_.start();

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <mutex>
 #include <thread>
 
 #include "common/fs.hpp"
@@ -36,9 +37,7 @@ class Scale : public ::testing::Test {
 
 TEST_F(Scale, TwoHundredTasksLeaveNothingBehind) {
   for (int i = 0; i < 200; ++i) {
-    auto r = agent_.launch(spec(rootfs_.path(), {"true"}));
-    ASSERT_EQ(r.status, 201) << r.body;
-    std::string id = parse(r.body)["id"].GetString();
+    std::string id = agent_.run(spec(rootfs_.path(), {"true"}));
     auto exit = agent_.wait(id);
     ASSERT_STREQ(exit["reason"].GetString(), "exited");
     ASSERT_EQ(agent_.request("DELETE", "/v1/containers/" + id).status, 204);
@@ -48,24 +47,37 @@ TEST_F(Scale, TwoHundredTasksLeaveNothingBehind) {
 
 TEST_F(Scale, TwentyConcurrentClientsLaunchAndKill) {
   std::atomic<int> failures{0};
+  std::mutex mu;
+  std::vector<std::string> errors;
   std::vector<std::thread> clients;
   for (int c = 0; c < 20; ++c) {
     clients.emplace_back([&, c] {
       for (int round = 0; round < 3; ++round) {
         auto r = agent_.launch(spec(rootfs_.path(), {"sleep", "60"},
                                     "\"name\": \"c" + std::to_string(c) + "-" + std::to_string(round) + "\""));
-        if (r.status != 201) { ++failures; continue; }
+        if (r.status != 201) {
+          ++failures;
+          std::lock_guard lk(mu);
+          errors.push_back("launch: " + std::to_string(r.status) + " " + r.body);
+          continue;
+        }
         std::string id = parse(r.body)["id"].GetString();
         auto k = agent_.request("POST", "/v1/containers/" + id + "/kill", R"({"signal": "KILL"})");
-        if (k.status != 202) ++failures;
-        auto exit = agent_.wait(id);
-        if (!exit.HasMember("reason") || std::string(exit["reason"].GetString()) != "killed") ++failures;
-        if (agent_.request("DELETE", "/v1/containers/" + id).status != 204) ++failures;
+        auto note = [&](const std::string& what) {
+          ++failures;
+          std::lock_guard lk(mu);
+          errors.push_back(what);
+        };
+        if (k.status != 202) note("kill: " + k.body);
+        auto w = agent_.request("GET", "/v1/containers/" + id + "/wait?timeout_s=60");
+        if (w.status != 200 || w.body.find("\"reason\":\"killed\"") == std::string::npos) note("wait: " + w.body);
+        auto d = agent_.request("DELETE", "/v1/containers/" + id);
+        if (d.status != 204) note("delete: " + d.body);
       }
     });
   }
   for (auto& t : clients) t.join();
-  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(failures.load(), 0) << (errors.empty() ? "" : errors.front());
   EXPECT_EQ(parse(agent_.request("GET", "/v1/containers").body)["containers"].Size(), 0u);
   expect_nothing_left();
 }
