@@ -77,7 +77,7 @@ vm-test: $(BINS) $(INTEG_TEST) $(BUILD)/tests/vm_test
 	BERTH_BIN_DIR=$(abspath $(BUILD)) tests/vm/suite.sh $(abspath $(BUILD))/tests/vm_test
 
 test: deps
-	$(MAKE) all $(UNIT_TESTS) $(INTEG_TEST)
+	$(MAKE) -j$$(nproc) all $(UNIT_TESTS) $(INTEG_TEST) $(BUILD)/tests/vm_test
 	$(MAKE) unit-test
 	$(MAKE) integration-test
 	$(MAKE) vm-test

@@ -55,8 +55,6 @@ struct ContainerRecord {
 };
 
 std::string termination_json(const Termination& t);
-std::string signal_name(int sig);         // "SIGKILL", or "SIG<n>"
-std::optional<int> parse_signal(const std::string& s);  // "SIGTERM", "TERM", "15"
 
 // The API's view of a container (docs/API.md).
 std::string container_json(const ContainerRecord& r);

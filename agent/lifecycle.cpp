@@ -11,6 +11,7 @@
 #include "common/clock.hpp"
 #include "common/fs.hpp"
 #include "common/log.hpp"
+#include "common/signals.hpp"
 #include "sandbox/exit_record.hpp"
 
 namespace berth::agent {

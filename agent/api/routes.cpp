@@ -11,6 +11,7 @@
 #include "common/json.hpp"
 #include "common/json_schema.hpp"
 #include "common/log.hpp"
+#include "common/signals.hpp"
 
 namespace berth::api {
 namespace {
@@ -122,7 +123,7 @@ Response kill(Containers& containers, const Request& req) {
     if (!doc) return fail(doc.error());
     if (doc->HasMember("signal")) {
       const auto& s = (*doc)["signal"];
-      auto parsed = agent::parse_signal(s.IsString() ? s.GetString() : std::to_string(s.GetInt64()));
+      auto parsed = parse_signal(s.IsString() ? s.GetString() : std::to_string(s.GetInt64()));
       if (!parsed) return bad_request("field '/signal': unknown signal " + json::to_string(s));
       signal = *parsed;
     }
@@ -130,7 +131,7 @@ Response kill(Containers& containers, const Request& req) {
   }
   auto rec = containers.kill(req.param("id"), signal, grace, caller_of(req));
   if (!rec) return fail(rec.error());
-  log::info("kill " + rec->id + " with " + agent::signal_name(signal) + " (grace " + std::to_string(grace) +
+  log::info("kill " + rec->id + " with " + signal_name(signal) + " (grace " + std::to_string(grace) +
             " s) for " + who(req));
   return Response::json(202, agent::container_json(*rec));
 }
