@@ -221,6 +221,13 @@ std::string ContentStore::layer_path(const Digest& diff_id) const {
   return root_ + "/" + kLayerDir + "/" + diff_id.hex() + "/fs";
 }
 
+uint64_t ContentStore::layer_size(const Digest& diff_id) const {
+  auto meta = fs::read_file_at(root_fd_.get(), std::string(kLayerDir) + "/" + diff_id.hex() + "/layer.json");
+  if (!meta) return 0;
+  auto doc = json::parse(*meta);
+  return doc && doc->IsObject() ? json::get_uint(*doc, "size") : 0;
+}
+
 Result<LayerWriter> ContentStore::begin_layer() {
   std::string name = new_tmp_name("layer");
   if (::mkdirat(root_fd_.get(), name.c_str(), 0700) != 0) return errno_error("create " + name);

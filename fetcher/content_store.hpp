@@ -117,6 +117,8 @@ class ContentStore {
   // Absolute path of a committed layer's tree (an overlay lowerdir).
   std::string layer_path(const Digest& diff_id) const;
   Result<LayerWriter> begin_layer();
+  // Unpacked file bytes of a committed layer (0 if unknown).
+  uint64_t layer_size(const Digest& diff_id) const;
 
   Status put_image(const ImageRecord& rec);
   Result<ImageRecord> get_image(const std::string& ref) const;

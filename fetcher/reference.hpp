@@ -24,6 +24,8 @@ struct Reference {
   std::string str() const;
   // host/path, the name an image record is filed under together with the tag.
   std::string name() const { return registry + "/" + repository; }
+  // The key an image record is filed under: name@digest when pulled by digest, else name:tag.
+  std::string key() const { return digest.empty() ? name() + ":" + tag : name() + "@" + digest; }
 };
 
 // Errors are kInvalidArgument and say which part is wrong and what the grammar allows.
