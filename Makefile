@@ -57,7 +57,10 @@ $(BUILD)/berth: $(BUILD)/cli/main.o $(BUILD)/libberth.a
 $(BUILD)/berth-shim: $(SHIM_OBJS) $(BUILD)/libberth.a
 	$(CXX) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-$(BUILD)/tests/%_test: $$(patsubst %.cpp,$(BUILD)/%.o,$$(wildcard tests/$$*/*.cpp)) $(TEST_SUPPORT_OBJS) $(BUILD)/libberth.a
+# (A literal % in a pattern rule's prerequisites is replaced by the stem before the second
+# expansion, so the patsubst pattern comes from a variable.)
+PERCENT := %
+$(BUILD)/tests/%_test: $$(patsubst $$(PERCENT).cpp,$(BUILD)/$$(PERCENT).o,$$(wildcard tests/$$*/*.cpp)) $(TEST_SUPPORT_OBJS) $(BUILD)/libberth.a
 	@mkdir -p $(dir $@)
 	$(CXX) $(LDFLAGS) -o $@ $^ $(GTEST_LIBS) $(PKG_LIBS) -pthread
 
