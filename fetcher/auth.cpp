@@ -70,7 +70,10 @@ Result<std::vector<Challenge>> parse_challenges(std::string_view header) {
         }
         if (!closed) return bad("unterminated quoted string");
       } else {
-        value = lx.token();
+        // Lenient: registries send unquoted URLs, which are not RFC tokens.
+        size_t start = lx.i;
+        while (!lx.eof() && lx.peek() != ',' && lx.peek() != ' ' && lx.peek() != '\t') ++lx.i;
+        value = std::string(lx.s.substr(start, lx.i - start));
       }
       c.params[lower(name)] = value;
       lx.skip_ws();

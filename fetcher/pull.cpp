@@ -119,6 +119,11 @@ Status Puller::ensure_layer(Job& job, size_t i) {
     std::lock_guard lk(inflight_mu_);
     if (auto it = inflight_.find(diff_id); it != inflight_.end()) {
       theirs = it->second;
+    } else if (store_.has_layer(diff_id)) {
+      // Committed by another pull between our first look and taking the lock (it commits
+      // before leaving inflight_, so this second look under the lock closes the gap).
+      job.report(p);
+      return ok();
     } else {
       inflight_[diff_id] = promise.get_future().share();
     }
