@@ -221,6 +221,20 @@ std::string ContentStore::layer_path(const Digest& diff_id) const {
   return root_ + "/" + kLayerDir + "/" + diff_id.hex() + "/fs";
 }
 
+Status ContentStore::remove_layer(const Digest& diff_id) {
+  BERTH_TRY(int refs, layer_refs(diff_id));
+  if (refs > 0)
+    return make_error(Code::kFailedPrecondition, "layer " + diff_id.str() + " is used by " + std::to_string(refs) +
+                                                     " images or tasks");
+  std::string rel = std::string(kLayerDir) + "/" + diff_id.hex();
+  std::string doomed = new_tmp_name("rm");
+  if (::renameat(root_fd_.get(), rel.c_str(), root_fd_.get(), doomed.c_str()) != 0) {
+    if (errno == ENOENT) return ok();
+    return errno_error("remove layer " + diff_id.str());
+  }
+  return fs::remove_tree_at(root_fd_.get(), doomed);
+}
+
 uint64_t ContentStore::layer_size(const Digest& diff_id) const {
   auto meta = fs::read_file_at(root_fd_.get(), std::string(kLayerDir) + "/" + diff_id.hex() + "/layer.json");
   if (!meta) return 0;

@@ -117,6 +117,9 @@ class ContentStore {
   // Absolute path of a committed layer's tree (an overlay lowerdir).
   std::string layer_path(const Digest& diff_id) const;
   Result<LayerWriter> begin_layer();
+  // Removes a committed layer unless an image record or lease names it (kFailedPrecondition).
+  // A pull that fails uses this to take back the layers it committed.
+  Status remove_layer(const Digest& diff_id);
   // Unpacked file bytes of a committed layer (0 if unknown).
   uint64_t layer_size(const Digest& diff_id) const;
 

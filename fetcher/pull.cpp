@@ -16,6 +16,7 @@ struct Puller::Job {
   ImageConfig config;
   std::mutex progress_mu;
   const PullProgressFn& progress;
+  std::unique_ptr<std::atomic<bool>[]> committed;  // layers this pull committed itself
   void report(const LayerProgress& p) {
     if (!progress) return;
     std::lock_guard lk(progress_mu);
@@ -47,7 +48,7 @@ Result<ImageRecord> Puller::pull(const std::string& text, const PullOptions& opt
     if (k2 != ManifestKind::kImage)
       return make_error(Code::kInvalidArgument, ctx + ": index entry " + chosen.digest.str() + " is not an image manifest");
   }
-  Job job{ref, options, {}, {}, {}, progress};
+  Job job{ref, options, {}, {}, {}, progress, nullptr};
   BERTH_TRY_CTX(job.manifest, parse_image_manifest(image.body), ctx);
   rec.manifest_digest = image.digest;
   rec.media_type = job.manifest.media_type;
@@ -73,6 +74,21 @@ Result<ImageRecord> Puller::pull(const std::string& text, const PullOptions& opt
 
   // Layers, a bounded number at once. Each worker claims the next index.
   const size_t n = job.manifest.layers.size();
+  job.committed = std::make_unique<std::atomic<bool>[]>(n);
+  {
+    std::lock_guard lk(inflight_mu_);
+    for (const auto& d : job.config.diff_ids) ++users_[d];
+  }
+  bool succeeded = false;
+  ScopeGuard release_layers([&] {
+    std::lock_guard lk(inflight_mu_);
+    for (size_t i = 0; i < n; ++i) {
+      const Digest& d = job.config.diff_ids[i];
+      // Take back what this failed pull added, unless another running pull needs it too.
+      if (!succeeded && job.committed[i] && users_[d] == 1) (void)store_.remove_layer(d);
+      if (--users_[d] == 0) users_.erase(d);
+    }
+  });
   std::atomic<size_t> next{0};
   std::vector<std::optional<Error>> errors(n);
   auto worker = [&] {
@@ -102,6 +118,7 @@ Result<ImageRecord> Puller::pull(const std::string& text, const PullOptions& opt
   for (const auto& l : job.manifest.layers) rec.layer_blobs.push_back(l.digest);
   for (const auto& l : rec.layers) rec.size += store_.layer_size(l);
   BERTH_CHECK_CTX(store_.put_image(rec), ctx);
+  succeeded = true;
   return rec;
 }
 
@@ -204,6 +221,7 @@ Status Puller::fetch_and_unpack(Job& job, size_t i) {
     return std::move(stats).error().wrap(ctx + ": unpack");
   }
   BERTH_CHECK_CTX(layer.commit(diff_id, stats->diff_id, written), ctx);
+  job.committed[i] = true;
   p.state = LayerProgress::State::kDone;
   job.report(p);
   return ok();

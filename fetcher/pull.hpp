@@ -12,6 +12,9 @@
 // file. A layer is visible only after both the compressed digest (end of transfer) and the
 // diff_id (end of unpack) matched.
 //
+// A pull that fails takes back the layers it committed (unless another pull, image or task
+// uses them), so a failed pull leaves the store as it found it; transient faults are retried
+// inside the pull (with Range resumption), so giving up means the retries were exhausted.
 // Layers already in the store are not fetched. Two pulls that need the same layer at the same
 // time (in this process) share one fetch: the second waits for the first's result.
 // Progress callbacks come from worker threads, one at a time (serialized by the puller).
@@ -67,6 +70,7 @@ class Puller {
   RegistryClient& client_;
   std::mutex inflight_mu_;
   std::map<Digest, std::shared_future<Status>> inflight_;  // by diff_id
+  std::map<Digest, int> users_;  // running pulls that need each layer (guarded by inflight_mu_)
 };
 
 }  // namespace berth::fetcher

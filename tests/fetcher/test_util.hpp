@@ -60,6 +60,17 @@ inline std::map<std::string, std::string> snapshot(const std::string& root) {
   return out;
 }
 
+// path → type and size, ignoring times: what a user of the store can see.
+inline std::map<std::string, std::string> listing(const std::string& root) {
+  std::map<std::string, std::string> out;
+  for (const auto& [path, desc] : snapshot(root)) {
+    struct stat st {};
+    ::lstat(path.c_str(), &st);
+    out[path] = S_ISDIR(st.st_mode) ? "dir" : std::to_string(st.st_mode) + " " + std::to_string(st.st_size);
+  }
+  return out;
+}
+
 inline bool is_root() { return ::geteuid() == 0; }
 
 }  // namespace berth::testing
