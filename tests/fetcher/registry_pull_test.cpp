@@ -11,6 +11,7 @@
 #include "fetcher/pull.hpp"
 #include "tests/fetcher/image_builder.hpp"
 #include "tests/fetcher/test_util.hpp"
+#include "tests/fixtures/registry_token_server.hpp"
 
 namespace berth::testing {
 namespace {
@@ -109,7 +110,9 @@ TEST_F(RegistryPull, PlainHttpPullThenWarmPull) {
 }
 
 TEST_F(RegistryPull, TlsWithAPrivateCa) {
-  start(RegistryOptions{.tls = true});
+  RegistryOptions ro;
+  ro.tls = true;
+  start(ro);
   ASSERT_TRUE(push_image(*reg_, "tls/app", "1", {{busybox_layer_tar(), Compression::kGzip}}));
   // Without the CA: the certificate is not trusted, a configuration error, no retries.
   auto bad = pull("tls/app:1");
@@ -123,7 +126,9 @@ TEST_F(RegistryPull, TlsWithAPrivateCa) {
 }
 
 TEST_F(RegistryPull, BasicAuthAndNoCredentialsInErrors) {
-  start(RegistryOptions{.basic_auth = true});
+  RegistryOptions ro;
+  ro.basic_auth = true;
+  start(ro);
   ASSERT_TRUE(push_image(*reg_, "private/app", "1", {{busybox_layer_tar(), Compression::kGzip}}));
   auto none = pull("private/app:1");
   ASSERT_FALSE(none);
@@ -302,6 +307,47 @@ TEST_F(RegistryPull, MissingImageAndTag) {
   ASSERT_FALSE(rec);
   EXPECT_EQ(rec.error().code, Code::kNotFound);
   EXPECT_NE(rec.error().message.find("MANIFEST_UNKNOWN"), std::string::npos) << rec.error().message;
+}
+
+}  // namespace
+}  // namespace berth::testing
+
+namespace berth::testing {
+namespace {
+
+TEST_F(RegistryPull, BearerTokenAuthWithATokenServerAndTokenCaching) {
+  start();
+  ASSERT_TRUE(push_image(*reg_, "tok/app", "1", {{busybox_layer_tar(), Compression::kGzip}}));
+  ASSERT_TRUE(push_image(*reg_, "tok/app", "2", {{TarBuilder().file("two", "2").build(), Compression::kGzip}}));
+  auto ts = TokenServer::start(reg_->dir(), "tokuser", "tok-pass-77");
+  ASSERT_TRUE(ts) << ts.error().message;
+  RegistryOptions locked;
+  locked.token_realm = (*ts)->realm();
+  locked.token_service = TokenServer::kService;
+  locked.token_issuer = TokenServer::kIssuer;
+  locked.token_cert = (*ts)->cert_file();
+  ASSERT_TRUE(reg_->reconfigure(locked));
+  host_settings().insecure = true;
+
+  // No credentials: the token server refuses; the message says what to configure.
+  auto none = pull("tok/app:1");
+  ASSERT_FALSE(none);
+  EXPECT_EQ(none.error().code, Code::kPermissionDenied) << none.error().message;
+  EXPECT_NE(none.error().message.find("refused the credentials"), std::string::npos) << none.error().message;
+
+  host_settings().username = "tokuser";
+  host_settings().password = "tok-pass-77";
+  client_ = std::make_unique<RegistryClient>(opts_);
+  Puller puller(*store_, *client_);
+  int before = (*ts)->requests();
+  auto rec = puller.pull(reg_->host() + "/tok/app:1");
+  ASSERT_TRUE(rec) << rec.error().message;
+  EXPECT_TRUE(fs::exists(layer_file(*rec, 0, "bin/busybox")));
+  // Same client, same scope: the cached token serves the second image.
+  auto rec2 = puller.pull(reg_->host() + "/tok/app:2");
+  ASSERT_TRUE(rec2) << rec2.error().message;
+  EXPECT_EQ((*ts)->requests() - before, 1) << "one token for both pulls (cached until expiry)";
+  EXPECT_EQ(rec2->ref, reg_->host() + "/tok/app:2");
 }
 
 }  // namespace
