@@ -428,10 +428,7 @@ Status Unpacker::handle_entry(struct archive_entry* e) {
     case AE_IFIFO: {
       BERTH_CHECK(remove_existing(parent.get(), name, false));
       if (::mkfifoat(parent.get(), name.c_str(), 0600) != 0) return errno_error("mkfifo " + show(entry));
-      int fd = ::openat(parent.get(), name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC);
-      if (fd < 0) return errno_error("open " + show(entry));
-      UniqueFd f = UniqueFd::adopt(fd);
-      // fchown/fchmod refuse O_PATH fds: go through the parent with no-follow instead.
+      // Opening a FIFO would block: work through the parent with no-follow instead.
       if (opts_.keep_owners &&
           ::fchownat(parent.get(), name.c_str(), archive_entry_uid(e), archive_entry_gid(e), AT_SYMLINK_NOFOLLOW) != 0)
         return errno_error("chown " + show(entry));

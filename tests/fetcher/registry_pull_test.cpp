@@ -12,6 +12,7 @@
 #include "tests/fetcher/image_builder.hpp"
 #include "tests/fetcher/test_util.hpp"
 #include "tests/fixtures/registry_token_server.hpp"
+#include "tests/fetcher/flaky_proxy.hpp"
 
 namespace berth::testing {
 namespace {
@@ -348,6 +349,40 @@ TEST_F(RegistryPull, BearerTokenAuthWithATokenServerAndTokenCaching) {
   ASSERT_TRUE(rec2) << rec2.error().message;
   EXPECT_EQ((*ts)->requests() - before, 1) << "one token for both pulls (cached until expiry)";
   EXPECT_EQ(rec2->ref, reg_->host() + "/tok/app:2");
+}
+
+}  // namespace
+}  // namespace berth::testing
+
+namespace berth::testing {
+namespace {
+
+TEST_F(RegistryPull, MirrorsInOrderAndRangeResumeAfterACutConnection) {
+  start();
+  std::string big(4 << 20, '\0');
+  uint32_t x = 7;
+  for (auto& c : big) { x = x * 1103515245 + 12345; c = static_cast<char>(x >> 24); }
+  auto pushed = push_image(*reg_, "mirror/app", "1", {{TarBuilder().file("big", big).build(), Compression::kGzip}});
+  ASSERT_TRUE(pushed);
+  int port = std::stoi(reg_->host().substr(reg_->host().rfind(':') + 1));
+  FlakyProxy proxy(port, 1 << 20);  // cuts the first blob response after 1 MiB (headers included)
+  // Mirrors in order: a dead one (nothing listens), then the flaky proxy, then the origin.
+  std::string dead = "127.0.0.1:1";
+  opts_.hosts[dead].insecure = true;
+  opts_.hosts[proxy.host()].insecure = true;
+  host_settings().insecure = true;
+  host_settings().mirrors = {dead, proxy.host()};
+  opts_.max_attempts = 2;
+  opts_.backoff = std::chrono::milliseconds(10);
+  auto rec = pull("mirror/app:1");
+  ASSERT_TRUE(rec) << rec.error().message;
+  EXPECT_EQ(fs::read_file(layer_file(*rec, 0, "big"))->size(), big.size());
+  EXPECT_TRUE(proxy.cut());
+  bool resumed = false;
+  for (const auto& r : proxy.requests())
+    if (r.find("/blobs/" + pushed->layer_digests[0]) != std::string::npos && r.find("Range: bytes=") != std::string::npos)
+      resumed = true;
+  EXPECT_TRUE(resumed) << "the retry after the cut asked for the rest with Range";
 }
 
 }  // namespace
