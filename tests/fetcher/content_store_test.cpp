@@ -66,7 +66,11 @@ TEST(ContentStore, LayerCommitOnlyOnDiffIdMatch) {
       std::memcpy(b, tar.data() + pos, k);
       pos += k;
       return k;
-    }, lw->root_fd(), UnpackOptions{});
+    }, lw->root_fd(), [] {
+      UnpackOptions o;
+      o.keep_owners = testing::is_root();
+      return o;
+    }());
     ASSERT_TRUE(stats) << stats.error().message;
     EXPECT_EQ(stats->diff_id, diff);
     ASSERT_TRUE(lw->commit(diff, stats->diff_id, 6));
