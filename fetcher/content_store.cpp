@@ -3,8 +3,10 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <set>
 
 #include "common/fs.hpp"
@@ -310,6 +312,8 @@ Result<ImageRecord> ContentStore::acquire(const std::string& task_id, const std:
   std::lock_guard lk(meta_mutex_);
   BERTH_TRY(UniqueFd dir, fs::open_dir_at(root_fd_.get(), kLeaseDir));
   BERTH_CHECK(fs::write_file_atomic(dir.get(), task_id + ".json", image_record_json(rec)));
+  // The record's mtime is the image's last use, for gc_for_headroom's LRU order.
+  ::utimensat(root_fd_.get(), (std::string(kImageDir) + "/" + image_file(ref)).c_str(), nullptr, 0);
   return rec;
 }
 
@@ -374,6 +378,53 @@ Result<GcStats> ContentStore::gc() {
     ++stats.removed_layers;
   }
   return stats;
+}
+
+Result<GcStats> ContentStore::gc_for_headroom(uint64_t min_free_bytes) {
+  auto free_bytes = [&]() -> Result<uint64_t> {
+    if (options_.free_bytes) return options_.free_bytes();
+    struct statvfs sv {};
+    if (::fstatvfs(root_fd_.get(), &sv) != 0) return errno_error("statvfs " + root_);
+    return static_cast<uint64_t>(sv.f_bavail) * sv.f_frsize;
+  };
+  BERTH_TRY(GcStats total, gc());
+  auto add = [&](const GcStats& s) {
+    total.removed_layers += s.removed_layers;
+    total.removed_blobs += s.removed_blobs;
+    total.freed_bytes += s.freed_bytes;
+  };
+  for (;;) {
+    BERTH_TRY(uint64_t free_now, free_bytes());
+    if (free_now >= min_free_bytes) return total;
+    // Least recently used image first; one held by a task is skipped (remove_image refuses).
+    std::vector<std::pair<struct timespec, std::string>> candidates;
+    {
+      std::lock_guard lk(meta_mutex_);
+      BERTH_TRY(auto recs, read_records(kImageDir));
+      for (const auto& r : recs) {
+        struct stat st {};
+        if (::fstatat(root_fd_.get(), (std::string(kImageDir) + "/" + image_file(r.ref)).c_str(), &st, 0) == 0)
+          candidates.push_back({st.st_mtim, r.ref});
+      }
+    }
+    std::sort(candidates.begin(), candidates.end(), [](const auto& a, const auto& b) {
+      return a.first.tv_sec != b.first.tv_sec ? a.first.tv_sec < b.first.tv_sec : a.first.tv_nsec < b.first.tv_nsec;
+    });
+    bool removed = false;
+    for (const auto& c : candidates) {
+      if (remove_image(c.second)) {
+        total.removed_images.push_back(c.second);
+        removed = true;
+        break;
+      }
+    }
+    if (!removed) {
+      total.headroom_met = false;
+      return total;
+    }
+    BERTH_TRY(GcStats s, gc());
+    add(s);
+  }
 }
 
 }  // namespace berth::fetcher

@@ -22,6 +22,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
@@ -39,6 +40,14 @@ struct StoreOptions {
   // fsync blobs and records, syncfs before committing a layer. Off only in tests/benchmarks
   // that do not care about power loss (kill -9 consistency does not depend on it).
   bool durable = true;
+  // Free bytes on the store's file system; a seam for tests. Default: statvfs of the root.
+  std::function<Result<uint64_t>()> free_bytes;
+
+  static StoreOptions not_durable() {
+    StoreOptions o;
+    o.durable = false;
+    return o;
+  }
 };
 
 struct ImageRecord {
@@ -56,6 +65,8 @@ struct GcStats {
   uint64_t removed_layers = 0;
   uint64_t removed_blobs = 0;
   uint64_t freed_bytes = 0;
+  std::vector<std::string> removed_images;  // by gc_for_headroom only
+  bool headroom_met = true;
 };
 
 class ContentStore;
@@ -137,6 +148,10 @@ class ContentStore {
   Result<int> layer_refs(const Digest& diff_id) const;
 
   Result<GcStats> gc();
+  // gc(), then, while free space is below `min_free_bytes`, removes the least recently used
+  // image that no task holds (use = pull or acquire) and collects again. headroom_met says
+  // whether it got there; images in use are never removed.
+  Result<GcStats> gc_for_headroom(uint64_t min_free_bytes);
   std::shared_lock<std::shared_mutex> pull_guard() { return std::shared_lock(gc_mutex_); }
 
  private:

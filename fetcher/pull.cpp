@@ -29,6 +29,15 @@ Result<ImageRecord> Puller::pull(const std::string& text, const PullOptions& opt
   auto guard = store_.pull_guard();
   const std::string ctx = "pull " + ref.str();
 
+  // By digest the content cannot have changed: a complete record needs no network at all.
+  if (!ref.digest.empty()) {
+    if (auto have = store_.get_image(ref.key()); have) {
+      bool complete = store_.has_blob(have->manifest_digest) && store_.has_blob(have->config_digest);
+      for (const auto& l : have->layers) complete = complete && store_.has_layer(l);
+      if (complete) return *have;
+    }
+  }
+
   BERTH_TRY_CTX(FetchedManifest top, client_.get_manifest(ref, ref.manifest_ref()), ctx);
   ImageRecord rec;
   rec.ref = ref.key();

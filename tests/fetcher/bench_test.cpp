@@ -58,7 +58,7 @@ TEST(Bench, DISABLED_ColdPull200MB) {
   ASSERT_TRUE(run_shell(script));
   double floor_ms = ms_since(t0);
 
-  auto store = ContentStore::open(tmp / "store", StoreOptions{false});
+  auto store = ContentStore::open(tmp / "store", StoreOptions::not_durable());
   ASSERT_TRUE(store);
   fetcher::RegistryOptions ro;
   ro.hosts[(*reg)->host()].insecure = true;

@@ -12,7 +12,7 @@ namespace {
 using testing::TempDir;
 
 std::unique_ptr<ContentStore> open_store(const std::string& root) {
-  auto s = ContentStore::open(root, StoreOptions{false});
+  auto s = ContentStore::open(root, StoreOptions::not_durable());
   EXPECT_TRUE(s) << s.error().message;
   return s ? std::move(s).value() : nullptr;
 }
@@ -170,6 +170,43 @@ TEST(ContentStore, ImagesLeasesRefcountsAndGc) {
   EXPECT_TRUE(fs::list_dir(t / "store/layers")->empty());
   EXPECT_TRUE(fs::list_dir(t / "store/blobs/sha256")->empty());
   EXPECT_FALSE(store->acquire("../evil", "reg.io/a:1"));
+}
+
+}  // namespace
+}  // namespace berth::fetcher
+
+namespace berth::fetcher {
+namespace {
+
+TEST(ContentStore, GcForHeadroomRemovesLeastRecentlyUsedImagesNotInUse) {
+  TempDir t;
+  // Pretend free space grows by 1000 per removed layer, starting at 0.
+  std::unique_ptr<ContentStore> store;
+  StoreOptions o{false, nullptr};
+  o.free_bytes = [&]() -> Result<uint64_t> { return 1000 * (3 - fs::list_dir(t / "store/layers")->size()); };
+  auto s = ContentStore::open(t / "store", o);
+  ASSERT_TRUE(s);
+  store = std::move(s).value();
+  make_record(*store, "reg.io/old:1", "old");
+  make_record(*store, "reg.io/busy:1", "busy");
+  make_record(*store, "reg.io/new:1", "new");
+  // Make "busy" the oldest by mtime, but held by a task; "old" is next.
+  ASSERT_TRUE(store->acquire("t1", "reg.io/busy:1"));
+  struct timespec past[2] = {{1000, 0}, {1000, 0}}, older[2] = {{2000, 0}, {2000, 0}};
+  for (const auto& [ref, ts] : {std::pair{std::string("reg.io/busy:1"), past}, std::pair{std::string("reg.io/old:1"), older}})
+    ::utimensat(AT_FDCWD, (t / ("store/images/" + Digest::of(ref).hex() + ".json")).c_str(), ts, 0);
+  auto g = store->gc_for_headroom(1000);
+  ASSERT_TRUE(g) << g.error().message;
+  EXPECT_TRUE(g->headroom_met);
+  EXPECT_EQ(g->removed_images, std::vector<std::string>{"reg.io/old:1"});
+  EXPECT_TRUE(store->get_image("reg.io/busy:1"));
+  EXPECT_TRUE(store->get_image("reg.io/new:1"));
+  // Asking for more than can be freed without touching busy: stops, says so.
+  g = store->gc_for_headroom(5000);
+  ASSERT_TRUE(g);
+  EXPECT_FALSE(g->headroom_met);
+  EXPECT_EQ(g->removed_images, std::vector<std::string>{"reg.io/new:1"});
+  EXPECT_TRUE(store->get_image("reg.io/busy:1"));
 }
 
 }  // namespace

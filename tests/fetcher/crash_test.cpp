@@ -72,7 +72,7 @@ TEST(CrashConsistency, Kill9MidPullLeavesAConsistentStore) {
   auto run_child = [&]() -> pid_t {
     pid_t pid = ::fork();
     if (pid == 0) {
-      auto store = ContentStore::open(root, StoreOptions{true});
+      auto store = ContentStore::open(root, StoreOptions());
       if (!store) ::_exit(2);
       RegistryClient client(ro);
       Puller puller(**store, client);
@@ -83,7 +83,7 @@ TEST(CrashConsistency, Kill9MidPullLeavesAConsistentStore) {
     return pid;
   };
   auto reset = [&] {
-    auto store = ContentStore::open(root, StoreOptions{false});
+    auto store = ContentStore::open(root, StoreOptions::not_durable());
     ASSERT_TRUE(store);
     if (auto img = (*store)->get_image(ref); img) {
       ASSERT_TRUE((*store)->remove_image(ref));
@@ -112,7 +112,7 @@ TEST(CrashConsistency, Kill9MidPullLeavesAConsistentStore) {
     ::waitpid(pid, &status, 0);
     if (WIFSIGNALED(status)) ++killed_mid_pull;
     {
-      auto store = ContentStore::open(root, StoreOptions{false});
+      auto store = ContentStore::open(root, StoreOptions::not_durable());
       ASSERT_TRUE(store) << store.error().message;
       expect_consistent(**store, root);
     }
@@ -122,7 +122,7 @@ TEST(CrashConsistency, Kill9MidPullLeavesAConsistentStore) {
             << " of " << kRounds << " rounds\n";
   EXPECT_GE(killed_mid_pull, 3);
 
-  auto store = ContentStore::open(root, StoreOptions{false});
+  auto store = ContentStore::open(root, StoreOptions::not_durable());
   ASSERT_TRUE(store);
   RegistryClient client(ro);
   Puller puller(**store, client);

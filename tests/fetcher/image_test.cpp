@@ -54,7 +54,7 @@ TEST(ImageRootfs, WhiteoutsAndOpaqueDirsGiveTheRightMergedView) {
   };
   ASSERT_TRUE(push_image(**reg, "ovl/app", "1", layers));
   TempDir tmp;
-  auto store = ContentStore::open(tmp / "store", StoreOptions{false});
+  auto store = ContentStore::open(tmp / "store", StoreOptions::not_durable());
   ASSERT_TRUE(store);
   fetcher::RegistryOptions ro;
   ro.hosts[(*reg)->host()].insecure = true;

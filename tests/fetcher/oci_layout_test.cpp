@@ -47,7 +47,7 @@ TEST(OciLayout, LoadsAVerifiedImage) {
   std::vector<TestLayer> layers = {{busybox_layer_tar(), Compression::kGzip},
                                    {TarBuilder().file("app/x", "x").build(), Compression::kZstd}};
   std::string md = write_layout(t / "layout", layers, "v1");
-  auto store = ContentStore::open(t / "store", StoreOptions{false});
+  auto store = ContentStore::open(t / "store", StoreOptions::not_durable());
   ASSERT_TRUE(store);
   auto rec = load_oci_layout(**store, t / "layout", {"v1", "local/app:v1", host_platform(), small_limits()});
   ASSERT_TRUE(rec) << rec.error().message;
@@ -69,7 +69,7 @@ TEST(OciLayout, CorruptLayerLeavesTheStoreUnchanged) {
   std::string path = t / ("layout/blobs/sha256/" + Digest::of(blob).hex());
   blob[blob.size() - 6] ^= 1;  // in the gzip trailer: decompresses, but the digest cannot match
   ASSERT_TRUE(fs::write_file_atomic(path, blob));
-  auto store = ContentStore::open(t / "store", StoreOptions{false});
+  auto store = ContentStore::open(t / "store", StoreOptions::not_durable());
   ASSERT_TRUE(store);
   auto before = listing(t / "store");
   auto rec = load_oci_layout(**store, t / "layout", {"v1", "local/bad:v1", host_platform(), small_limits()});
@@ -85,7 +85,7 @@ TEST(OciLayout, LoadsALayoutWrittenBySkopeo) {
   auto st = run_shell("skopeo copy --quiet --src-tls-verify=false docker://" + (*reg)->host() + "/sk/app:1 oci:" +
                       (t / "layout") + ":mytag");
   ASSERT_TRUE(st) << st.error().message;
-  auto store = ContentStore::open(t / "store", StoreOptions{false});
+  auto store = ContentStore::open(t / "store", StoreOptions::not_durable());
   ASSERT_TRUE(store);
   auto rec = load_oci_layout(**store, t / "layout", {"mytag", "sk/app:1", host_platform(), small_limits()});
   ASSERT_TRUE(rec) << rec.error().message;

@@ -25,7 +25,7 @@ class RegistryPull : public ::testing::Test {
     auto r = Registry::start(ro);
     ASSERT_TRUE(r) << r.error().message;
     reg_ = std::move(r).value();
-    auto s = ContentStore::open(tmp_ / "store", StoreOptions{false});
+    auto s = ContentStore::open(tmp_ / "store", StoreOptions::not_durable());
     ASSERT_TRUE(s) << s.error().message;
     store_ = std::move(s).value();
   }
@@ -108,6 +108,13 @@ TEST_F(RegistryPull, PlainHttpPullThenWarmPull) {
   auto by_digest = pull("team/app@" + pushed->manifest_digest);
   ASSERT_TRUE(by_digest) << by_digest.error().message;
   EXPECT_EQ(by_digest->ref, reg_->host() + "/team/app@" + pushed->manifest_digest);
+  // Pulled by digest and complete: no registry needed any more.
+  ASSERT_TRUE(reg_->stop());
+  auto offline = pull("team/app@" + pushed->manifest_digest);
+  ASSERT_TRUE(offline) << offline.error().message;
+  auto by_tag = pull("team/app:v1");
+  ASSERT_FALSE(by_tag) << "a tag may have moved: it is always asked for";
+  EXPECT_EQ(by_tag.error().code, Code::kUnavailable);
 }
 
 TEST_F(RegistryPull, TlsWithAPrivateCa) {
