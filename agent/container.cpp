@@ -31,6 +31,7 @@ void write_time(json::JsonWriter& w, const char* key, int64_t ns) {
 const char* state_name(State s) {
   switch (s) {
     case State::kPending: return "pending";
+    case State::kPulling: return "pulling";
     case State::kPreparing: return "preparing";
     case State::kRunning: return "running";
     case State::kExited: return "exited";
@@ -40,7 +41,7 @@ const char* state_name(State s) {
 }
 
 Result<State> parse_state(const std::string& s) {
-  for (State st : {State::kPending, State::kPreparing, State::kRunning, State::kExited, State::kFailed})
+  for (State st : {State::kPending, State::kPulling, State::kPreparing, State::kRunning, State::kExited, State::kFailed})
     if (s == state_name(st)) return st;
   return make_error(Code::kInvalidArgument, "unknown state '" + s + "'");
 }

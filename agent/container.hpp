@@ -19,7 +19,7 @@ namespace berth::agent {
 
 inline constexpr int kCheckpointVersion = 1;
 
-enum class State { kPending, kPreparing, kRunning, kExited, kFailed };
+enum class State { kPending, kPulling, kPreparing, kRunning, kExited, kFailed };
 const char* state_name(State s);
 Result<State> parse_state(const std::string& s);
 inline bool is_final(State s) { return s == State::kExited || s == State::kFailed; }

@@ -1,5 +1,7 @@
 #include "agent/api/routes.hpp"
 
+#include "agent/api/image_routes.hpp"
+
 #include <signal.h>
 #include <sys/sysinfo.h>
 #include <unistd.h>
@@ -226,7 +228,8 @@ Response events_stream(const EventBus& bus, const Request& req) {
 
 }  // namespace
 
-void register_routes(Server& server, Containers& containers, EventBus& events) {
+void register_routes(Server& server, Containers& containers, EventBus& events, agent::Images& images) {
+  register_image_routes(server, containers, images);
   server.route("GET", "/v1/info", [&](const Request&) { return info(containers); });
   server.route("GET", "/v1/containers", [&](const Request& r) { return list(containers, r); });
   server.route("POST", "/v1/containers", [&](const Request& r) { return launch(containers, r); });
