@@ -1,0 +1,127 @@
+#!/bin/bash
+# bench/run.sh — the issue-2 benchmarks in one run, berth side by side with its peers:
+#   1. launch latency of /bin/true (API request → exit observed) vs crun and runc
+#   2. private memory per task monitor (berth-shim vs conmon) with N tasks running
+# Prints a table and writes bench/results-<UTC date>.txt. Root only. Everything it creates
+# (temp dir, berthd, its cgroup subtree, runtime state, processes) is removed on exit; a
+# before/after listing of /sys/fs/cgroup proves no cgroup is left behind.
+#
+# Knobs (environment): ITERATIONS (200), WARMUP (20), BLOCK (10), TASKS (20).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ITERATIONS=${ITERATIONS:-200} WARMUP=${WARMUP:-20} BLOCK=${BLOCK:-10} TASKS=${TASKS:-20}
+BUILD=${BUILD:-build}
+
+[ "$(id -u)" = 0 ] || { echo "bench: needs root" >&2; exit 1; }
+for t in crun runc conmon jq curl busybox; do
+  command -v "$t" >/dev/null || { echo "bench: $t missing (make deps)" >&2; exit 1; }
+done
+make -s -j2 "$BUILD/berthd" "$BUILD/berth-shim" "$BUILD/berth" "$BUILD/bench/launch_latency"
+
+T=$(mktemp -d /tmp/berth-bench-XXXXXX)
+chmod 755 "$T"
+CG2=$(awk '$3 == "cgroup2" {print $2; exit}' /proc/self/mounts)
+CGROOT="$CG2/berth/bench-${T##*-}"
+BERTHD_PID=""
+find /sys/fs/cgroup -mindepth 1 -type d 2>/dev/null | sort >"$T/cgroups.before"
+
+cleanup() {
+  set +e
+  if [ -n "$BERTHD_PID" ]; then
+    # Whatever a failed run left: removed through the API, then berthd stops.
+    for id in $(curl -sS --unix-socket "$T/berth.sock" http://localhost/v1/containers 2>/dev/null | jq -r '.containers[].id' 2>/dev/null); do
+      curl -sS --unix-socket "$T/berth.sock" -X DELETE "http://localhost/v1/containers/$id?force=1" >/dev/null
+    done
+    kill -TERM "$BERTHD_PID" 2>/dev/null
+    wait "$BERTHD_PID" 2>/dev/null
+  fi
+  for st in "$T/crun-state" "$T/runc-state"; do
+    rt=/usr/bin/crun; [ "$st" = "$T/runc-state" ] && rt=/usr/sbin/runc
+    [ -d "$st" ] || continue
+    for id in $("$rt" --root "$st" list -q 2>/dev/null); do "$rt" --root "$st" delete -f "$id" >/dev/null 2>&1; done
+  done
+  if [ -d "$CGROOT" ]; then
+    find "$CGROOT" -depth -type d -exec rmdir {} + 2>/dev/null
+  fi
+  rmdir "$CG2/berth" 2>/dev/null   # only when no other agent uses it
+  find /sys/fs/cgroup -mindepth 1 -type d 2>/dev/null | sort >"$T/cgroups.after"
+  left=$(comm -13 "$T/cgroups.before" "$T/cgroups.after" | grep -E 'berth/bench-|bench-' || true)
+  [ -n "$left" ] && echo "bench: WARNING: cgroups left behind:" && echo "$left"
+  rm -rf "$T"
+}
+trap cleanup EXIT
+
+# A busybox-static root filesystem, shared read-only by every runtime.
+R="$T/rootfs"
+mkdir -p "$R"/{bin,etc,tmp,proc,sys,dev,mnt,root}
+cp /bin/busybox "$R/bin/busybox"
+for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -s busybox "$R/bin/$a"; done
+printf 'root:x:0:0:root:/root:/bin/sh\n' >"$R/etc/passwd"
+printf 'root:x:0:\n' >"$R/etc/group"
+
+# berthd on its own socket, dirs and cgroup subtree (no --debug: logging is not what we time).
+cat >"$T/agent.json" <<EOF
+{"socket": "$T/berth.sock", "run_dir": "$T/run", "state_dir": "$T/state",
+ "cgroup_root": "$CGROOT", "shim_path": "$PWD/$BUILD/berth-shim"}
+EOF
+"$BUILD/berthd" --config "$T/agent.json" >"$T/berthd.log" 2>&1 &
+BERTHD_PID=$!
+for _ in $(seq 200); do
+  curl -sf --unix-socket "$T/berth.sock" http://localhost/v1/info >/dev/null 2>&1 && break
+  kill -0 "$BERTHD_PID" 2>/dev/null || { cat "$T/berthd.log"; exit 1; }
+  sleep 0.025
+done
+
+# The OCI bundle for crun and runc: `crun spec`, adapted to berth's task (namespaces pid mount
+# uts ipc network cgroup, no terminal, the same root read-only; berth mounts an overlay over it).
+B="$T/bundle"
+mkdir -p "$B" "$T/crun-state" "$T/runc-state"
+(cd "$B" && crun spec)
+jq --arg r "$R" '.process.args = ["/bin/true"] | .process.terminal = false
+  | .root = {path: $r, readonly: true}
+  | .linux.namespaces = [{type: "pid"}, {type: "mount"}, {type: "uts"}, {type: "ipc"}, {type: "network"}, {type: "cgroup"}]' \
+  "$B/config.json" >"$B/config.json.new" && mv "$B/config.json.new" "$B/config.json"
+
+DATE=$(date -u +%Y-%m-%dT%H%M%SZ)
+OUT="bench/results-$DATE.txt"
+CMD="ITERATIONS=$ITERATIONS WARMUP=$WARMUP BLOCK=$BLOCK TASKS=$TASKS ./bench/run.sh"
+{
+  echo "# berth benchmarks, $DATE"
+  echo "command: $CMD   (commit $(git rev-parse --short HEAD 2>/dev/null || echo '?'))"
+  echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cpus, $(free -g | awk '/Mem:/{print $2}') GiB," \
+    "kernel $(uname -r), cgroup2 at $CG2 (controllers: $(cat "$CG2/cgroup.controllers"))"
+  echo "peers: $(crun --version | head -1), $(runc --version | head -1), $(conmon --version | head -1)"
+  echo
+  echo "## 1. launch latency of /bin/true, request → exit observed ($ITERATIONS each after $WARMUP warm-up, blocks of $BLOCK, rotating order)"
+  echo "crun: cgroup2 controller list masked in the driver's private mount namespace (crun 1.8 refuses hybrid hosts otherwise)"
+} | tee "$OUT"
+
+"$BUILD/bench/launch_latency" --socket "$T/berth.sock" --rootfs "$R" --bundle "$B" \
+  --crun-root "$T/crun-state" --runc-root "$T/runc-state" --samples "$T/latency.tsv" \
+  --iterations "$ITERATIONS" --warmup "$WARMUP" --block "$BLOCK" \
+  --mask-cgroup2-controllers "$T/empty" | tee -a "$OUT"
+
+# Shim memory: berth-shim through the API; conmon with runc directly, with crun inside a private
+# mount namespace that masks the cgroup2 controller list (as above).
+sm=bench/shim_memory.sh
+bash "$sm" berth "$T/berth.sock" "$R" "$TASKS" "$T/mem-berth.tsv"
+bash "$sm" conmon /usr/sbin/runc "$T/runc-state" "$B/config.json" "$R" "$TASKS" "$T/conmon-runc" "$T/mem-conmon-runc.tsv"
+: >"$T/empty"
+unshare -m --propagation private bash -c "mount --bind '$T/empty' $CG2/cgroup.controllers &&
+  bash '$sm' conmon /usr/bin/crun '$T/crun-state' '$B/config.json' '$R' '$TASKS' '$T/conmon-crun' '$T/mem-conmon-crun.tsv'"
+
+{
+  echo
+  echo "## 2. monitor memory per task, $TASKS tasks 'sleep 60' running (kB, mean per monitor process, /proc/<pid>/smaps_rollup)"
+  cat "$T"/mem-berth.tsv "$T"/mem-conmon-runc.tsv "$T"/mem-conmon-crun.tsv | awk -F'\t' '
+    { n[$1]++; rss[$1]+=$3; pss[$1]+=$4; pc[$1]+=$5; pd[$1]+=$6; an[$1]+=$7; if (!($1 in o)) { o[$1]=++k; w[k]=$1 } }
+    END {
+      printf "%-14s %4s %8s %8s %10s %10s %12s %8s\n", "monitor", "n", "Rss", "Pss", "Priv_Clean", "Priv_Dirty", "Private(C+D)", "Anon"
+      for (i = 1; i <= k; i++) { m = w[i]; c = n[m]
+        printf "%-14s %4d %8.0f %8.0f %10.0f %10.0f %12.0f %8.0f\n", m, c, rss[m]/c, pss[m]/c, pc[m]/c, pd[m]/c, (pc[m]+pd[m])/c, an[m]/c }
+      b = "berth-shim"
+      for (i = 1; i <= k; i++) { m = w[i]; if (m == b) continue
+        printf "ratio %s/%-12s Pss %.2f  Private %.2f\n", b, m, pss[b]/pss[m], (pc[b]+pd[b])/(pc[m]+pd[m]) }
+    }'
+} | tee -a "$OUT"
+echo "bench: wrote $OUT"
