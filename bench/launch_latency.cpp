@@ -4,6 +4,8 @@
 //   berth      POST /v1/containers, then GET /v1/containers/{id}/wait, each a fresh connection
 //              to berthd's Unix socket (what a scheduler does); the DELETE that follows is not
 //              timed. Split: "launch" = POST sent → 201 read, "wait" = the rest.
+//   berth-tmpfs the same against a second berthd whose run_dir and state_dir are on a tmpfs
+//              (as /run is in production): what fsync costs on the path
 //   crun       `crun --root R run --bundle B id` (cgroupfs manager, v1 hierarchies + cgroup2)
 //   crun-nocg  `crun --root R --cgroup-manager=disabled run --bundle B id`
 //   runc       `runc --root R run --bundle B id`
@@ -40,8 +42,8 @@ extern char** environ;
 namespace {
 
 struct Options {
-  std::string socket, rootfs, bundle, crun_root, runc_root, samples;
-  std::vector<std::string> modes = {"berth", "crun", "crun-nocg", "runc"};
+  std::string socket, tmpfs_socket, rootfs, bundle, crun_root, runc_root, samples;
+  std::vector<std::string> modes = {"berth", "berth-tmpfs", "crun", "crun-nocg", "runc"};
   int iterations = 200, warmup = 20, block = 10;
   bool mask = false;
 };
@@ -117,19 +119,19 @@ struct Sample {
   int64_t total_us, launch_us, wait_us;
 };
 
-Sample run_berth(const Options& o) {
+Sample run_berth(const Options& o, const std::string& socket) {
   std::string spec = "{\"rootfs\": \"" + o.rootfs + "\", \"command\": [\"/bin/true\"]}";
   std::string body;
   int64_t t0 = 0;
-  int st = http(o.socket, "POST", "/v1/containers", spec, &body, &t0);
+  int st = http(socket, "POST", "/v1/containers", spec, &body, &t0);
   int64_t t1 = now_us();
   if (st != 201) die("launch: HTTP " + std::to_string(st) + " " + body);
   std::string id = json_field(body, "id");
-  st = http(o.socket, "GET", "/v1/containers/" + id + "/wait?timeout_s=60", "", &body);
+  st = http(socket, "GET", "/v1/containers/" + id + "/wait?timeout_s=60", "", &body);
   int64_t t2 = now_us();
   if (st != 200) die("wait: HTTP " + std::to_string(st) + " " + body);
   if (body.find("\"exit_code\":0") == std::string::npos) die("task did not exit 0: " + body);
-  st = http(o.socket, "DELETE", "/v1/containers/" + id, "", &body);
+  st = http(socket, "DELETE", "/v1/containers/" + id, "", &body);
   if (st != 204) die("delete: HTTP " + std::to_string(st) + " " + body);
   return {t2 - t0, t1 - t0, t2 - t1};
 }
@@ -161,7 +163,8 @@ Sample run_cmd(const std::vector<std::string>& argv) {
 
 Sample run_mode(const Options& o, const std::string& mode, int seq) {
   std::string id = "bench-" + std::to_string(::getpid()) + "-" + std::to_string(seq);
-  if (mode == "berth") return run_berth(o);
+  if (mode == "berth") return run_berth(o, o.socket);
+  if (mode == "berth-tmpfs") return run_berth(o, o.tmpfs_socket);
   if (mode == "crun")
     return run_cmd({"/usr/bin/crun", "--root", o.crun_root, "run", "--bundle", o.bundle, id});
   if (mode == "crun-nocg")
@@ -213,6 +216,7 @@ int main(int argc, char** argv) {
       return argv[++i];
     };
     if (a == "--socket") o.socket = next();
+    else if (a == "--tmpfs-socket") o.tmpfs_socket = next();
     else if (a == "--rootfs") o.rootfs = next();
     else if (a == "--bundle") o.bundle = next();
     else if (a == "--crun-root") o.crun_root = next();
@@ -258,7 +262,7 @@ int main(int argc, char** argv) {
     double mean = total.empty() ? 0 : static_cast<double>(sum) / static_cast<double>(total.size()) / 1000.0;
     std::printf("%-10s %6zu %10.2f %10.2f %10.2f %10.2f\n", m.c_str(), total.size(), pct(total, 50), pct(total, 99),
                 mean, pct(total, 0));
-    if (m == "berth") {
+    if (m.rfind("berth", 0) == 0) {
       std::vector<int64_t> l, w;
       for (const auto& s : samples[m]) l.push_back(s.launch_us), w.push_back(s.wait_us);
       std::printf("%-10s %6s %10.2f %10.2f   (POST → 201)\n", "  launch", "", pct(l, 50), pct(l, 99));
@@ -266,15 +270,16 @@ int main(int argc, char** argv) {
     }
   }
   // Ratios of berth's full path to each peer (below 1.00: berth is faster).
-  if (samples.count("berth")) {
-    std::vector<int64_t> b;
-    for (const auto& s : samples["berth"]) b.push_back(s.total_us);
+  for (const auto& b : o.modes) {
+    if (b.rfind("berth", 0) != 0) continue;
+    std::vector<int64_t> bt;
+    for (const auto& s : samples[b]) bt.push_back(s.total_us);
     for (const auto& m : o.modes) {
-      if (m == "berth") continue;
+      if (m.rfind("berth", 0) == 0) continue;
       std::vector<int64_t> t;
       for (const auto& s : samples[m]) t.push_back(s.total_us);
-      std::printf("ratio berth/%-10s median %.2f  p99 %.2f\n", m.c_str(), pct(b, 50) / pct(t, 50),
-                  pct(b, 99) / pct(t, 99));
+      std::printf("ratio %s/%-10s median %.2f  p99 %.2f\n", b.c_str(), m.c_str(), pct(bt, 50) / pct(t, 50),
+                  pct(bt, 99) / pct(t, 99));
     }
   }
   return 0;

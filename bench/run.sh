@@ -22,27 +22,33 @@ T=$(mktemp -d /tmp/berth-bench-XXXXXX)
 chmod 755 "$T"
 CG2=$(awk '$3 == "cgroup2" {print $2; exit}' /proc/self/mounts)
 CGROOT="$CG2/berth/bench-${T##*-}"
-BERTHD_PID=""
+BERTHD_PIDS=()
 find /sys/fs/cgroup -mindepth 1 -type d 2>/dev/null | sort >"$T/cgroups.before"
 
 cleanup() {
   set +e
-  if [ -n "$BERTHD_PID" ]; then
-    # Whatever a failed run left: removed through the API, then berthd stops.
-    for id in $(curl -sS --unix-socket "$T/berth.sock" http://localhost/v1/containers 2>/dev/null | jq -r '.containers[].id' 2>/dev/null); do
-      curl -sS --unix-socket "$T/berth.sock" -X DELETE "http://localhost/v1/containers/$id?force=1" >/dev/null
+  for name in berth berth-tmpfs; do
+    [ -S "$T/$name.sock" ] || continue
+    # Whatever a failed run left: removed through the API.
+    for id in $(curl -sS --unix-socket "$T/$name.sock" http://localhost/v1/containers 2>/dev/null | jq -r '.containers[].id' 2>/dev/null); do
+      curl -sS --unix-socket "$T/$name.sock" -X DELETE "http://localhost/v1/containers/$id?force=1" >/dev/null
     done
-    kill -TERM "$BERTHD_PID" 2>/dev/null
-    wait "$BERTHD_PID" 2>/dev/null
-  fi
+  done
+  for pid in "${BERTHD_PIDS[@]}"; do
+    kill -TERM "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+  done
+  for f in "$T"/conmon-*/*/conmon.pid; do  # conmons of a failed memory run, by pid
+    [ -s "$f" ] && kill -KILL "$(cat "$f")" 2>/dev/null
+  done
   for st in "$T/crun-state" "$T/runc-state"; do
     rt=/usr/bin/crun; [ "$st" = "$T/runc-state" ] && rt=/usr/sbin/runc
     [ -d "$st" ] || continue
     for id in $("$rt" --root "$st" list -q 2>/dev/null); do "$rt" --root "$st" delete -f "$id" >/dev/null 2>&1; done
   done
-  if [ -d "$CGROOT" ]; then
-    find "$CGROOT" -depth -type d -exec rmdir {} + 2>/dev/null
-  fi
+  for cg in "$CGROOT"-berth "$CGROOT"-berth-tmpfs; do
+    [ -d "$cg" ] && find "$cg" -depth -type d -exec rmdir {} + 2>/dev/null
+  done
   rmdir "$CG2/berth" 2>/dev/null   # only when no other agent uses it
   find /sys/fs/cgroup -mindepth 1 -type d 2>/dev/null | sort >"$T/cgroups.after"
   left=$(comm -13 "$T/cgroups.before" "$T/cgroups.after" | grep -E 'berth/bench-|bench-' || true)
@@ -59,18 +65,32 @@ for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -s busybox "$R/bin/
 printf 'root:x:0:0:root:/root:/bin/sh\n' >"$R/etc/passwd"
 printf 'root:x:0:\n' >"$R/etc/group"
 
-# berthd on its own socket, dirs and cgroup subtree (no --debug: logging is not what we time).
-cat >"$T/agent.json" <<EOF
-{"socket": "$T/berth.sock", "run_dir": "$T/run", "state_dir": "$T/state",
- "cgroup_root": "$CGROOT", "shim_path": "$PWD/$BUILD/berth-shim"}
+# Two berthds, each on its own socket, dirs and cgroup subtree (no --debug: logging is not what
+# we time): "berth" keeps run_dir and state_dir on this machine's disk (ext4 here, like the
+# tests), "berth-tmpfs" keeps them on a tmpfs mounted in its own private mount namespace, as
+# run_dir is in production (/run) — the difference is what fsync costs on the launch path.
+start_berthd() {  # name dir-for-state [wrapper...]
+  local name=$1 dir=$2
+  shift 2
+  cat >"$T/$name.json" <<EOF
+{"socket": "$T/$name.sock", "run_dir": "$dir/run", "state_dir": "$dir/state",
+ "cgroup_root": "$CGROOT-$name", "shim_path": "$PWD/$BUILD/berth-shim"}
 EOF
-"$BUILD/berthd" --config "$T/agent.json" >"$T/berthd.log" 2>&1 &
-BERTHD_PID=$!
-for _ in $(seq 200); do
-  curl -sf --unix-socket "$T/berth.sock" http://localhost/v1/info >/dev/null 2>&1 && break
-  kill -0 "$BERTHD_PID" 2>/dev/null || { cat "$T/berthd.log"; exit 1; }
-  sleep 0.025
-done
+  "$@" "$BUILD/berthd" --config "$T/$name.json" >"$T/$name.log" 2>&1 &
+  BERTHD_PIDS+=($!)
+  for _ in $(seq 200); do
+    curl -sf --unix-socket "$T/$name.sock" http://localhost/v1/info >/dev/null 2>&1 && return 0
+    kill -0 "${BERTHD_PIDS[-1]}" 2>/dev/null || { cat "$T/$name.log"; exit 1; }
+    sleep 0.025
+  done
+  echo "bench: $name did not answer" >&2
+  exit 1
+}
+mkdir -p "$T/disk" "$T/tmpfs"
+start_berthd berth "$T/disk"
+# unshare execs bash, which execs berthd: the pid recorded is berthd's.
+start_berthd berth-tmpfs "$T/tmpfs" unshare -m --propagation private \
+  bash -c 'mount -t tmpfs -o mode=0755 berth-bench "$0" && exec "$@"' "$T/tmpfs"
 
 # The OCI bundle for crun and runc: `crun spec`, adapted to berth's task (namespaces pid mount
 # uts ipc network cgroup, no terminal, the same root read-only; berth mounts an overlay over it).
@@ -96,7 +116,7 @@ CMD="ITERATIONS=$ITERATIONS WARMUP=$WARMUP BLOCK=$BLOCK TASKS=$TASKS ./bench/run
   echo "crun: cgroup2 controller list masked in the driver's private mount namespace (crun 1.8 refuses hybrid hosts otherwise)"
 } | tee "$OUT"
 
-"$BUILD/bench/launch_latency" --socket "$T/berth.sock" --rootfs "$R" --bundle "$B" \
+"$BUILD/bench/launch_latency" --socket "$T/berth.sock" --tmpfs-socket "$T/berth-tmpfs.sock" --rootfs "$R" --bundle "$B" \
   --crun-root "$T/crun-state" --runc-root "$T/runc-state" --samples "$T/latency.tsv" \
   --iterations "$ITERATIONS" --warmup "$WARMUP" --block "$BLOCK" \
   --mask-cgroup2-controllers "$T/empty" | tee -a "$OUT"
@@ -104,7 +124,7 @@ CMD="ITERATIONS=$ITERATIONS WARMUP=$WARMUP BLOCK=$BLOCK TASKS=$TASKS ./bench/run
 # Shim memory: berth-shim through the API; conmon with runc directly, with crun inside a private
 # mount namespace that masks the cgroup2 controller list (as above).
 sm=bench/shim_memory.sh
-bash "$sm" berth "$T/berth.sock" "$R" "$TASKS" "$T/mem-berth.tsv"
+bash "$sm" berth "$T/berth-tmpfs.sock" "$R" "$TASKS" "$T/mem-berth.tsv"
 bash "$sm" conmon /usr/sbin/runc "$T/runc-state" "$B/config.json" "$R" "$TASKS" "$T/conmon-runc" "$T/mem-conmon-runc.tsv"
 : >"$T/empty"
 unshare -m --propagation private bash -c "mount --bind '$T/empty' $CG2/cgroup.controllers &&
