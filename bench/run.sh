@@ -27,11 +27,11 @@ find /sys/fs/cgroup -mindepth 1 -type d 2>/dev/null | sort >"$T/cgroups.before"
 
 cleanup() {
   set +e
-  for name in berth berth-tmpfs; do
-    [ -S "$T/$name.sock" ] || continue
+  for sock in "$T"/*.sock; do
+    [ -S "$sock" ] || continue
     # Whatever a failed run left: removed through the API.
-    for id in $(curl -sS --unix-socket "$T/$name.sock" http://localhost/v1/containers 2>/dev/null | jq -r '.containers[].id' 2>/dev/null); do
-      curl -sS --unix-socket "$T/$name.sock" -X DELETE "http://localhost/v1/containers/$id?force=1" >/dev/null
+    for id in $(curl -sS --unix-socket "$sock" http://localhost/v1/containers 2>/dev/null | jq -r '.containers[].id' 2>/dev/null); do
+      curl -sS --unix-socket "$sock" -X DELETE "http://localhost/v1/containers/$id?force=1" >/dev/null
     done
   done
   for pid in "${BERTHD_PIDS[@]}"; do
@@ -46,7 +46,7 @@ cleanup() {
     [ -d "$st" ] || continue
     for id in $("$rt" --root "$st" list -q 2>/dev/null); do "$rt" --root "$st" delete -f "$id" >/dev/null 2>&1; done
   done
-  for cg in "$CGROOT"-berth "$CGROOT"-berth-tmpfs; do
+  for cg in "$CGROOT"-*; do
     [ -d "$cg" ] && find "$cg" -depth -type d -exec rmdir {} + 2>/dev/null
   done
   rmdir "$CG2/berth" 2>/dev/null   # only when no other agent uses it
@@ -69,12 +69,12 @@ printf 'root:x:0:\n' >"$R/etc/group"
 # we time): "berth" keeps run_dir and state_dir on this machine's disk (ext4 here, like the
 # tests), "berth-tmpfs" keeps them on a tmpfs mounted in its own private mount namespace, as
 # run_dir is in production (/run) — the difference is what fsync costs on the launch path.
-start_berthd() {  # name dir-for-state [wrapper...]
-  local name=$1 dir=$2
+start_berthd() {  # name dir-for-state [wrapper...]; $SHIM picks another berth-shim
+  local name=$1 dir=$2 shim=${SHIM:-$PWD/$BUILD/berth-shim}
   shift 2
   cat >"$T/$name.json" <<EOF
 {"socket": "$T/$name.sock", "run_dir": "$dir/run", "state_dir": "$dir/state",
- "cgroup_root": "$CGROOT-$name", "shim_path": "$PWD/$BUILD/berth-shim"}
+ "cgroup_root": "$CGROOT-$name", "shim_path": "$shim"}
 EOF
   "$@" "$BUILD/berthd" --config "$T/$name.json" >"$T/$name.log" 2>&1 &
   BERTHD_PIDS+=($!)
@@ -121,6 +121,20 @@ CMD="ITERATIONS=$ITERATIONS WARMUP=$WARMUP BLOCK=$BLOCK TASKS=$TASKS ./bench/run
   --iterations "$ITERATIONS" --warmup "$WARMUP" --block "$BLOCK" \
   --mask-cgroup2-controllers "$T/empty" | tee -a "$OUT"
 
+# Where berth's time goes: kernel tracepoints (cheap, unlike strace) over PROFILE_ITERATIONS
+# launches against berth-tmpfs (no fsync in the way), phases by bench/breakdown.py.
+if command -v perf >/dev/null && [ "${PROFILE_ITERATIONS:-20}" -gt 0 ]; then
+  ev=sched:sched_process_fork,sched:sched_process_exec,sched:sched_process_exit
+  ev=$ev,syscalls:sys_enter_execve,syscalls:sys_enter_clone3,syscalls:sys_exit_clone3,syscalls:sys_exit_wait4
+  perf record -q -a -o "$T/perf.data" -e "$ev" -e syscalls:sys_enter_write --filter "fd == 3" -- "$BUILD/bench/launch_latency" --tmpfs-socket "$T/berth-tmpfs.sock" \
+    --rootfs "$R" --bundle "$B" --modes berth-tmpfs --iterations "${PROFILE_ITERATIONS:-20}" --warmup 0 \
+    --block 1 >/dev/null 2>"$T/perf.err" || { cat "$T/perf.err" "$T/berth-tmpfs.log" >&2; ls -la "$T" >&2; }
+  perf script -i "$T/perf.data" -F comm,pid,tid,time,event,trace 2>/dev/null \
+    | grep -E '^ *(berthd|berth-shim|true|launch_latency|MHD-)' >"$T/perf.txt" || true
+  { echo; echo "## 1b. berth-tmpfs phases (perf tracepoints, ${PROFILE_ITERATIONS:-20} launches, one after the other)"
+    python3 bench/breakdown.py "$T/perf.txt"; } | tee -a "$OUT"
+fi
+
 # Shim memory: berth-shim through the API; conmon with runc directly, with crun inside a private
 # mount namespace that masks the cgroup2 controller list (as above).
 sm=bench/shim_memory.sh
@@ -144,4 +158,32 @@ unshare -m --propagation private bash -c "mount --bind '$T/empty' $CG2/cgroup.co
         printf "ratio %s/%-12s Pss %.2f  Private %.2f\n", b, m, pss[b]/pss[m], (pc[b]+pd[b])/(pc[m]+pd[m]) }
     }'
 } | tee -a "$OUT"
+# Experimental berth-shim link variants (built here into build/bench/shim/, the committed
+# Makefile rule is untouched), each behind its own berthd, same N tasks: where the shim's
+# private memory comes from.
+if [ "${SHIM_VARIANTS:-1}" = 1 ]; then
+  V="$BUILD/bench/shim"
+  mkdir -p "$V"
+  objs="$BUILD/sandbox/shim/main.o $BUILD/sandbox/shim/shim.o $BUILD/libberth.a"
+  g++ -Wl,--as-needed -o "$V/berth-shim-dynamic" $objs                 # = the committed rule (it links nothing else)
+  g++ -Wl,--as-needed -static-libstdc++ -static-libgcc -o "$V/berth-shim-static-libstdc++" $objs
+  g++ -static -o "$V/berth-shim-static" $objs
+  for v in dynamic static-libstdc++ static; do
+    SHIM="$PWD/$V/berth-shim-$v" start_berthd "shim-$v" "$T/shim-$v"
+    bash "$sm" berth "$T/shim-$v.sock" "$R" "$TASKS" "$T/mem-v-$v.tsv"
+    sed -i "s/^berth-shim\t/shim-$v\t/" "$T/mem-v-$v.tsv"
+  done
+  {
+    echo
+    echo "## 3. berth-shim link variants, $TASKS tasks each (kB, mean per shim; file size in bytes)"
+    for v in dynamic static-libstdc++ static; do printf '%s: %s bytes  ' "$v" "$(stat -c %s "$V/berth-shim-$v")"; done; echo
+    cat "$T"/mem-v-*.tsv | awk -F'\t' '
+      { n[$1]++; rss[$1]+=$3; pss[$1]+=$4; pc[$1]+=$5; pd[$1]+=$6; an[$1]+=$7; if (!($1 in o)) { o[$1]=++k; w[k]=$1 } }
+      END {
+        printf "%-24s %4s %8s %8s %10s %10s %12s %8s\n", "variant", "n", "Rss", "Pss", "Priv_Clean", "Priv_Dirty", "Private(C+D)", "Anon"
+        for (i = 1; i <= k; i++) { m = w[i]; c = n[m]
+          printf "%-24s %4d %8.0f %8.0f %10.0f %10.0f %12.0f %8.0f\n", m, c, rss[m]/c, pss[m]/c, pc[m]/c, pd[m]/c, (pc[m]+pd[m])/c, an[m]/c }
+      }'
+  } | tee -a "$OUT"
+fi
 echo "bench: wrote $OUT"

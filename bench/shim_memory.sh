@@ -34,7 +34,7 @@ berth)
   for id in "${ids[@]}"; do
     pid=$(curl -sS --unix-socket "$socket" "http://localhost/v1/containers/$id" | jq -r .pid)
     shim=$(ppid_of "$pid")
-    [ "$(cat "/proc/$shim/comm")" = berth-shim ] || { echo "shim_memory: parent of $pid is not berth-shim" >&2; exit 1; }
+    case "$(cat "/proc/$shim/comm")" in berth-shim*) ;; *) echo "shim_memory: parent of $pid is not berth-shim" >&2; exit 1 ;; esac
     printf 'berth-shim\t%s\t%s\n' "$shim" "$(rollup "$shim")" >>"$out"
   done
   for id in "${ids[@]}"; do
