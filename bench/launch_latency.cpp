@@ -1,11 +1,10 @@
 // launch_latency: time "request to exit observed" of /bin/true for berth and its peers, in one
 // run, in alternating blocks so machine noise hits every runtime alike.
 //
-//   berth      POST /v1/containers, then GET /v1/containers/{id}/wait, each a fresh connection
+//   berth*     (one mode per --berth NAME=SOCKET, e.g. berthds with different state layouts)
+//              POST /v1/containers, then GET /v1/containers/{id}/wait, each a fresh connection
 //              to berthd's Unix socket (what a scheduler does); the DELETE that follows is not
 //              timed. Split: "launch" = POST sent → 201 read, "wait" = the rest.
-//   berth-tmpfs the same against a second berthd whose run_dir and state_dir are on a tmpfs
-//              (as /run is in production): what fsync costs on the path
 //   crun       `crun --root R run --bundle B id` (cgroupfs manager, v1 hierarchies + cgroup2)
 //   crun-nocg  `crun --root R --cgroup-manager=disabled run --bundle B id`
 //   runc       `runc --root R run --bundle B id`
@@ -42,8 +41,9 @@ extern char** environ;
 namespace {
 
 struct Options {
-  std::string socket, tmpfs_socket, rootfs, bundle, crun_root, runc_root, samples;
-  std::vector<std::string> modes = {"berth", "berth-tmpfs", "crun", "crun-nocg", "runc"};
+  std::map<std::string, std::string> berths;  // mode name → berthd socket
+  std::string rootfs, bundle, crun_root, runc_root, samples;
+  std::vector<std::string> modes;  // default: every --berth, then crun, crun-nocg, runc
   int iterations = 200, warmup = 20, block = 10;
   bool mask = false;
 };
@@ -163,8 +163,7 @@ Sample run_cmd(const std::vector<std::string>& argv) {
 
 Sample run_mode(const Options& o, const std::string& mode, int seq) {
   std::string id = "bench-" + std::to_string(::getpid()) + "-" + std::to_string(seq);
-  if (mode == "berth") return run_berth(o, o.socket);
-  if (mode == "berth-tmpfs") return run_berth(o, o.tmpfs_socket);
+  if (auto b = o.berths.find(mode); b != o.berths.end()) return run_berth(o, b->second);
   if (mode == "crun")
     return run_cmd({"/usr/bin/crun", "--root", o.crun_root, "run", "--bundle", o.bundle, id});
   if (mode == "crun-nocg")
@@ -209,14 +208,20 @@ std::vector<std::string> split(const std::string& s) {
 int main(int argc, char** argv) {
   Options o;
   std::string mask_file;
+  std::vector<std::string> berth_order;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string {
       if (i + 1 >= argc) die("missing value for " + a);
       return argv[++i];
     };
-    if (a == "--socket") o.socket = next();
-    else if (a == "--tmpfs-socket") o.tmpfs_socket = next();
+    if (a == "--berth") {
+      std::string v = next();
+      auto eq = v.find('=');
+      if (eq == std::string::npos || v.compare(0, 5, "berth") != 0) die("--berth wants berth<suffix>=<socket>");
+      o.berths[v.substr(0, eq)] = v.substr(eq + 1);
+      berth_order.push_back(v.substr(0, eq));
+    }
     else if (a == "--rootfs") o.rootfs = next();
     else if (a == "--bundle") o.bundle = next();
     else if (a == "--crun-root") o.crun_root = next();
@@ -228,6 +233,10 @@ int main(int argc, char** argv) {
     else if (a == "--block") o.block = std::atoi(next().c_str());
     else if (a == "--mask-cgroup2-controllers") mask_file = next();
     else die("unknown flag " + a);
+  }
+  if (o.modes.empty()) {
+    o.modes = berth_order;
+    for (const char* m : {"crun", "crun-nocg", "runc"}) o.modes.push_back(m);
   }
   if (!mask_file.empty()) mask_cgroup2_controllers(mask_file);
 

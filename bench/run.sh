@@ -16,7 +16,7 @@ BUILD=${BUILD:-build}
 for t in crun runc conmon jq curl busybox; do
   command -v "$t" >/dev/null || { echo "bench: $t missing (make deps)" >&2; exit 1; }
 done
-make -s -j2 "$BUILD/berthd" "$BUILD/berth-shim" "$BUILD/berth" "$BUILD/bench/launch_latency"
+make -s -j2 "$BUILD/berthd" "$BUILD/berth-shim" "$BUILD/berth" "$BUILD/bench/launch_latency" "$BUILD/bench/spawn_probe"
 
 T=$(mktemp -d /tmp/berth-bench-XXXXXX)
 chmod 755 "$T"
@@ -65,15 +65,17 @@ for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -s busybox "$R/bin/
 printf 'root:x:0:0:root:/root:/bin/sh\n' >"$R/etc/passwd"
 printf 'root:x:0:\n' >"$R/etc/group"
 
-# Two berthds, each on its own socket, dirs and cgroup subtree (no --debug: logging is not what
-# we time): "berth" keeps run_dir and state_dir on this machine's disk (ext4 here, like the
-# tests), "berth-tmpfs" keeps them on a tmpfs mounted in its own private mount namespace, as
-# run_dir is in production (/run) — the difference is what fsync costs on the launch path.
-start_berthd() {  # name dir-for-state [wrapper...]; $SHIM picks another berth-shim
-  local name=$1 dir=$2 shim=${SHIM:-$PWD/$BUILD/berth-shim}
-  shift 2
+# Three berthds, each on its own socket, dirs and cgroup subtree (no --debug: logging is not
+# what we time), differing only in where their state lives — fsync is a large part of the path:
+#   berth        run_dir and state_dir on this machine's disk (ext4 here; what the tests do)
+#   berth-prod   run_dir on a tmpfs (as /run is in production), state_dir on disk
+#   berth-tmpfs  both on a tmpfs: no fsync cost at all (a lower bound)
+# The tmpfs is mounted in berthd's own private mount namespace (its shims inherit it).
+start_berthd() {  # name run-dir state-dir [wrapper...]; $SHIM picks another berth-shim
+  local name=$1 run=$2 state=$3 shim=${SHIM:-$PWD/$BUILD/berth-shim}
+  shift 3
   cat >"$T/$name.json" <<EOF
-{"socket": "$T/$name.sock", "run_dir": "$dir/run", "state_dir": "$dir/state",
+{"socket": "$T/$name.sock", "run_dir": "$run", "state_dir": "$state",
  "cgroup_root": "$CGROOT-$name", "shim_path": "$shim"}
 EOF
   "$@" "$BUILD/berthd" --config "$T/$name.json" >"$T/$name.log" 2>&1 &
@@ -86,11 +88,12 @@ EOF
   echo "bench: $name did not answer" >&2
   exit 1
 }
-mkdir -p "$T/disk" "$T/tmpfs"
-start_berthd berth "$T/disk"
+mkdir -p "$T/disk" "$T/tmpfs" "$T/prod-run"
+start_berthd berth "$T/disk/run" "$T/disk/state"
 # unshare execs bash, which execs berthd: the pid recorded is berthd's.
-start_berthd berth-tmpfs "$T/tmpfs" unshare -m --propagation private \
-  bash -c 'mount -t tmpfs -o mode=0755 berth-bench "$0" && exec "$@"' "$T/tmpfs"
+ON_TMPFS=(unshare -m --propagation private bash -c 'mount -t tmpfs -o mode=0755 berth-bench "$0" && exec "$@"')
+start_berthd berth-prod "$T/prod-run/run" "$T/disk/prod-state" "${ON_TMPFS[@]}" "$T/prod-run"
+start_berthd berth-tmpfs "$T/tmpfs/run" "$T/tmpfs/state" "${ON_TMPFS[@]}" "$T/tmpfs"
 
 # The OCI bundle for crun and runc: `crun spec`, adapted to berth's task (namespaces pid mount
 # uts ipc network cgroup, no terminal, the same root read-only; berth mounts an overlay over it).
@@ -116,7 +119,8 @@ CMD="ITERATIONS=$ITERATIONS WARMUP=$WARMUP BLOCK=$BLOCK TASKS=$TASKS ./bench/run
   echo "crun: cgroup2 controller list masked in the driver's private mount namespace (crun 1.8 refuses hybrid hosts otherwise)"
 } | tee "$OUT"
 
-"$BUILD/bench/launch_latency" --socket "$T/berth.sock" --tmpfs-socket "$T/berth-tmpfs.sock" --rootfs "$R" --bundle "$B" \
+"$BUILD/bench/launch_latency" --berth "berth=$T/berth.sock" --berth "berth-prod=$T/berth-prod.sock" \
+  --berth "berth-tmpfs=$T/berth-tmpfs.sock" --rootfs "$R" --bundle "$B" \
   --crun-root "$T/crun-state" --runc-root "$T/runc-state" --samples "$T/latency.tsv" \
   --iterations "$ITERATIONS" --warmup "$WARMUP" --block "$BLOCK" \
   --mask-cgroup2-controllers "$T/empty" | tee -a "$OUT"
@@ -126,7 +130,7 @@ CMD="ITERATIONS=$ITERATIONS WARMUP=$WARMUP BLOCK=$BLOCK TASKS=$TASKS ./bench/run
 if command -v perf >/dev/null && [ "${PROFILE_ITERATIONS:-20}" -gt 0 ]; then
   ev=sched:sched_process_fork,sched:sched_process_exec,sched:sched_process_exit
   ev=$ev,syscalls:sys_enter_execve,syscalls:sys_enter_clone3,syscalls:sys_exit_clone3,syscalls:sys_exit_wait4
-  perf record -q -a -o "$T/perf.data" -e "$ev" -e syscalls:sys_enter_write --filter "fd == 3" -- "$BUILD/bench/launch_latency" --tmpfs-socket "$T/berth-tmpfs.sock" \
+  perf record -q -a -o "$T/perf.data" -e "$ev" -e syscalls:sys_enter_write --filter "fd == 3" -- "$BUILD/bench/launch_latency" --berth "berth-tmpfs=$T/berth-tmpfs.sock" \
     --rootfs "$R" --bundle "$B" --modes berth-tmpfs --iterations "${PROFILE_ITERATIONS:-20}" --warmup 0 \
     --block 1 >/dev/null 2>"$T/perf.err" || { cat "$T/perf.err" "$T/berth-tmpfs.log" >&2; ls -la "$T" >&2; }
   perf script -i "$T/perf.data" -F comm,pid,tid,time,event,trace 2>/dev/null \
@@ -169,7 +173,7 @@ if [ "${SHIM_VARIANTS:-1}" = 1 ]; then
   g++ -Wl,--as-needed -static-libstdc++ -static-libgcc -o "$V/berth-shim-static-libstdc++" $objs
   g++ -static -o "$V/berth-shim-static" $objs
   for v in dynamic static-libstdc++ static; do
-    SHIM="$PWD/$V/berth-shim-$v" start_berthd "shim-$v" "$T/shim-$v"
+    SHIM="$PWD/$V/berth-shim-$v" start_berthd "shim-$v" "$T/shim-$v/run" "$T/shim-$v/state"
     bash "$sm" berth "$T/shim-$v.sock" "$R" "$TASKS" "$T/mem-v-$v.tsv"
     sed -i "s/^berth-shim\t/shim-$v\t/" "$T/mem-v-$v.tsv"
   done
@@ -184,6 +188,15 @@ if [ "${SHIM_VARIANTS:-1}" = 1 ]; then
         for (i = 1; i <= k; i++) { m = w[i]; c = n[m]
           printf "%-24s %4d %8.0f %8.0f %10.0f %10.0f %12.0f %8.0f\n", m, c, rss[m]/c, pss[m]/c, pc[m]/c, pd[m]/c, (pc[m]+pd[m])/c, an[m]/c }
       }'
+  } | tee -a "$OUT"
+  # Spawn costs behind the phases of 1b: moving a process into a cgroup by writing cgroup.procs
+  # (what berthd does for each shim) against clone3(CLONE_INTO_CGROUP), and fork+exec of each
+  # shim variant; 50 ms apart, as launches are.
+  mkdir -p "$CGROOT-probe"
+  {
+    echo
+    echo "## 4. spawn costs (bench/spawn_probe, 100 runs each, 50 ms apart)"
+    "$BUILD/bench/spawn_probe" "$CGROOT-probe" 100 50 "$V"/berth-shim-dynamic "$V"/berth-shim-static-libstdc++ "$V"/berth-shim-static
   } | tee -a "$OUT"
 fi
 echo "bench: wrote $OUT"
