@@ -231,7 +231,7 @@ TEST_F(Images, ABerthdKilledMidPullLeavesAConsistentStore) {
   auto lines = pull(image("team/big:1"));
   ASSERT_FALSE(lines.empty());
   EXPECT_STREQ(parse(lines.back())["status"].GetString(), "pulled") << lines.back();
-  std::string id = agent_->run("{\"image\": " + json_string(image("team/big:1")) + ", \"command\": [\"wc -c < /blob/data\"]}");
+  std::string id = agent_->run("{\"image\": " + json_string(image("team/big:1")) + ", \"command\": [\"sh\", \"-c\", \"wc -c < /blob/data\"]}");
   agent_->wait(id);
   EXPECT_EQ(agent_->logs(id), std::to_string(big.size()) + "\n");
 }
