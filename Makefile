@@ -24,6 +24,8 @@ SHIM_SRCS := $(wildcard sandbox/shim/*.cpp)
 SHIM_OBJS := $(SHIM_SRCS:%.cpp=$(BUILD)/%.o)
 
 BINS := $(BUILD)/berthd $(BUILD)/berth-shim $(BUILD)/berth
+# Benchmark drivers: one standalone binary per bench/*.cpp (no berth code in them).
+BENCH_BINS := $(patsubst bench/%.cpp,$(BUILD)/bench/%,$(wildcard bench/*.cpp))
 
 # Unit tests: one binary per folder under tests/ (not integration/, vm/, fixtures/).
 UNIT_DIRS  := $(filter-out integration vm fixtures,$(notdir $(patsubst %/,%,$(wildcard tests/*/))))
@@ -86,8 +88,12 @@ demo: deps
 	$(MAKE) all
 	./packaging/demo.sh
 
+$(BUILD)/bench/%: bench/%.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) $(LDFLAGS) -o $@ $<
+
 bench: deps
-	$(MAKE) all
+	$(MAKE) all $(BENCH_BINS)
 	./bench/run.sh
 
 clean:

@@ -69,7 +69,8 @@ inline const char* layer_media_type(Compression c, bool oci) {
 
 inline Result<PushedImage> push_image(Registry& reg, const std::string& repo, const std::string& tag,
                                       const std::vector<TestLayer>& layers, const std::string& arch = "amd64",
-                                      bool oci = true) {
+                                      bool oci = true,
+                                      const std::string& process_config = R"({"Cmd":["/bin/sh"],"Env":["PATH=/bin"]})") {
   PushedImage img;
   std::string layer_json;
   for (const auto& l : layers) {
@@ -83,7 +84,7 @@ inline Result<PushedImage> push_image(Registry& reg, const std::string& repo, co
   }
   std::string diff_ids;
   for (const auto& d : img.diff_ids) diff_ids += (diff_ids.empty() ? "\"" : ",\"") + d + "\"";
-  std::string config = R"({"architecture":")" + arch + R"(","os":"linux","config":{"Cmd":["/bin/sh"],"Env":["PATH=/bin"]},"rootfs":{"type":"layers","diff_ids":[)" +
+  std::string config = R"({"architecture":")" + arch + R"(","os":"linux","config":)" + process_config + R"(,"rootfs":{"type":"layers","diff_ids":[)" +
                        diff_ids + "]}}";
   BERTH_TRY(img.config_digest, reg.push_blob(repo, config));
   std::string mt = oci ? "application/vnd.oci.image.manifest.v1+json" : "application/vnd.docker.distribution.manifest.v2+json";
