@@ -178,7 +178,7 @@ Status Containers::fetch_artifacts(const ContainerRecord& rec) {
   BERTH_TRY(UniqueFd work, fs::open_dir(rec.sandbox_dir + "/work"));
   for (const auto& f : rec.spec.fetch) {
     fetcher::ArtifactSpec a{f.uri, f.sha256, f.extract, f.executable, f.output};
-    BERTH_CHECK_CTX(images_->fetch_artifact(a, work.get()), "fetch " + f.uri);
+    BERTH_CHECK(images_->fetch_artifact(a, work.get()));  // names the URI, without credentials
   }
   return ok();
 }

@@ -205,7 +205,11 @@ std::string format_ps(const rapidjson::Value& list, int64_t now) {
   if (arr && arr->IsArray()) {
     for (const auto& c : arr->GetArray()) {
       std::vector<std::string> argv;
-      if (const rapidjson::Value* spec = member(c, "spec")) argv = json::get_string_array(*spec, "command");
+      if (const rapidjson::Value* spec = member(c, "spec")) {
+        argv = json::get_string_array(*spec, "command");
+        // An image task without a command runs the image's own: name the image instead.
+        if (argv.empty() && !json::get_string(*spec, "image").empty()) argv = {"(" + json::get_string(*spec, "image") + ")"};
+      }
       std::string name = json::get_string(c, "name");
       rows.push_back({json::get_string(c, "id"), name.empty() ? "-" : name,
                       json::get_string(c, "state"), created_text(c, now), status_text(c, now),
