@@ -153,7 +153,7 @@ Result<UniqueFd> ArtifactCache::obtain(const ArtifactSpec& spec, const std::stri
     std::string rel = std::string(kCacheDir) + "/" + hex;
     int fd = ::openat(dir_fd_.get(), rel.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd >= 0) {
-      ::utimensat(dir_fd_.get(), rel.c_str(), nullptr, AT_SYMLINK_NOFOLLOW);  // LRU: used now
+      touch_locked(rel);
       return UniqueFd::adopt(fd);
     }
   }
@@ -184,10 +184,27 @@ Result<UniqueFd> ArtifactCache::obtain(const ArtifactSpec& spec, const std::stri
       ::unlinkat(dir_fd_.get(), tmp.c_str(), 0);
       return errno_error(err, "add to artifact cache");
     }
+    touch_locked(rel);
   }
   if (::lseek(fd.get(), 0, SEEK_SET) != 0) return errno_error("rewind artifact");
   if (!hex.empty()) BERTH_CHECK(evict(hex));
   return fd;
+}
+
+void ArtifactCache::touch_locked(const std::string& rel) {
+  struct timespec now {};
+  ::clock_gettime(CLOCK_REALTIME, &now);
+  bool after = now.tv_sec != last_use_.tv_sec ? now.tv_sec > last_use_.tv_sec : now.tv_nsec > last_use_.tv_nsec;
+  if (!after) {
+    now = last_use_;
+    if (++now.tv_nsec == 1000000000) {
+      now.tv_nsec = 0;
+      ++now.tv_sec;
+    }
+  }
+  last_use_ = now;
+  struct timespec times[2] = {now, now};
+  ::utimensat(dir_fd_.get(), rel.c_str(), times, AT_SYMLINK_NOFOLLOW);
 }
 
 Status ArtifactCache::evict(const std::string& keep_hex) {

@@ -12,6 +12,8 @@
 // Thread-safe: one cache is shared by all tasks.
 #pragma once
 
+#include <time.h>
+
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -64,6 +66,11 @@ class ArtifactCache {
   UniqueFd dir_fd_;
   std::mutex mu_;
   uint64_t tmp_counter_ = 0;
+  struct timespec last_use_ {};  // the last "used" stamp given out; stamps strictly increase
+  // Marks a cache entry used now. The kernel's file times tick coarsely (a few ms), so two uses
+  // in one tick would tie and LRU order would be a coin toss: stamps are made strictly
+  // increasing instead. mu_ held.
+  void touch_locked(const std::string& rel);
 };
 
 }  // namespace berth::fetcher
