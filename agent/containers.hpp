@@ -27,12 +27,22 @@
 #include "agent/loop.hpp"
 #include "cgroups/cgroup.hpp"
 #include "common/unique_fd.hpp"
+#include "isolators/registry.hpp"
 
 namespace berth::agent {
 
 struct Caller {
   pid_t pid = -1;
   uid_t uid = static_cast<uid_t>(-1);
+};
+
+// What running tasks are allocated, summed (for /v1/info).
+struct Allocation {
+  double cpus = 0;
+  uint64_t memory_mb = 0;
+  uint64_t pids = 0;
+  uint64_t disk_mb = 0;
+  size_t tasks = 0;
 };
 
 struct NodeCgroups {
@@ -62,6 +72,15 @@ class Containers {
   Result<std::optional<Termination>> wait(const std::string& id_or_name, int timeout_ms) const;
   Status remove(const std::string& id_or_name, bool force, const Caller& caller);
 
+  // Applies new limits to a running task at once (the fields given replace its own).
+  Result<ContainerRecord> update(const std::string& id_or_name, const Resources& resources, const Caller& caller);
+  // Usage next to limits (agent/stats.hpp): live for a running task, the termination
+  // record's for one that ended. stats_all: every running task.
+  Result<std::string> stats(const std::string& id_or_name) const;
+  std::vector<std::string> stats_all() const;
+  Allocation allocated() const;
+  std::vector<std::string> isolator_names() const { return isolators_->names(); }
+
   const NodeCgroups& cgroups() const { return cgroups_; }
   const Config& config() const { return config_; }
 
@@ -84,7 +103,14 @@ class Containers {
   Status write_bundle(const ContainerRecord& rec);
   Status create_cgroup(const ContainerRecord& rec);
   void undo_prepare(const ContainerRecord& rec);
-  Status check_resources(const TaskSpec& spec) const;
+  Status check_resources(const Resources& r) const;
+  isolators::ContainerSpec isolator_spec(const ContainerRecord& rec) const;
+
+  // Limits (lifecycle.cpp); loop thread.
+  Status adopt_cgroup_tree(const cgroups::Cgroup& root);
+  void start_limit_events();
+  void handle_limitations(std::vector<isolators::ContainerLimitation> found);
+  isolators::Usage final_usage_locked(const ContainerRecord& rec);
 
   // Exit handling (lifecycle.cpp); loop thread.
   void watch_shim(const std::string& id, UniqueFd shim_pidfd);
@@ -102,6 +128,7 @@ class Containers {
   EventBus& events_;
   NodeCgroups cgroups_;
   std::optional<cgroups::Cgroup> containers_cg_;
+  std::unique_ptr<isolators::Registry> isolators_;
   std::string shims_cg_path_;
 
   mutable std::mutex mu_;
