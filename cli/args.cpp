@@ -324,6 +324,7 @@ std::string usage() {
       "  rm [-f] ID...         remove ended containers (-f: kill running ones first)\n"
       "  events [--since SEQ]  stream agent events\n"
       "  info                  show the node: cgroup mode, controllers, capacity\n"
+      "  stats [--no-stream] [--interval S]  usage next to limits of running tasks (live; --json once)\n"
       "\n"
       "--json prints the API's JSON instead of tables.\n";
 }
