@@ -36,8 +36,9 @@ struct Termination {
   std::string message;
   int64_t started_at_ns = 0;
   int64_t finished_at_ns = 0;
-  std::string limits;
-  std::string usage;
+  // Brace-initialized so aggregate inits that stop at finished_at_ns stay warning-free.
+  std::string limits{};
+  std::string usage{};
 };
 
 struct ContainerRecord {

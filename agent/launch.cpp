@@ -189,7 +189,7 @@ Result<ContainerRecord> Containers::launch(TaskSpec spec, const Caller& caller) 
     std::lock_guard lk(mu_);
     e->rec.state = State::kFailed;
     e->rec.finished_at_ns = now_ns();
-    e->rec.exit = Termination{"launch_failed", std::nullopt, std::nullopt, message, 0, e->rec.finished_at_ns, "", ""};
+    e->rec.exit = Termination{"launch_failed", std::nullopt, std::nullopt, message, 0, e->rec.finished_at_ns};
     (void)checkpoint_locked(e->rec);
     publish("container.failed", e->rec);
     changed_.notify_all();

@@ -88,7 +88,7 @@ void Containers::recover_one(ContainerRecord rec) {
   r.state = State::kFailed;
   r.finished_at_ns = now_ns();
   r.exit = Termination{"launch_failed", std::nullopt, std::nullopt,
-                       "berthd stopped while the task was starting", 0, r.finished_at_ns, "", ""};
+                       "berthd stopped while the task was starting", 0, r.finished_at_ns};
   (void)checkpoint_locked(r);
   publish("container.failed", r);
 }
