@@ -24,6 +24,8 @@ SHIM_SRCS := $(wildcard sandbox/shim/*.cpp)
 SHIM_OBJS := $(SHIM_SRCS:%.cpp=$(BUILD)/%.o)
 
 BINS := $(BUILD)/berthd $(BUILD)/berth-shim $(BUILD)/berth
+# Benchmark drivers: one standalone binary per bench/*.cpp (no berth code in them).
+BENCH_BINS := $(patsubst bench/%.cpp,$(BUILD)/bench/%,$(wildcard bench/*.cpp))
 
 # Unit tests: one binary per folder under tests/ (not integration/, vm/, fixtures/).
 UNIT_DIRS  := $(filter-out integration vm fixtures,$(notdir $(patsubst %/,%,$(wildcard tests/*/))))
@@ -83,7 +85,7 @@ vm-test: $(BINS) $(INTEG_TEST) $(BUILD)/tests/vm_test
 	BERTH_BIN_DIR=$(abspath $(BUILD)) tests/vm/suite.sh $(abspath $(BUILD))/tests/vm_test
 
 test: deps
-	$(MAKE) all $(UNIT_TESTS) $(INTEG_TEST)
+	$(MAKE) -j$$(nproc) all $(UNIT_TESTS) $(INTEG_TEST) $(BUILD)/tests/vm_test
 	$(MAKE) unit-test
 	$(MAKE) integration-test
 	$(MAKE) vm-test
@@ -92,8 +94,12 @@ demo: deps
 	$(MAKE) all
 	./packaging/demo.sh
 
+$(BUILD)/bench/%: bench/%.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) $(LDFLAGS) -o $@ $<
+
 bench: deps
-	$(MAKE) all
+	$(MAKE) all $(BENCH_BINS)
 	./bench/run.sh
 
 clean:

@@ -25,7 +25,28 @@ constexpr const char* kConfigSchema = R"({
     },
     "launch_timeout_s": {"type": "integer", "minimum": 1, "maximum": 3600},
     "default_grace_period_s": {"type": "integer", "minimum": 0, "maximum": 86400},
-    "debug": {"type": "boolean"}
+    "debug": {"type": "boolean"},
+    "registries": {
+      "type": "object",
+      "additionalProperties": {
+        "type": "object", "additionalProperties": false,
+        "properties": {
+          "insecure": {"type": "boolean"},
+          "ca_file": {"type": "string", "pattern": "^/", "description": "an absolute path"},
+          "client_cert": {"type": "string", "pattern": "^/", "description": "an absolute path"},
+          "client_key": {"type": "string", "pattern": "^/", "description": "an absolute path"},
+          "username": {"type": "string"},
+          "password": {"type": "string"},
+          "mirrors": {"type": "array", "items": {"type": "string", "minLength": 1}}
+        }
+      }
+    },
+    "pull": {
+      "type": "object", "additionalProperties": false,
+      "properties": {"parallel_layers": {"type": "integer", "minimum": 1, "maximum": 64}}
+    },
+    "gc_headroom_mb": {"type": "integer", "minimum": 0},
+    "artifact_cache_mb": {"type": "integer", "minimum": 0}
   }
 })";
 
@@ -53,6 +74,26 @@ Result<Config> parse_config(const std::string& json_text) {
   c.default_grace_period_s =
       static_cast<uint32_t>(json::get_uint(doc, "default_grace_period_s", c.default_grace_period_s));
   c.debug = json::get_bool(doc, "debug", c.debug);
+  if (doc.HasMember("registries")) {
+    for (const auto& m : doc["registries"].GetObject()) {
+      RegistryConfig r;
+      r.insecure = json::get_bool(m.value, "insecure");
+      r.ca_file = json::get_string(m.value, "ca_file");
+      r.client_cert = json::get_string(m.value, "client_cert");
+      r.client_key = json::get_string(m.value, "client_key");
+      r.username = json::get_string(m.value, "username");
+      r.password = json::get_string(m.value, "password");
+      r.mirrors = json::get_string_array(m.value, "mirrors");
+      if (r.client_cert.empty() != r.client_key.empty())
+        return make_error(Code::kInvalidArgument, std::string("config: registry '") + m.name.GetString() +
+                                                      "': give both client_cert and client_key");
+      c.registries[m.name.GetString()] = r;
+    }
+  }
+  if (doc.HasMember("pull"))
+    c.pull_parallel_layers = static_cast<uint32_t>(json::get_uint(doc["pull"], "parallel_layers", c.pull_parallel_layers));
+  c.gc_headroom_mb = json::get_uint(doc, "gc_headroom_mb", c.gc_headroom_mb);
+  c.artifact_cache_mb = json::get_uint(doc, "artifact_cache_mb", c.artifact_cache_mb);
   for (std::string* dir : {&c.run_dir, &c.state_dir}) {
     if (dir->size() > 1 && dir->back() == '/') dir->pop_back();
   }

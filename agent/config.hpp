@@ -5,11 +5,25 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
+#include <vector>
 
 #include "common/result.hpp"
 
 namespace berth::agent {
+
+// How to reach one registry host ("host:port"). Credentials stay here: never logged, never
+// shown by the API.
+struct RegistryConfig {
+  bool insecure = false;  // plain HTTP
+  std::string ca_file;
+  std::string client_cert;
+  std::string client_key;
+  std::string username;
+  std::string password;
+  std::vector<std::string> mirrors;  // host:port, tried in order before the host itself
+};
 
 struct Config {
   std::string socket = "/run/berth/berth.sock";
@@ -23,9 +37,15 @@ struct Config {
   uint32_t launch_timeout_s = 30;
   uint32_t default_grace_period_s = 10;
   bool debug = false;
+  std::map<std::string, RegistryConfig> registries;
+  uint32_t pull_parallel_layers = 4;
+  uint64_t gc_headroom_mb = 0;       // prune keeps at least this much free space
+  uint64_t artifact_cache_mb = 1024;
 
   std::string containers_run_dir() const { return run_dir + "/containers"; }
   std::string sandboxes_dir() const { return state_dir + "/sandboxes"; }
+  std::string store_dir() const { return state_dir + "/store"; }
+  std::string artifacts_dir() const { return state_dir + "/artifacts"; }
 };
 
 // Parses a config document; kInvalidArgument naming the bad key.

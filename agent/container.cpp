@@ -1,30 +1,11 @@
 #include "agent/container.hpp"
 
-#include <signal.h>
-
-#include <cstdlib>
-#include <cstring>
-
 #include "common/clock.hpp"
 #include "common/json.hpp"
+#include "common/signals.hpp"
 
 namespace berth::agent {
 namespace {
-
-struct SignalName {
-  int number;
-  const char* name;
-};
-constexpr SignalName kSignals[] = {
-    {SIGHUP, "SIGHUP"},   {SIGINT, "SIGINT"},   {SIGQUIT, "SIGQUIT"}, {SIGILL, "SIGILL"},
-    {SIGTRAP, "SIGTRAP"}, {SIGABRT, "SIGABRT"}, {SIGBUS, "SIGBUS"},   {SIGFPE, "SIGFPE"},
-    {SIGKILL, "SIGKILL"}, {SIGUSR1, "SIGUSR1"}, {SIGSEGV, "SIGSEGV"}, {SIGUSR2, "SIGUSR2"},
-    {SIGPIPE, "SIGPIPE"}, {SIGALRM, "SIGALRM"}, {SIGTERM, "SIGTERM"}, {SIGCHLD, "SIGCHLD"},
-    {SIGCONT, "SIGCONT"}, {SIGSTOP, "SIGSTOP"}, {SIGTSTP, "SIGTSTP"}, {SIGTTIN, "SIGTTIN"},
-    {SIGTTOU, "SIGTTOU"}, {SIGURG, "SIGURG"},   {SIGXCPU, "SIGXCPU"}, {SIGXFSZ, "SIGXFSZ"},
-    {SIGVTALRM, "SIGVTALRM"}, {SIGPROF, "SIGPROF"}, {SIGWINCH, "SIGWINCH"}, {SIGIO, "SIGIO"},
-    {SIGPWR, "SIGPWR"},   {SIGSYS, "SIGSYS"},
-};
 
 void write_termination(json::JsonWriter& w, const Termination& t) {
   w.begin_object().kv("reason", t.reason);
@@ -54,6 +35,7 @@ void write_time(json::JsonWriter& w, const char* key, int64_t ns) {
 const char* state_name(State s) {
   switch (s) {
     case State::kPending: return "pending";
+    case State::kPulling: return "pulling";
     case State::kPreparing: return "preparing";
     case State::kRunning: return "running";
     case State::kExited: return "exited";
@@ -63,29 +45,9 @@ const char* state_name(State s) {
 }
 
 Result<State> parse_state(const std::string& s) {
-  for (State st : {State::kPending, State::kPreparing, State::kRunning, State::kExited, State::kFailed})
+  for (State st : {State::kPending, State::kPulling, State::kPreparing, State::kRunning, State::kExited, State::kFailed})
     if (s == state_name(st)) return st;
   return make_error(Code::kInvalidArgument, "unknown state '" + s + "'");
-}
-
-std::string signal_name(int sig) {
-  for (const auto& s : kSignals)
-    if (s.number == sig) return s.name;
-  return "SIG" + std::to_string(sig);
-}
-
-std::optional<int> parse_signal(const std::string& s) {
-  if (s.empty()) return std::nullopt;
-  if (std::isdigit(static_cast<unsigned char>(s[0]))) {
-    char* end = nullptr;
-    long n = std::strtol(s.c_str(), &end, 10);
-    if (*end != '\0' || n < 1 || n > SIGRTMAX) return std::nullopt;
-    return static_cast<int>(n);
-  }
-  std::string name = s.rfind("SIG", 0) == 0 ? s : "SIG" + s;
-  for (const auto& sig : kSignals)
-    if (name == sig.name) return sig.number;
-  return std::nullopt;
 }
 
 std::string termination_json(const Termination& t) {

@@ -19,7 +19,7 @@ namespace berth::agent {
 
 inline constexpr int kCheckpointVersion = 1;
 
-enum class State { kPending, kPreparing, kRunning, kExited, kFailed };
+enum class State { kPending, kPulling, kPreparing, kRunning, kExited, kFailed };
 const char* state_name(State s);
 Result<State> parse_state(const std::string& s);
 inline bool is_final(State s) { return s == State::kExited || s == State::kFailed; }
@@ -64,8 +64,6 @@ struct ContainerRecord {
 };
 
 std::string termination_json(const Termination& t);
-std::string signal_name(int sig);         // "SIGKILL", or "SIG<n>"
-std::optional<int> parse_signal(const std::string& s);  // "SIGTERM", "TERM", "15"
 
 // The API's view of a container (docs/API.md).
 std::string container_json(const ContainerRecord& r);

@@ -13,8 +13,8 @@
 
 namespace berth::agent {
 
-Containers::Containers(Config config, Loop& loop, EventBus& events)
-    : config_(std::move(config)), loop_(loop), events_(events) {}
+Containers::Containers(Config config, Loop& loop, EventBus& events, Images* images)
+    : config_(std::move(config)), loop_(loop), events_(events), images_(images) {}
 
 Containers::~Containers() = default;
 
@@ -113,7 +113,7 @@ Status Containers::remove(const std::string& id_or_name, bool force, const Calle
     std::lock_guard lk(mu_);
     e = find_locked(id_or_name);
     if (!e) return not_found(id_or_name);
-    if (e->rec.state == State::kPending || e->rec.state == State::kPreparing)
+    if (e->rec.state == State::kPending || e->rec.state == State::kPulling || e->rec.state == State::kPreparing)
       return make_error(Code::kFailedPrecondition, "container '" + id_or_name + "' is still starting");
     if (!is_final(e->rec.state) && !force)
       return make_error(Code::kFailedPrecondition,
@@ -146,6 +146,10 @@ Status Containers::remove(const std::string& id_or_name, bool force, const Calle
   if (st) {
     auto r = fs::remove_tree(rec.bundle_dir);
     if (!r) st = std::move(r).error().wrap("remove bundle");
+  }
+  if (st && images_) {
+    auto r = images_->release(rec.id);
+    if (!r) st = std::move(r).error().wrap("release image");
   }
   if (!st) {
     std::lock_guard lk(mu_);

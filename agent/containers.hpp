@@ -24,6 +24,7 @@
 #include "agent/config.hpp"
 #include "agent/container.hpp"
 #include "agent/events.hpp"
+#include "agent/images.hpp"
 #include "agent/loop.hpp"
 #include "cgroups/cgroup.hpp"
 #include "common/unique_fd.hpp"
@@ -54,7 +55,8 @@ struct NodeCgroups {
 
 class Containers {
  public:
-  Containers(Config config, Loop& loop, EventBus& events);
+  // `images` may be null: tasks then run from a rootfs only.
+  Containers(Config config, Loop& loop, EventBus& events, Images* images);
   ~Containers();
 
   // Finds the cgroup2 mount, creates berth's root, containers/ and shims/ cgroups and the
@@ -97,16 +99,30 @@ class Containers {
   void publish(const std::string& type, const ContainerRecord& rec, const std::string& extra = "");
   std::string new_id() const;
 
+  // What the task's root is made of, once its image (if any) is resolved.
+  struct Root {
+    std::string lowerdir;        // overlay lowerdir: the rootfs, or image layers joined by ':'
+    std::string top;             // the directory whose owner and mode "/" takes
+    std::string passwd_root;     // where etc/passwd and etc/group are read for user names
+    TaskSpec effective;          // the spec with the image's Entrypoint/Cmd/Env/WorkingDir/User
+  };
+
   // Launch steps, in order (launch.cpp).
-  Result<std::shared_ptr<Entry>> reserve(TaskSpec spec);
-  Status prepare_dirs(const ContainerRecord& rec);
-  Status write_bundle(const ContainerRecord& rec);
-  Status create_cgroup(const ContainerRecord& rec);
-  void undo_prepare(const ContainerRecord& rec);
+  Status check_spec(const TaskSpec& spec) const;
   Status check_resources(const Resources& r) const;
+  Result<std::shared_ptr<Entry>> reserve(TaskSpec spec);
+  Result<Root> resolve_root(const ContainerRecord& rec);
+  Status prepare_dirs(const ContainerRecord& rec, const Root& root);
+  Status write_bundle(const ContainerRecord& rec, const Root& root);
+  Status create_cgroup(const ContainerRecord& rec);
+  Status fetch_artifacts(const ContainerRecord& rec);
+  void undo_prepare(const ContainerRecord& rec);
+  void set_state(Entry& e, State s);
+  // Marks a launch failed (reason launch_failed) and publishes it; the record stays.
+  void fail_launch(Entry& e, const std::string& message);
   isolators::ContainerSpec isolator_spec(const ContainerRecord& rec) const;
 
-  // Limits (lifecycle.cpp); loop thread.
+  // Limits (limits.cpp); loop thread unless noted.
   Status adopt_cgroup_tree(const cgroups::Cgroup& root);
   void start_limit_events();
   void handle_limitations(std::vector<isolators::ContainerLimitation> found);
@@ -126,6 +142,7 @@ class Containers {
   Config config_;
   Loop& loop_;
   EventBus& events_;
+  Images* images_;
   NodeCgroups cgroups_;
   std::optional<cgroups::Cgroup> containers_cg_;
   std::unique_ptr<isolators::Registry> isolators_;

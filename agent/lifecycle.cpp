@@ -12,6 +12,7 @@
 #include "common/fs.hpp"
 #include "common/log.hpp"
 #include "agent/stats.hpp"
+#include "common/signals.hpp"
 #include "sandbox/exit_record.hpp"
 
 namespace berth::agent {

@@ -181,7 +181,7 @@ Allocation Containers::allocated() const {
   Allocation a;
   std::lock_guard lk(mu_);
   for (const auto& [id, e] : by_id_) {
-    if (e->rec.state != State::kRunning && e->rec.state != State::kPreparing) continue;
+    if (is_final(e->rec.state)) continue;
     const Resources& r = e->rec.spec.resources;
     ++a.tasks;
     a.cpus += r.cpus.value_or(0);

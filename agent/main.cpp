@@ -17,6 +17,7 @@
 #include "agent/config.hpp"
 #include "agent/containers.hpp"
 #include "agent/events.hpp"
+#include "agent/images.hpp"
 #include "agent/loop.hpp"
 #include "common/fs.hpp"
 #include "common/log.hpp"
@@ -60,7 +61,12 @@ int run(const agent::Config& config) {
 
   agent::Loop loop;
   agent::EventBus events;
-  agent::Containers containers(config, loop, events);
+  auto images = agent::Images::open(config);
+  if (!images) {
+    log::error("startup: " + images.error().message);
+    return 1;
+  }
+  agent::Containers containers(config, loop, events, images->get());
   if (auto st = loop.init(); !st) {
     log::error("event loop: " + st.error().message);
     return 1;
@@ -86,7 +92,7 @@ int run(const agent::Config& config) {
   }
 
   api::Server server;
-  api::register_routes(server, containers, events);
+  api::register_routes(server, containers, events, **images);
   gid_t gid = static_cast<gid_t>(-1);
   if (!config.socket_group.empty()) {
     struct group* g = ::getgrnam(config.socket_group.c_str());

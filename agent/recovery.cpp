@@ -128,6 +128,11 @@ void Containers::reconcile(std::vector<std::string>* removed) {
       else log::warn("reconcile: " + r.error().message);
     }
   }
+  if (images_) {
+    auto released = images_->release_unknown(known);
+    if (!released) log::warn("reconcile: image leases: " + released.error().message);
+    else for (const auto& t : *released) removed->push_back("image lease " + t);
+  }
   for (const auto& n : containers_cg_->children()) {
     if (live_cgroups.count(n)) continue;
     auto r = containers_cg_->remove_child(n, std::chrono::seconds(5));

@@ -22,6 +22,15 @@ constexpr const char* kLaunchSchema = R"({
     "rootfs": {"type": "string", "pattern": "^/", "description": "an absolute path"},
     "image": {"type": "string", "minLength": 1},
     "command": {"type": "array", "minItems": 1, "items": {"type": "string"}},
+    "entrypoint": {"type": "array", "items": {"type": "string"}},
+    "fetch": {"type": "array", "items": {
+      "type": "object", "additionalProperties": false, "required": ["uri"],
+      "properties": {
+        "uri": {"type": "string", "pattern": "^(https?|file)://", "description": "an http(s):// or file:// URI"},
+        "sha256": {"type": "string", "pattern": "^(sha256:)?[0-9a-f]{64}$", "description": "64 hex digits"},
+        "extract": {"type": "boolean"},
+        "executable": {"type": "boolean"},
+        "output": {"type": "string", "minLength": 1}}}},
     "env": {"type": "object", "additionalProperties": {"type": "string"}},
     "user": {"type": "string", "pattern": "^[A-Za-z0-9_.-]+(:[A-Za-z0-9_.-]+)?$",
              "description": "uid[:gid] or name[:group]"},
@@ -115,6 +124,10 @@ Result<TaskSpec> parse_task_spec(const std::string& json_text) {
   s.command = json::get_string_array(doc, "command");
   if (!s.rootfs.empty() && s.command.empty())
     return make_error(Code::kInvalidArgument, "missing required field '/command' (needed with 'rootfs')");
+  if (doc.HasMember("entrypoint")) {
+    if (s.image.empty()) return make_error(Code::kInvalidArgument, "field '/entrypoint' goes with 'image'");
+    s.entrypoint = json::get_string_array(doc, "entrypoint");
+  }
   s.env = json::get_string_map(doc, "env");
   for (const auto& [k, v] : s.env) {
     if (k.empty() || k.find('=') != std::string::npos || k.find('\0') != std::string::npos)
@@ -136,6 +149,16 @@ Result<TaskSpec> parse_task_spec(const std::string& json_text) {
     for (const auto& v : doc["volumes"].GetArray()) {
       s.volumes.push_back(Volume{json::get_string(v, "host_path"), json::get_string(v, "container_path"),
                                  json::get_bool(v, "read_only")});
+    }
+  }
+  if (doc.HasMember("fetch")) {
+    for (const auto& f : doc["fetch"].GetArray()) {
+      Fetch x{json::get_string(f, "uri"), json::get_string(f, "sha256"), json::get_bool(f, "extract"),
+              json::get_bool(f, "executable"), json::get_string(f, "output")};
+      // The name lands in the sandbox: one plain component, so it cannot point elsewhere.
+      if (x.output == "." || x.output == ".." || x.output.find('/') != std::string::npos)
+        return make_error(Code::kInvalidArgument, "field '/fetch': output '" + x.output + "' must be a plain file name");
+      s.fetch.push_back(std::move(x));
     }
   }
   if (doc.HasMember("logging")) {

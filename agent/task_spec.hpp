@@ -27,6 +27,15 @@ struct Rlimit {
   uint64_t hard = 0;
 };
 
+// An artifact to place in the sandbox's work dir (/mnt/sandbox) before the task starts.
+struct Fetch {
+  std::string uri;  // http://, https://, file:///
+  std::string sha256;
+  bool extract = false;
+  bool executable = false;
+  std::string output;
+};
+
 using Resources = isolators::Resources;
 using Policy = isolators::Policy;
 
@@ -34,13 +43,15 @@ struct TaskSpec {
   std::string name;
   std::string rootfs;  // exactly one of rootfs and image
   std::string image;
-  std::vector<std::string> command;
+  std::vector<std::string> command;     // with rootfs: the argv; with image: replaces its Cmd
+  std::optional<std::vector<std::string>> entrypoint;  // with image: replaces its Entrypoint
   std::map<std::string, std::string> env;
   std::string user;
   std::string working_dir;
   std::string hostname;
   std::vector<Rlimit> rlimits;
   std::vector<Volume> volumes;
+  std::vector<Fetch> fetch;
   std::optional<uint64_t> log_max_size_mb;
   std::optional<uint32_t> log_max_files;
   std::map<std::string, std::string> labels;

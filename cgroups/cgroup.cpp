@@ -189,8 +189,9 @@ Status Cgroup::remove_child(const std::string& name, std::chrono::milliseconds t
     if (c.error().sys_errno == ENOENT) return ok();
     return std::move(c).error();
   }
-  // Another remover may win any step below; its ENOENT means the job is done.
-  auto gone = [](const Error& e) { return e.sys_errno == ENOENT; };
+  // Another remover may win any step below: ENOENT (gone) or ENODEV (a file of a cgroup
+  // removed under us) means the job is done.
+  auto gone = [](const Error& e) { return e.sys_errno == ENOENT || e.sys_errno == ENODEV; };
   for (const auto& sub : c->children()) {
     auto r = c->remove_child(sub, timeout);
     if (!r && !gone(r.error())) return std::move(r).error();

@@ -1,5 +1,7 @@
 #include "cli/format.hpp"
 
+#include "common/signals.hpp"
+
 #include <rapidjson/prettywriter.h>
 #include <strings.h>
 
@@ -149,29 +151,13 @@ std::string command_text(const std::vector<std::string>& argv, size_t max) {
   return out;
 }
 
-std::optional<int> signal_number(std::string_view name) {
-  if (name.empty()) return std::nullopt;
-  if (std::all_of(name.begin(), name.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
-    int n = std::atoi(std::string(name).c_str());
-    if (n > 0 && n < 65) return n;
-    return std::nullopt;
-  }
-  std::string n(name);
-  if (n.size() > 3 && strncasecmp(n.c_str(), "SIG", 3) == 0) n = n.substr(3);
-  for (int i = 1; i < 65; ++i) {
-    const char* abbrev = sigabbrev_np(i);
-    if (abbrev && strcasecmp(abbrev, n.c_str()) == 0) return i;
-  }
-  return std::nullopt;
-}
-
 int exit_code_of(const rapidjson::Value& record) {
   std::string reason = json::get_string(record, "reason");
   if (reason == "launch_failed" || reason == "lost") return 125;
   const rapidjson::Value* sig = member(record, "signal");
   if (sig && !sig->IsNull()) {
     std::optional<int> n;
-    if (sig->IsString()) n = signal_number(sig->GetString());
+    if (sig->IsString()) n = parse_signal(sig->GetString());
     else if (sig->IsInt()) n = sig->GetInt();
     return n ? 128 + *n : 125;
   }

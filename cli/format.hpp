@@ -30,8 +30,6 @@ std::string format_table(const std::vector<std::vector<std::string>>& rows);
 // argv joined by spaces, arguments with spaces or quotes quoted, cut to `max` characters.
 std::string command_text(const std::vector<std::string>& argv, size_t max = 40);
 
-// Signal numbers from "SIGKILL", "KILL", "kill" or "9"; nullopt when unknown.
-std::optional<int> signal_number(std::string_view name);
 
 // The CLI's exit code for a termination record: the task's exit code, 128+signal when it was
 // signalled, 125 when it failed to launch or its exit is unknown (lost).

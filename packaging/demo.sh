@@ -24,7 +24,7 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 step "building a busybox root filesystem"
 mkdir -p "$DEMO/rootfs"/{bin,etc,tmp,proc,sys,dev,mnt,root}
 cp /bin/busybox "$DEMO/rootfs/bin/"
-for a in $(/bin/busybox --list); do ln -sf busybox "$DEMO/rootfs/bin/$a"; done
+for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -s busybox "$DEMO/rootfs/bin/$a"; done
 echo 'root:x:0:0:root:/root:/bin/sh' > "$DEMO/rootfs/etc/passwd"
 echo 'root:x:0:' > "$DEMO/rootfs/etc/group"
 echo "rootfs: $DEMO/rootfs ($(ls "$DEMO/rootfs/bin" | wc -l) programs)"

@@ -8,7 +8,7 @@ PACKAGES="
   libarchive-dev libseccomp-dev libcap-dev libmnl-dev libnftables-dev
   libgtest-dev libgmock-dev
   busybox-static iproute2 util-linux procps curl ca-certificates
-  crun runc docker-registry skopeo umoci hyperfine
+  crun runc conmon docker-registry skopeo umoci hyperfine apache2-utils openssl jq linux-perf python3
   qemu-system-x86 cpio kmod
 "
 missing=""

@@ -1,5 +1,7 @@
 #include "agent/api/routes.hpp"
 
+#include "agent/api/image_routes.hpp"
+
 #include <signal.h>
 #include <sys/sysinfo.h>
 #include <unistd.h>
@@ -11,6 +13,7 @@
 #include "common/json.hpp"
 #include "common/json_schema.hpp"
 #include "common/log.hpp"
+#include "common/signals.hpp"
 
 namespace berth::api {
 namespace {
@@ -126,7 +129,7 @@ Response kill(Containers& containers, const Request& req) {
     if (!doc) return fail(doc.error());
     if (doc->HasMember("signal")) {
       const auto& s = (*doc)["signal"];
-      auto parsed = agent::parse_signal(s.IsString() ? s.GetString() : std::to_string(s.GetInt64()));
+      auto parsed = parse_signal(s.IsString() ? s.GetString() : std::to_string(s.GetInt64()));
       if (!parsed) return bad_request("field '/signal': unknown signal " + json::to_string(s));
       signal = *parsed;
     }
@@ -134,7 +137,7 @@ Response kill(Containers& containers, const Request& req) {
   }
   auto rec = containers.kill(req.param("id"), signal, grace, caller_of(req));
   if (!rec) return fail(rec.error());
-  log::info("kill " + rec->id + " with " + agent::signal_name(signal) + " (grace " + std::to_string(grace) +
+  log::info("kill " + rec->id + " with " + signal_name(signal) + " (grace " + std::to_string(grace) +
             " s) for " + who(req));
   return Response::json(202, agent::container_json(*rec));
 }
@@ -262,7 +265,8 @@ Response stats_all(const Containers& containers) {
 
 }  // namespace
 
-void register_routes(Server& server, Containers& containers, EventBus& events) {
+void register_routes(Server& server, Containers& containers, EventBus& events, agent::Images& images) {
+  register_image_routes(server, containers, images);
   server.route("GET", "/v1/info", [&](const Request&) { return info(containers); });
   server.route("GET", "/v1/containers", [&](const Request& r) { return list(containers, r); });
   server.route("POST", "/v1/containers", [&](const Request& r) { return launch(containers, r); });

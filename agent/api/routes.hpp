@@ -5,10 +5,12 @@
 
 #include "agent/containers.hpp"
 #include "agent/events.hpp"
+#include "agent/images.hpp"
 #include "agent/api/server.hpp"
 
 namespace berth::api {
 
-void register_routes(Server& server, agent::Containers& containers, agent::EventBus& events);
+void register_routes(Server& server, agent::Containers& containers, agent::EventBus& events,
+                     agent::Images& images);
 
 }  // namespace berth::api

@@ -83,15 +83,5 @@ TEST(Termination, SignalIsNamedAndCodeIsNull) {
   EXPECT_EQ(json::get_string(*doc, "signal"), "SIGKILL");
 }
 
-TEST(Signals, ParseNamesAndNumbers) {
-  EXPECT_EQ(parse_signal("SIGTERM"), SIGTERM);
-  EXPECT_EQ(parse_signal("TERM"), SIGTERM);
-  EXPECT_EQ(parse_signal("9"), SIGKILL);
-  EXPECT_FALSE(parse_signal("SIGNOPE").has_value());
-  EXPECT_FALSE(parse_signal("0").has_value());
-  EXPECT_FALSE(parse_signal("9x").has_value());
-  EXPECT_EQ(signal_name(SIGUSR1), "SIGUSR1");
-}
-
 }  // namespace
 }  // namespace berth::agent

@@ -51,15 +51,6 @@ TEST(CommandText, QuotesAndTruncates) {
   EXPECT_EQ(command_text({"0123456789", "0123456789"}, 12), "012345678...");
 }
 
-TEST(Signals, NamesAndNumbers) {
-  EXPECT_EQ(signal_number("SIGKILL"), 9);
-  EXPECT_EQ(signal_number("KILL"), 9);
-  EXPECT_EQ(signal_number("term"), 15);
-  EXPECT_EQ(signal_number("15"), 15);
-  EXPECT_FALSE(signal_number("SIGNOPE"));
-  EXPECT_FALSE(signal_number(""));
-}
-
 TEST(ExitCode, FromTerminationRecord) {
   EXPECT_EQ(exit_code_of(doc(R"({"reason":"exited","exit_code":3,"signal":null})")), 3);
   EXPECT_EQ(exit_code_of(doc(R"({"reason":"killed","exit_code":null,"signal":"SIGKILL"})")), 137);

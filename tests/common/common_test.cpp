@@ -9,6 +9,7 @@
 #include "common/json_schema.hpp"
 #include "common/result.hpp"
 #include "common/scope_guard.hpp"
+#include "common/signals.hpp"
 
 namespace berth {
 namespace {
@@ -116,6 +117,20 @@ TEST(Fs, ProcessStartTimeIsStable) {
   EXPECT_EQ(*a, *b);
   EXPECT_GT(*a, 0u);
   EXPECT_FALSE(fs::process_start_time(0x3fffffff).has_value());
+}
+
+TEST(Signals, NamesAndNumbers) {
+  EXPECT_EQ(parse_signal("SIGKILL"), 9);
+  EXPECT_EQ(parse_signal("KILL"), 9);
+  EXPECT_EQ(parse_signal("term"), 15);
+  EXPECT_EQ(parse_signal("15"), 15);
+  EXPECT_FALSE(parse_signal("SIGNOPE").has_value());
+  EXPECT_FALSE(parse_signal("").has_value());
+  EXPECT_FALSE(parse_signal("0").has_value());
+  EXPECT_FALSE(parse_signal("9x").has_value());
+  EXPECT_FALSE(parse_signal("99999").has_value());
+  EXPECT_EQ(signal_name(9), "SIGKILL");
+  EXPECT_EQ(signal_name(10), "SIGUSR1");
 }
 
 TEST(Clock, Rfc3339) {

@@ -188,7 +188,9 @@ TEST_F(Lifecycle, BadSpecsGet400AndCreateNothing) {
       {spec(rootfs_.path(), {"true"}, R"("resources": {"memory_mb": 64})"), "memory"},
       {spec(rootfs_.path(), {"true"}, R"("volumes": [{"host_path": "/nonexistent/x", "container_path": "/x"}])"),
        "does not exist"},
-      {R"({"image": "127.0.0.1:5000/x:1"})", "image"},
+      {R"({"image": "127.0.0.1:5000/UPPER::1"})", "field '/image'"},
+      {spec(rootfs_.path(), {"true"}, R"("fetch": [{"uri": "ftp://x/y"}])"), "'/fetch/0/uri'"},
+      {spec(rootfs_.path(), {"true"}, R"("fetch": [{"uri": "file:///x", "output": "../escape"}])"), "plain file name"},
   };
   for (const auto& c : cases) {
     auto r = agent_.launch(c.body);

@@ -40,7 +40,8 @@ TEST_F(Scale, TwoHundredTasksLeaveNothingBehind) {
     std::string id = agent_.run(spec(rootfs_.path(), {"true"}));
     auto exit = agent_.wait(id);
     ASSERT_STREQ(exit["reason"].GetString(), "exited");
-    ASSERT_EQ(agent_.request("DELETE", "/v1/containers/" + id).status, 204);
+    auto removed = agent_.request("DELETE", "/v1/containers/" + id);
+    ASSERT_EQ(removed.status, 204) << removed.body;
   }
   expect_nothing_left();
 }

@@ -196,8 +196,15 @@ fi
 echo "$modprobe" > /proc/sys/kernel/modprobe
 for m in $(cat "$ctl/extra_modules"); do "$modprobe" "$m" || echo "berth-vm: modprobe $m failed"; done
 . "$ctl/env.sh"
-# A cwd under a tmpfs-covered dir (/tmp/...) is still reachable through the 9p lower root.
-cd "$BERTH_VM_CWD" 2>/dev/null || cd "/run/berth-vm/lower$BERTH_VM_CWD" 2>/dev/null || cd /
+# A checkout or build dir under a tmpfs-covered dir (a CI clone in /tmp, say) is bound back
+# from the 9p root at its own path, so the command and the paths it was given work unchanged.
+for p in "$BERTH_VM_CWD" "${BERTH_BIN_DIR:-}"; do
+  case "$p" in /tmp/?*|/run/?*|/var/lib/?*|/var/tmp/?*|/var/cache/?*|/var/log/?*) ;; *) continue ;; esac
+  if [ ! -e "$p" ] && [ -d "/run/berth-vm/lower$p" ]; then
+    mkdir -p "$p" && mount --bind "/run/berth-vm/lower$p" "$p" || echo "berth-vm: cannot bind $p"
+  fi
+done
+cd "$BERTH_VM_CWD" 2>/dev/null || cd /
 cut -d' ' -f1 /proc/uptime > "$ctl/started"
 echo "BERTH-VM-START"
 "$@" < /dev/null

@@ -1,0 +1,138 @@
+#include "agent/images.hpp"
+
+#include <sys/stat.h>
+
+#include "common/clock.hpp"
+#include "common/fs.hpp"
+#include "common/json.hpp"
+#include "fetcher/oci_layout.hpp"
+#include "fetcher/reference.hpp"
+
+namespace berth::agent {
+
+namespace {
+
+fetcher::RegistryOptions registry_options(const Config& config) {
+  fetcher::RegistryOptions o;
+  for (const auto& [host, r] : config.registries) {
+    fetcher::RegistryHost h;
+    h.insecure = r.insecure;
+    h.tls.ca_file = r.ca_file;
+    h.tls.client_cert = r.client_cert;
+    h.tls.client_key = r.client_key;
+    h.username = r.username;
+    h.password = r.password;
+    h.mirrors = r.mirrors;
+    o.hosts[host] = h;
+  }
+  return o;
+}
+
+}  // namespace
+
+Images::Images(const Config& config, std::unique_ptr<fetcher::ContentStore> store,
+               std::unique_ptr<fetcher::RegistryClient> client, std::unique_ptr<fetcher::ArtifactCache> artifacts)
+    : config_(config), store_(std::move(store)), client_(std::move(client)), artifacts_(std::move(artifacts)) {
+  puller_ = std::make_unique<fetcher::Puller>(*store_, *client_);
+}
+
+Result<std::unique_ptr<Images>> Images::open(const Config& config) {
+  BERTH_CHECK(fs::mkdir_p(config.store_dir(), 0711));
+  BERTH_TRY_CTX(auto store, fetcher::ContentStore::open(config.store_dir()), "content store");
+  auto client = std::make_unique<fetcher::RegistryClient>(registry_options(config));
+  fetcher::ArtifactOptions ao;
+  ao.cache_max_bytes = config.artifact_cache_mb * 1024 * 1024;
+  BERTH_CHECK(fs::mkdir_p(config.artifacts_dir(), 0700));
+  BERTH_TRY_CTX(auto artifacts, fetcher::ArtifactCache::open(config.artifacts_dir(), ao), "artifact cache");
+  return std::unique_ptr<Images>(new Images(config, std::move(store), std::move(client), std::move(artifacts)));
+}
+
+Result<std::string> Images::key(const std::string& ref) {
+  BERTH_TRY(auto parsed, fetcher::parse_reference(ref));
+  return parsed.key();
+}
+
+Result<fetcher::ImageRecord> Images::pull(const std::string& ref, const fetcher::PullProgressFn& progress) {
+  fetcher::PullOptions options;
+  options.parallel_layers = static_cast<int>(config_.pull_parallel_layers);
+  return puller_->pull(ref, options, progress);
+}
+
+Result<fetcher::ImageRecord> Images::get(const std::string& ref) const {
+  BERTH_TRY(std::string k, key(ref));
+  return store_->get_image(k);
+}
+
+Result<std::vector<fetcher::ImageRecord>> Images::list() const { return store_->list_images(); }
+
+Status Images::remove(const std::string& ref) {
+  BERTH_TRY(std::string k, key(ref));
+  return store_->remove_image(k);
+}
+
+Result<fetcher::GcStats> Images::prune() {
+  if (config_.gc_headroom_mb > 0) return store_->gc_for_headroom(config_.gc_headroom_mb * 1024 * 1024);
+  return store_->gc();
+}
+
+Result<fetcher::ImageRecord> Images::load(const std::string& layout_dir, const std::string& record_as,
+                                          const std::string& ref_name) {
+  fetcher::LoadOptions o;
+  o.record_as = record_as;
+  o.ref_name = ref_name;
+  return fetcher::load_oci_layout(*store_, layout_dir, o);
+}
+
+Result<TaskImage> Images::acquire(const std::string& task_id, const std::string& ref,
+                                  const fetcher::PullProgressFn& progress) {
+  BERTH_TRY(std::string k, key(ref));
+  if (!store_->get_image(k).has_value()) {
+    BERTH_CHECK(pull(ref, progress));
+  }
+  TaskImage t;
+  BERTH_TRY(t.record, store_->acquire(task_id, k));
+  auto dirs = fetcher::lower_dirs(*store_, t.record);
+  auto config = dirs ? fetcher::load_image_config(*store_, t.record) : Result<fetcher::ImageConfig>(dirs.error());
+  if (!config) {
+    (void)store_->release(task_id);
+    return std::move(config).error();
+  }
+  t.lower_dirs = std::move(dirs).value();
+  t.config = std::move(config).value();
+  return t;
+}
+
+Status Images::release(const std::string& task_id) { return store_->release(task_id); }
+
+Result<std::vector<std::string>> Images::release_unknown(const std::set<std::string>& known_tasks) {
+  std::vector<std::string> released;
+  auto names = fs::list_dir(config_.store_dir() + "/leases");
+  if (!names) return names.error().sys_errno == ENOENT ? released : Result<std::vector<std::string>>(names.error());
+  for (const auto& n : *names) {
+    if (n.size() <= 5 || n.compare(n.size() - 5, 5, ".json") != 0) continue;
+    std::string task = n.substr(0, n.size() - 5);
+    if (known_tasks.count(task)) continue;
+    BERTH_CHECK(store_->release(task));
+    released.push_back(task);
+  }
+  return released;
+}
+
+Status Images::fetch_artifact(const fetcher::ArtifactSpec& spec, int dest_dir_fd) {
+  return artifacts_->fetch_into(spec, dest_dir_fd);
+}
+
+std::string image_json(const fetcher::ImageRecord& image, bool in_use) {
+  json::JsonWriter w;
+  w.begin_object().kv("ref", image.ref).kv("manifest_digest", image.manifest_digest.str());
+  w.key("index_digest");
+  image.index_digest.empty() ? w.null() : w.value(image.index_digest.str());
+  w.kv("media_type", image.media_type).kv("config_digest", image.config_digest.str());
+  w.key("layers").begin_array();
+  for (const auto& l : image.layers) w.value(l.str());
+  w.end_array();
+  w.kv("size", image.size).kv("in_use", in_use).end_object();
+  return w.str();
+}
+
+}  // namespace berth::agent

@@ -1,0 +1,284 @@
+#include "fetcher/artifact.hpp"
+
+#include <fcntl.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <thread>
+#include <vector>
+
+#include "common/fs.hpp"
+#include "fetcher/digest.hpp"
+
+namespace berth::fetcher {
+namespace {
+
+constexpr const char* kCacheDir = "sha256";
+constexpr const char* kTmpDir = "tmp";
+
+Result<std::string> normalize_sha(const std::string& s) {
+  std::string hex = s.starts_with("sha256:") ? s.substr(7) : s;
+  std::transform(hex.begin(), hex.end(), hex.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (!is_sha256_hex(hex)) return make_error(Code::kInvalidArgument, "sha256 '" + s + "' is not 64 hex digits");
+  return hex;
+}
+
+std::string default_output(const std::string& uri) {
+  std::string path = uri.substr(0, uri.find_first_of("?#"));
+  auto slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+Status check_output(const std::string& out) {
+  if (out.empty() || out.front() == '/')
+    return make_error(Code::kInvalidArgument, "output '" + out + "' must be a relative path inside the sandbox");
+  size_t i = 0;
+  while (i <= out.size()) {
+    size_t j = out.find('/', i);
+    if (j == std::string::npos) j = out.size();
+    if (out.compare(i, j - i, "..") == 0)
+      return make_error(Code::kInvalidArgument, "output '" + out + "' may not contain '..'");
+    i = j + 1;
+  }
+  return ok();
+}
+
+Status copy_fd(int in, int out) {
+  for (;;) {
+    ssize_t n = ::sendfile(out, in, nullptr, 1 << 30);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno_error("copy artifact");
+    }
+    if (n == 0) return ok();
+  }
+}
+
+// Opens dest/<dir part of rel> (creating it) beneath dest, returning it and the last name.
+Result<std::pair<UniqueFd, std::string>> open_parent_beneath(int dest, const std::string& rel) {
+  auto slash = rel.rfind('/');
+  std::string dir = slash == std::string::npos ? "." : rel.substr(0, slash);
+  std::string name = slash == std::string::npos ? rel : rel.substr(slash + 1);
+  if (dir != ".") {
+    // mkdir -p beneath dest, one component at a time.
+    std::string cur;
+    size_t i = 0;
+    while (i <= dir.size()) {
+      size_t j = dir.find('/', i);
+      if (j == std::string::npos) j = dir.size();
+      std::string comp = dir.substr(i, j - i);
+      if (!comp.empty() && comp != ".") {
+        BERTH_TRY(UniqueFd parent, fs::open_beneath(dest, cur.empty() ? "." : cur, O_RDONLY | O_DIRECTORY));
+        if (::mkdirat(parent.get(), comp.c_str(), 0755) != 0 && errno != EEXIST) return errno_error("mkdir " + comp);
+        cur += (cur.empty() ? "" : "/") + comp;
+      }
+      i = j + 1;
+    }
+  }
+  BERTH_TRY(UniqueFd parent, fs::open_beneath(dest, dir, O_RDONLY | O_DIRECTORY));
+  return std::pair{std::move(parent), name};
+}
+
+}  // namespace
+
+Result<std::unique_ptr<ArtifactCache>> ArtifactCache::open(const std::string& dir, ArtifactOptions options) {
+  BERTH_CHECK_CTX(fs::mkdir_p(dir, 0700), "artifact cache");
+  BERTH_TRY_CTX(UniqueFd fd, fs::open_dir(dir), "artifact cache");
+  BERTH_CHECK_CTX(fs::remove_tree_at(fd.get(), kTmpDir), "clean artifact cache tmp");
+  for (const char* d : {kCacheDir, kTmpDir})
+    if (::mkdirat(fd.get(), d, 0700) != 0 && errno != EEXIST) return errno_error("create " + dir + "/" + d);
+  return std::unique_ptr<ArtifactCache>(new ArtifactCache(dir, std::move(options), std::move(fd)));
+}
+
+Status ArtifactCache::download(const std::string& uri, int fd, std::string* hex_out) {
+  if (uri.starts_with("file://")) {
+    std::string path = uri.substr(7);
+    if (path.empty() || path.front() != '/') return make_error(Code::kInvalidArgument, "file URI must be file:///absolute/path");
+    BERTH_TRY(UniqueFd in, fs::open_at(AT_FDCWD, path, O_RDONLY));
+    Sha256 h;
+    char buf[1 << 16];
+    for (;;) {
+      ssize_t n = ::read(in.get(), buf, sizeof buf);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return errno_error("read " + path);
+      }
+      if (n == 0) break;
+      h.update(buf, static_cast<size_t>(n));
+      BERTH_CHECK(fs::write_all(fd, buf, static_cast<size_t>(n)));
+    }
+    *hex_out = h.finish().hex();
+    return ok();
+  }
+  if (!uri.starts_with("http://") && !uri.starts_with("https://"))
+    return make_error(Code::kInvalidArgument, "unsupported URI scheme (http, https and file are)");
+  std::optional<Error> last;
+  for (int attempt = 0; attempt < std::max(1, options_.max_attempts); ++attempt) {
+    if (attempt) std::this_thread::sleep_for(std::chrono::milliseconds(200 << (attempt - 1)));
+    if (::ftruncate(fd, 0) != 0 || ::lseek(fd, 0, SEEK_SET) != 0) return errno_error("reset download file");
+    Sha256 h;
+    HttpRequest req;
+    req.url = uri;
+    req.tls = options_.tls;
+    req.connect_timeout_s = options_.connect_timeout_s;
+    req.low_speed_time_s = options_.low_speed_time_s;
+    auto resp = http_perform(req, [&](const char* d, size_t n) -> Status {
+      h.update(d, n);
+      return fs::write_all(fd, d, n);
+    });
+    if (!resp) {
+      last = std::move(resp).error();
+      if (last->code == Code::kUnavailable) continue;
+      return *last;
+    }
+    if (resp->status >= 200 && resp->status < 300) {
+      *hex_out = h.finish().hex();
+      return ok();
+    }
+    Code code = resp->status == 404 ? Code::kNotFound
+                : (resp->status == 401 || resp->status == 403) ? Code::kPermissionDenied
+                : (resp->status >= 500 || resp->status == 429) ? Code::kUnavailable
+                                                               : Code::kInvalidArgument;
+    last = make_error(code, "HTTP " + std::to_string(resp->status));
+    if (code != Code::kUnavailable) return *last;
+  }
+  return *last;
+}
+
+Result<UniqueFd> ArtifactCache::obtain(const ArtifactSpec& spec, const std::string& hex) {
+  if (!hex.empty()) {
+    std::lock_guard lk(mu_);
+    std::string rel = std::string(kCacheDir) + "/" + hex;
+    int fd = ::openat(dir_fd_.get(), rel.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd >= 0) {
+      ::utimensat(dir_fd_.get(), rel.c_str(), nullptr, AT_SYMLINK_NOFOLLOW);  // LRU: used now
+      return UniqueFd::adopt(fd);
+    }
+  }
+  std::string tmp;
+  {
+    std::lock_guard lk(mu_);
+    tmp = std::string(kTmpDir) + "/dl-" + std::to_string(::getpid()) + "-" + std::to_string(++tmp_counter_);
+  }
+  BERTH_TRY(UniqueFd fd, fs::open_at(dir_fd_.get(), tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, 0644));
+  std::string got;
+  auto st = download(spec.uri, fd.get(), &got);
+  if (!st) {
+    ::unlinkat(dir_fd_.get(), tmp.c_str(), 0);
+    return std::move(st).error();
+  }
+  if (!hex.empty() && got != hex) {
+    ::unlinkat(dir_fd_.get(), tmp.c_str(), 0);
+    return make_error(Code::kFailedPrecondition, "sha256 mismatch: expected " + hex + ", got " + got);
+  }
+  // Uncached (no checksum) downloads are used through the open fd and unlinked at once.
+  if (hex.empty()) {
+    ::unlinkat(dir_fd_.get(), tmp.c_str(), 0);
+  } else {
+    std::lock_guard lk(mu_);
+    std::string rel = std::string(kCacheDir) + "/" + hex;
+    if (::renameat(dir_fd_.get(), tmp.c_str(), dir_fd_.get(), rel.c_str()) != 0) {
+      int err = errno;
+      ::unlinkat(dir_fd_.get(), tmp.c_str(), 0);
+      return errno_error(err, "add to artifact cache");
+    }
+  }
+  if (::lseek(fd.get(), 0, SEEK_SET) != 0) return errno_error("rewind artifact");
+  if (!hex.empty()) BERTH_CHECK(evict(hex));
+  return fd;
+}
+
+Status ArtifactCache::evict(const std::string& keep_hex) {
+  std::lock_guard lk(mu_);
+  BERTH_TRY(auto names, fs::list_dir(dir_ + "/" + kCacheDir));
+  struct Entry {
+    std::string name;
+    uint64_t size;
+    struct timespec used;
+  };
+  std::vector<Entry> entries;
+  uint64_t total = 0;
+  for (const auto& n : names) {
+    struct stat st {};
+    if (::fstatat(dir_fd_.get(), (std::string(kCacheDir) + "/" + n).c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+    entries.push_back({n, static_cast<uint64_t>(st.st_size), st.st_mtim});
+    total += static_cast<uint64_t>(st.st_size);
+  }
+  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
+    return a.used.tv_sec != b.used.tv_sec ? a.used.tv_sec < b.used.tv_sec : a.used.tv_nsec < b.used.tv_nsec;
+  });
+  for (const auto& e : entries) {
+    if (total <= options_.cache_max_bytes) break;
+    if (e.name == keep_hex) continue;  // in use right now
+    // Unlinking is safe for tasks that already hold the file open or have a copy.
+    if (::unlinkat(dir_fd_.get(), (std::string(kCacheDir) + "/" + e.name).c_str(), 0) == 0) total -= e.size;
+  }
+  return ok();
+}
+
+Status ArtifactCache::fetch_into(const ArtifactSpec& spec, int dest_dir_fd) {
+  const std::string ctx = "fetch '" + redact_url(spec.uri) + "'";
+  std::string hex;
+  if (!spec.sha256.empty()) {
+    BERTH_TRY_CTX(hex, normalize_sha(spec.sha256), ctx);
+  }
+  BERTH_TRY_CTX(UniqueFd data, obtain(spec, hex), ctx);
+  if (spec.extract) {
+    UniqueFd target;
+    if (spec.output.empty()) {
+      BERTH_TRY_CTX(target, fs::open_beneath(dest_dir_fd, ".", O_RDONLY | O_DIRECTORY), ctx);
+    } else {
+      BERTH_CHECK_CTX(check_output(spec.output), ctx);
+      BERTH_TRY_CTX(auto parent, open_parent_beneath(dest_dir_fd, spec.output + "/x"), ctx);
+      target = std::move(parent.first);
+    }
+    UnpackOptions uo;
+    uo.limits = options_.limits;
+    uo.whiteouts = WhiteoutMode::kLiteral;
+    uo.keep_owners = false;
+    BERTH_TRY_CTX(UnpackStats stats, unpack_fd(data.get(), target.get(), uo), ctx + ": extract");
+    (void)stats;
+    return ok();
+  }
+  std::string out = spec.output.empty() ? default_output(spec.uri) : spec.output;
+  if (out.empty()) return make_error(Code::kInvalidArgument, ctx + ": no output name; set \"output\"");
+  BERTH_CHECK_CTX(check_output(out), ctx);
+  BERTH_TRY_CTX(auto parent, open_parent_beneath(dest_dir_fd, out), ctx);
+  std::string tmp = "." + parent.second + ".berth-tmp";
+  int raw = ::openat(parent.first.get(), tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+                     spec.executable ? 0755 : 0644);
+  if (raw < 0) return errno_error(ctx + ": create " + out);
+  UniqueFd dst = UniqueFd::adopt(raw);
+  auto st = copy_fd(data.get(), dst.get());
+  if (st && ::fchmod(dst.get(), spec.executable ? 0755 : 0644) != 0) st = errno_error("chmod " + out);
+  if (st && ::renameat(parent.first.get(), tmp.c_str(), parent.first.get(), parent.second.c_str()) != 0)
+    st = errno_error("place " + out);
+  if (!st) {
+    ::unlinkat(parent.first.get(), tmp.c_str(), 0);
+    return std::move(st).error().wrap(ctx);
+  }
+  return ok();
+}
+
+uint64_t ArtifactCache::cached_bytes() {
+  std::lock_guard lk(mu_);
+  uint64_t total = 0;
+  auto names = fs::list_dir(dir_ + "/" + kCacheDir);
+  if (!names) return 0;
+  for (const auto& n : *names) {
+    struct stat st {};
+    if (::fstatat(dir_fd_.get(), (std::string(kCacheDir) + "/" + n).c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0)
+      total += static_cast<uint64_t>(st.st_size);
+  }
+  return total;
+}
+
+bool ArtifactCache::is_cached(const std::string& sha256) {
+  auto hex = normalize_sha(sha256);
+  if (!hex) return false;
+  return ::faccessat(dir_fd_.get(), (std::string(kCacheDir) + "/" + *hex).c_str(), F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+}  // namespace berth::fetcher

@@ -1,0 +1,141 @@
+#include "fetcher/oci_layout.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "common/fs.hpp"
+#include "common/json.hpp"
+#include "common/scope_guard.hpp"
+
+namespace berth::fetcher {
+namespace {
+
+constexpr size_t kMaxMetadataBlob = 16 << 20;
+
+Result<std::string> read_blob_file(int blobs_fd, const Descriptor& d) {
+  auto fd = fs::open_beneath(blobs_fd, d.digest.hex(), O_RDONLY);
+  if (!fd) return make_error(Code::kNotFound, "layout has no blob " + d.digest.str());
+  std::string data;
+  char buf[65536];
+  for (;;) {
+    ssize_t n = ::read(fd->get(), buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno_error("read blob " + d.digest.str());
+    }
+    if (n == 0) break;
+    data.append(buf, static_cast<size_t>(n));
+    if (data.size() > kMaxMetadataBlob) return make_error(Code::kInvalidArgument, "blob " + d.digest.str() + " is too large");
+  }
+  if (Digest::of(data) != d.digest)
+    return make_error(Code::kFailedPrecondition, "blob " + d.digest.str() + " does not match its digest");
+  return data;
+}
+
+Status load_layer(ContentStore& store, int blobs_fd, const Descriptor& d, const Digest& diff_id,
+                  const UnpackLimits& limits) {
+  BERTH_TRY(UniqueFd fd, fs::open_beneath(blobs_fd, d.digest.hex(), O_RDONLY));
+  BERTH_TRY(LayerWriter layer, store.begin_layer());
+  Sha256 compressed;
+  uint64_t seen = 0;
+  ReadFn read = [&](void* buf, size_t len) -> Result<size_t> {
+    for (;;) {
+      ssize_t n = ::read(fd.get(), buf, len);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return errno_error("read layer " + d.digest.str());
+      compressed.update(buf, static_cast<size_t>(n));
+      seen += static_cast<uint64_t>(n);
+      return static_cast<size_t>(n);
+    }
+  };
+  UnpackOptions uo;
+  uo.limits = limits;
+  BERTH_TRY_CTX(UnpackStats stats, unpack(read, layer.root_fd(), uo), "layer " + d.digest.str());
+  // Whatever the decompressor did not need still belongs to the blob's digest.
+  char buf[65536];
+  for (;;) {
+    BERTH_TRY(size_t n, read(buf, sizeof buf));
+    if (n == 0) break;
+  }
+  if (compressed.finish() != d.digest || seen != static_cast<uint64_t>(d.size))
+    return make_error(Code::kFailedPrecondition, "layer " + d.digest.str() + " does not match its digest or size");
+  return layer.commit(diff_id, stats.diff_id, stats.uncompressed_bytes);
+}
+
+}  // namespace
+
+Result<ImageRecord> load_oci_layout(ContentStore& store, const std::string& dir, const LoadOptions& options) {
+  const std::string ctx = "load " + dir;
+  auto guard = store.pull_guard();
+  BERTH_TRY_CTX(UniqueFd root, fs::open_dir(dir), ctx);
+  if (::faccessat(root.get(), "oci-layout", F_OK, 0) != 0)
+    return make_error(Code::kInvalidArgument, ctx + ": not an OCI image layout (no oci-layout file)");
+  BERTH_TRY_CTX(UniqueFd blobs, fs::open_beneath(root.get(), "blobs/sha256", O_RDONLY | O_DIRECTORY), ctx);
+  BERTH_TRY_CTX(std::string index_text, fs::read_file_at(root.get(), "index.json"), ctx);
+  BERTH_TRY_CTX(auto doc, json::parse(index_text), ctx + ": index.json");
+  if (!doc.IsObject() || !doc.HasMember("manifests") || !doc["manifests"].IsArray())
+    return make_error(Code::kInvalidArgument, ctx + ": index.json has no manifests");
+
+  // Pick the entry by its ref.name annotation.
+  const rapidjson::Value* entry = nullptr;
+  size_t count = doc["manifests"].Size();
+  for (const auto& m : doc["manifests"].GetArray()) {
+    std::string name;
+    if (m.HasMember("annotations") && m["annotations"].IsObject())
+      name = json::get_string(m["annotations"], "org.opencontainers.image.ref.name");
+    if (options.ref_name.empty() ? count == 1 : name == options.ref_name) entry = &m;
+  }
+  if (!entry)
+    return make_error(Code::kNotFound, ctx + (options.ref_name.empty() ? ": the layout holds " + std::to_string(count) +
+                                                                              " images; name one"
+                                                                        : ": no image named '" + options.ref_name + "'"));
+  // The entry as a one-element index, so descriptor parsing stays in one place.
+  std::string wrapped = "{\"manifests\":[" + json::to_string(*entry) + "]}";
+  BERTH_TRY_CTX(ImageIndex top_index, parse_image_index(wrapped), ctx + ": index.json");
+  Descriptor top = top_index.manifests.at(0);
+  BERTH_TRY_CTX(std::string top_body, read_blob_file(blobs.get(), top), ctx);
+
+  ImageRecord rec;
+  rec.ref = options.record_as;
+  std::string image_body = top_body;
+  Digest image_digest = top.digest;
+  BERTH_TRY_CTX(ManifestKind kind, classify_manifest(top.media_type, top_body), ctx);
+  if (kind == ManifestKind::kIndex) {
+    BERTH_TRY_CTX(ImageIndex idx, parse_image_index(top_body), ctx);
+    BERTH_TRY_CTX(Descriptor chosen, select_platform(idx, options.platform), ctx);
+    BERTH_TRY_CTX(image_body, read_blob_file(blobs.get(), chosen), ctx);
+    rec.index_digest = top.digest;
+    image_digest = chosen.digest;
+  }
+  BERTH_TRY_CTX(ImageManifest manifest, parse_image_manifest(image_body), ctx);
+  BERTH_TRY_CTX(std::string config_body, read_blob_file(blobs.get(), manifest.config), ctx + ": config");
+  BERTH_TRY_CTX(ImageConfig config, parse_image_config(config_body), ctx);
+  if (config.diff_ids.size() != manifest.layers.size())
+    return make_error(Code::kInvalidArgument, ctx + ": config and manifest disagree on the number of layers");
+
+  std::vector<Digest> added;
+  bool done = false;
+  ScopeGuard undo([&] {
+    if (!done)
+      for (const auto& d : added) (void)store.remove_layer(d);
+  });
+  for (size_t i = 0; i < manifest.layers.size(); ++i) {
+    if (store.has_layer(config.diff_ids[i])) continue;
+    BERTH_CHECK_CTX(load_layer(store, blobs.get(), manifest.layers[i], config.diff_ids[i], options.limits), ctx);
+    added.push_back(config.diff_ids[i]);
+  }
+  if (!rec.index_digest.empty()) BERTH_CHECK_CTX(store.put_blob(rec.index_digest, top_body), ctx);
+  BERTH_CHECK_CTX(store.put_blob(image_digest, image_body), ctx);
+  BERTH_CHECK_CTX(store.put_blob(manifest.config.digest, config_body), ctx);
+  rec.manifest_digest = image_digest;
+  rec.media_type = manifest.media_type;
+  rec.config_digest = manifest.config.digest;
+  rec.layers = config.diff_ids;
+  for (const auto& l : manifest.layers) rec.layer_blobs.push_back(l.digest);
+  for (const auto& l : rec.layers) rec.size += store.layer_size(l);
+  BERTH_CHECK_CTX(store.put_image(rec), ctx);
+  done = true;
+  return rec;
+}
+
+}  // namespace berth::fetcher

@@ -1,0 +1,29 @@
+// Loading images without a registry: an OCI image layout directory (oci-layout, index.json,
+// blobs/sha256/…) as written by skopeo/umoci/buildkit. Every blob is verified against its
+// digest while it is read, layers also against the config's diff_ids, and commits follow the
+// content store's rules, so a corrupt layout leaves nothing visible (like a failed pull).
+// Thread-safe in the way ContentStore is; the layout directory is only read.
+#pragma once
+
+#include <string>
+
+#include "common/result.hpp"
+#include "fetcher/content_store.hpp"
+#include "fetcher/manifest.hpp"
+#include "fetcher/unpacker.hpp"
+
+namespace berth::fetcher {
+
+struct LoadOptions {
+  // Which image of the layout: the index entry whose org.opencontainers.image.ref.name
+  // annotation equals this; empty means "the only entry".
+  std::string ref_name;
+  // The reference to record the image under (e.g. "registry.internal/web:1.4").
+  std::string record_as;
+  Platform platform = host_platform();
+  UnpackLimits limits;
+};
+
+Result<ImageRecord> load_oci_layout(ContentStore& store, const std::string& layout_dir, const LoadOptions& options);
+
+}  // namespace berth::fetcher

@@ -1,0 +1,240 @@
+// Tasks from images in a real Distribution registry on 127.0.0.1, through the real berthd:
+// pull with progress, the image config applied (and overridden), layered whiteouts, images in
+// use, prune, artifacts, an unreachable registry, and a berthd killed mid-pull.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <thread>
+
+#include "common/fs.hpp"
+#include "fetcher/digest.hpp"
+#include "tests/fetcher/image_builder.hpp"
+#include "tests/fixtures/registry.hpp"
+#include "tests/integration/harness.hpp"
+
+namespace berth::testing {
+namespace {
+
+// busybox with every applet linked, an /etc/passwd with "app" (1000), and /etc/os-release.
+std::string busybox_base_layer() {
+  TarBuilder t;
+  t.dir("bin").file("bin/busybox", fs::read_file("/bin/busybox").value_or(""), 0755);
+  FILE* p = ::popen("/bin/busybox --list", "r");
+  char line[256];
+  while (p && std::fgets(line, sizeof(line), p)) {
+    std::string name(line);
+    while (!name.empty() && (name.back() == '\n')) name.pop_back();
+    if (!name.empty() && name != "busybox" && name.find('/') == std::string::npos) t.symlink("bin/" + name, "busybox");
+  }
+  if (p) ::pclose(p);
+  t.dir("etc").file("etc/os-release", "NAME=base\n").file("etc/passwd", "root:x:0:0::/root:/bin/sh\napp:x:1000:1000::/app:/bin/sh\n")
+      .file("etc/group", "root:x:0:\napp:x:1000:\n");
+  t.dir("data").file("data/old", "old\n").dir("tmp", 01777).dir("proc").dir("sys").dir("dev").dir("mnt");
+  return t.build();
+}
+
+// Deletes /etc/os-release, makes /data opaque with a new file in it, adds the app.
+std::string app_layer() {
+  TarBuilder t;
+  t.dir("etc").file("etc/.wh.os-release", "");
+  t.dir("data").file("data/.wh..wh..opq", "").file("data/new", "new\n");
+  t.dir("app", 0755, TarBuilder::Meta{0755, 1000, 1000, 1700000000, {}}).file("app/hello.txt", "hello\n");
+  return t.build();
+}
+
+constexpr const char* kAppConfig =
+    R"({"Entrypoint":["/bin/sh","-c"],"Cmd":["echo $GREETING from $(cat hello.txt); pwd; id -u"],)"
+    R"("Env":["PATH=/bin","GREETING=hi"],"WorkingDir":"/app","User":"app"})";
+
+class Images : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    auto reg = Registry::start();
+    ASSERT_TRUE(reg.has_value()) << reg.error().message;
+    registry_ = std::move(reg).value().release();
+    auto pushed = push_image(*registry_, "team/app", "1",
+                             {{busybox_base_layer(), Compression::kGzip}, {app_layer(), Compression::kZstd}},
+                             "amd64", true, kAppConfig);
+    ASSERT_TRUE(pushed.has_value()) << pushed.error().message;
+  }
+  static void TearDownTestSuite() {
+    delete registry_;
+    registry_ = nullptr;
+  }
+  void SetUp() override {
+    ASSERT_EQ(::geteuid(), 0u) << "integration tests need root";
+    ASSERT_NE(registry_, nullptr);
+    agent_ = std::make_unique<Agent>("\"registries\": {\"" + registry_->host() + "\": {\"insecure\": true}}");
+    auto st = agent_->start();
+    ASSERT_TRUE(st.has_value()) << st.error().message;
+  }
+  std::string image(const std::string& repo_tag = "team/app:1") { return registry_->host() + "/" + repo_tag; }
+  std::string image_spec(const std::string& extra = "") {
+    return "{\"image\": " + json_string(image()) + (extra.empty() ? "" : ", " + extra) + "}";
+  }
+  // POST /v1/images/pull, collecting the JSON lines.
+  std::vector<std::string> pull(const std::string& ref) {
+    std::vector<std::string> lines;
+    std::string buf;
+    auto st = agent_->client().stream("POST", "/v1/images/pull", "{\"ref\": " + json_string(ref) + "}",
+                                      [&](std::string_view d) {
+                                        buf.append(d);
+                                        size_t nl;
+                                        while ((nl = buf.find('\n')) != std::string::npos) {
+                                          lines.push_back(buf.substr(0, nl));
+                                          buf.erase(0, nl + 1);
+                                        }
+                                        return true;
+                                      });
+    EXPECT_TRUE(st.has_value()) << (st ? "" : st.error().message);
+    return lines;
+  }
+
+  static Registry* registry_;
+  std::unique_ptr<Agent> agent_;
+};
+
+Registry* Images::registry_ = nullptr;
+
+TEST_F(Images, PullStreamsProgressAndRecordsTheImage) {
+  auto lines = pull(image());
+  ASSERT_FALSE(lines.empty());
+  auto last = parse(lines.back());
+  ASSERT_TRUE(last.HasMember("status")) << lines.back();
+  EXPECT_STREQ(last["status"].GetString(), "pulled") << lines.back();
+  EXPECT_EQ(last["image"]["layers"].Size(), 2u);
+  bool saw_progress = false;
+  for (const auto& l : lines) saw_progress |= l.find("\"fetched\"") != std::string::npos;
+  EXPECT_TRUE(saw_progress);
+  auto list = parse(agent_->request("GET", "/v1/images").body);
+  ASSERT_EQ(list["images"].Size(), 1u);
+  EXPECT_EQ(std::string(list["images"][0]["ref"].GetString()), image());
+  // A second pull finds everything present.
+  auto again = pull(image());
+  EXPECT_STREQ(parse(again.back())["status"].GetString(), "pulled");
+}
+
+TEST_F(Images, ATaskRunsFromTheImageWithItsConfig) {
+  std::string id = agent_->run(image_spec());  // pulls on demand
+  auto exit = agent_->wait(id);
+  EXPECT_EQ(exit["exit_code"].GetInt(), 0) << agent_->logs(id, "?stream=stderr");
+  EXPECT_EQ(agent_->logs(id), "hi from hello\n/app\n1000\n");
+}
+
+TEST_F(Images, TheSpecOverridesTheImageConfig) {
+  std::string id = agent_->run(image_spec(R"("env": {"GREETING": "yo"}, "user": "0", "working_dir": "/")"));
+  agent_->wait(id);
+  EXPECT_EQ(agent_->logs(id, "?stream=stderr"), "cat: can't open 'hello.txt': No such file or directory\n");
+  EXPECT_EQ(agent_->logs(id), "yo from\n/\n0\n");
+  std::string cmd = agent_->run(image_spec(R"("command": ["echo replaced cmd"])"));
+  agent_->wait(cmd);
+  EXPECT_EQ(agent_->logs(cmd), "replaced cmd\n");
+  std::string ep = agent_->run(image_spec(R"("entrypoint": ["/bin/echo"], "command": ["plain", "args"])"));
+  agent_->wait(ep);
+  EXPECT_EQ(agent_->logs(ep), "plain args\n");
+}
+
+TEST_F(Images, WhiteoutsAndOpaqueDirsGiveTheMergedView) {
+  std::string id = agent_->run(image_spec(
+      R"("command": ["ls /data; test -e /etc/os-release && echo os-release-present || echo os-release-gone"])"));
+  agent_->wait(id);
+  EXPECT_EQ(agent_->logs(id), "new\nos-release-gone\n");
+}
+
+TEST_F(Images, AnImageInUseCannotBeRemovedAndPruneFreesWhatNothingUses) {
+  std::string id = agent_->run(image_spec(R"("command": ["sleep 30"])"));
+  std::string enc = image();
+  for (size_t p; (p = enc.find('/')) != std::string::npos;) enc.replace(p, 1, "%2F");
+  auto busy = agent_->request("DELETE", "/v1/images/" + enc);
+  EXPECT_EQ(busy.status, 409) << busy.body;
+  EXPECT_NE(busy.body.find("used by a container"), std::string::npos);
+  auto listed = parse(agent_->request("GET", "/v1/images").body);
+  EXPECT_TRUE(listed["images"][0]["in_use"].GetBool());
+  EXPECT_EQ(agent_->request("DELETE", "/v1/containers/" + id + "?force=1").status, 204);
+  EXPECT_EQ(agent_->request("DELETE", "/v1/images/" + enc).status, 204);
+  auto pruned = parse(agent_->request("POST", "/v1/images/prune").body);
+  EXPECT_EQ(pruned["removed_layers"].GetUint64(), 2u);
+  EXPECT_GT(pruned["freed_bytes"].GetUint64(), 1000000u);
+  EXPECT_TRUE(subdirs(agent_->state_dir() + "/store/layers").empty());
+}
+
+TEST_F(Images, AnUnreachableRegistryIsAClearErrorAndCreatesNothing) {
+  auto r = agent_->launch(R"({"image": "127.0.0.1:1/nothing/here:1"})");
+  EXPECT_EQ(r.status, 503) << r.body;
+  EXPECT_NE(r.body.find("127.0.0.1:1/nothing/here:1"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("connect"), std::string::npos) << r.body;
+  EXPECT_EQ(parse(agent_->request("GET", "/v1/containers").body)["containers"].Size(), 0u);
+  EXPECT_TRUE(entries(agent_->state_dir() + "/sandboxes").empty());
+  EXPECT_TRUE(entries(agent_->run_dir() + "/containers").empty());
+  auto missing = agent_->launch(image_spec().replace(image_spec().find("team/app:1"), 10, "team/app:nope"));
+  EXPECT_EQ(missing.status, 404) << missing.body;
+}
+
+TEST_F(Images, ArtifactsArePlacedVerifiedAndExtracted) {
+  std::string dir = make_temp_dir("berth-artifacts");
+  std::string conf = "key=value\n";
+  ASSERT_TRUE(fs::write_file_atomic(dir + "/app.conf", conf).has_value());
+  TarBuilder t;
+  t.dir("bundle").file("bundle/run.sh", "#!/bin/sh\necho from the bundle\n", 0755);
+  ASSERT_TRUE(fs::write_file_atomic(dir + "/bundle.tar.gz", compress(t.build(), Compression::kGzip)).has_value());
+  std::string sha = fetcher::Digest::of(conf).hex();
+  std::string fetch = R"("fetch": [{"uri": "file://)" + dir + R"(/app.conf", "sha256": ")" + sha +
+                      R"("}, {"uri": "file://)" + dir + R"(/bundle.tar.gz", "extract": true}])";
+  std::string id = agent_->run(image_spec(fetch + R"(, "command": ["cat /mnt/sandbox/app.conf; /mnt/sandbox/bundle/run.sh"])"));
+  agent_->wait(id);
+  EXPECT_EQ(agent_->logs(id), "key=value\nfrom the bundle\n") << agent_->logs(id, "?stream=stderr");
+
+  std::string bad = R"("fetch": [{"uri": "file://)" + dir + R"(/app.conf", "sha256": ")" + std::string(64, '0') + R"("}])";
+  auto r = agent_->launch(image_spec(bad));
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_NE(r.body.find("file://" + dir + "/app.conf"), std::string::npos) << r.body;
+  auto list = parse(agent_->request("GET", "/v1/containers").body);
+  bool failed_with_reason = false;
+  for (const auto& c : list["containers"].GetArray())
+    if (std::string(c["state"].GetString()) == "failed")
+      failed_with_reason = std::string(c["exit"]["reason"].GetString()) == "launch_failed";
+  EXPECT_TRUE(failed_with_reason);
+  (void)fs::remove_tree(dir);
+}
+
+TEST_F(Images, ABerthdKilledMidPullLeavesAConsistentStore) {
+  // One large incompressible layer so the pull takes a while.
+  std::string big(48 << 20, '\0');
+  uint64_t x = 88172645463325252ull;
+  for (size_t i = 0; i < big.size(); i += 8) {
+    x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+    std::memcpy(&big[i], &x, 8);
+  }
+  TarBuilder t;
+  t.dir("blob").file("blob/data", big);
+  auto pushed = push_image(*registry_, "team/big", "1",
+                           {{busybox_base_layer(), Compression::kGzip}, {t.build(), Compression::kGzip}});
+  ASSERT_TRUE(pushed.has_value()) << pushed.error().message;
+  std::atomic<bool> started{false};
+  std::thread puller([&] {
+    (void)agent_->client().stream("POST", "/v1/images/pull", "{\"ref\": " + json_string(image("team/big:1")) + "}",
+                                  [&](std::string_view d) {
+                                    if (d.find("\"fetching\"") != std::string_view::npos) started = true;
+                                    return true;
+                                  });
+  });
+  for (int i = 0; i < 500 && !started; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  agent_->kill9();
+  puller.join();
+  auto st = agent_->start();
+  ASSERT_TRUE(st.has_value()) << st.error().message;
+  EXPECT_TRUE(entries(agent_->state_dir() + "/store/tmp").empty());
+  auto lines = pull(image("team/big:1"));
+  ASSERT_FALSE(lines.empty());
+  EXPECT_STREQ(parse(lines.back())["status"].GetString(), "pulled") << lines.back();
+  std::string id = agent_->run("{\"image\": " + json_string(image("team/big:1")) + ", \"command\": [\"sh\", \"-c\", \"wc -c < /blob/data\"]}");
+  agent_->wait(id);
+  EXPECT_EQ(agent_->logs(id), std::to_string(big.size()) + "\n");
+}
+
+}  // namespace
+}  // namespace berth::testing
