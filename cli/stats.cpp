@@ -77,8 +77,11 @@ std::string format_stats(const rapidjson::Value& stats, const std::map<std::stri
         cpus = buf;
       }
       std::string throttled = "-";
-      if (auto* t = member(*u, "cpu", "throttled_usec"); t && t->IsUint64())
-        throttled = human_duration(static_cast<int64_t>(t->GetUint64() / 1000));
+      if (auto* t = member(*u, "cpu", "throttled_usec"); t && t->IsUint64()) {
+        char buf[24];
+        std::snprintf(buf, sizeof(buf), "%.1fs", static_cast<double>(t->GetUint64()) / 1e6);
+        throttled = buf;
+      }
       const rapidjson::Value* mem = member(*u, "memory");
       std::string oom = "-";
       if (mem) {

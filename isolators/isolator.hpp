@@ -93,7 +93,8 @@ class Isolator {
 
   // A watched cgroup event file of `id` changed; returns the breaches it shows.
   virtual std::vector<Limitation> on_event(const ContainerId&, cgroups::EventFile) { return {}; }
-  // Called about once a second; returns the breaches found (time- and space-based limits).
+  // Called a few times a second (every 250 ms); returns the breaches found (time- and
+  // space-based limits, which have no kernel event).
   virtual std::vector<ContainerLimitation> tick(int64_t now_ns) {
     (void)now_ns;
     return {};

@@ -4,7 +4,7 @@
 //
 // It also owns the EventWatcher over the tasks' cgroup event files (memory.events,
 // pids.events, cgroup.events): the agent puts fd() into its event loop and calls
-// dispatch_events() when it is readable, and tick() about once a second; both return the
+// dispatch_events() when it is readable, and tick() every 250 ms; both return the
 // breaches found, which the caller acts on (kill, record, announce) after the Registry's lock
 // is released, so the caller may call back into the Registry.
 //
