@@ -86,7 +86,9 @@ void Containers::handle_limitations(std::vector<isolators::ContainerLimitation> 
   for (const auto& [id, l] : found) {
     std::lock_guard lk(mu_);
     auto it = by_id_.find(id);
-    if (it == by_id_.end() || it->second->rec.state != State::kRunning) continue;
+    // Not only running tasks: the task runs (and may fork-bomb) before its launch report has
+    // marked it running, and a breach then must not be lost.
+    if (it == by_id_.end() || is_final(it->second->rec.state)) continue;
     ContainerRecord& r = it->second->rec;
     if (l.fatal) {
       log::info("container " + id + " breached its " + l.resource + " limit; killing it: " + l.message);

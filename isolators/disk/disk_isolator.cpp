@@ -45,14 +45,23 @@ Result<uint64_t> DiskIsolator::used(const State& s) const {
 }
 
 Status DiskIsolator::recover(std::span<const ContainerState> known) {
-  for (const auto& s : known)
-    tasks_[s.id] = State{s.spec.sandbox_dir, s.spec.cgroup, limit_of(s.spec.resources)};
+  for (const auto& s : known) {
+    State& st = tasks_[s.id] = State{s.spec.sandbox_dir, s.spec.cgroup, limit_of(s.spec.resources)};
+    st.running = true;
+  }
   return ok();
 }
 
 Result<LaunchAdditions> DiskIsolator::prepare(const ContainerId& id, const ContainerSpec& spec) {
   tasks_[id] = State{spec.sandbox_dir, spec.cgroup, limit_of(spec.resources)};
   return LaunchAdditions{};
+}
+
+Status DiskIsolator::isolate(const ContainerId& id, pid_t, int64_t) {
+  auto it = tasks_.find(id);
+  if (it == tasks_.end()) return make_error(Code::kNotFound, "no task '" + id + "'");
+  it->second.running = true;
+  return ok();
 }
 
 Status DiskIsolator::update(const ContainerId& id, const Resources& r) {
@@ -86,7 +95,7 @@ Status DiskIsolator::cleanup(const ContainerId& id) {
 std::vector<ContainerLimitation> DiskIsolator::tick(int64_t now_ns) {
   std::vector<ContainerLimitation> out;
   for (auto& [id, s] : tasks_) {
-    if (!s.limit_bytes || s.reported || now_ns - s.checked_at_ns < every_ns_) continue;
+    if (!s.limit_bytes || !s.running || s.reported || now_ns - s.checked_at_ns < every_ns_) continue;
     s.checked_at_ns = now_ns;
     auto bytes = used(s);
     if (!bytes || *bytes <= *s.limit_bytes) continue;

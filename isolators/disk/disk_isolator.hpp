@@ -1,7 +1,7 @@
 // DiskIsolator ("disk/du"): what a task has written to its sandbox (work/, its /mnt/sandbox)
 // and to its writable layer (overlay/upper/), counted in allocated blocks. The kernel has no
-// event for this, so tasks with `disk_mb` are measured about once a second (tick); over the
-// limit is fatal (reason disk_limit). Logs are capped by log rotation, not counted here.
+// event for this, so running tasks with `disk_mb` are measured about once a second (tick);
+// over the limit is fatal (reason disk_limit). Logs are capped by log rotation, not counted here.
 // Usage: used and limit bytes, io.pressure. Threading: under the Registry's lock.
 #pragma once
 
@@ -23,6 +23,7 @@ class DiskIsolator : public Isolator {
   std::string_view name() const override { return "disk/du"; }
   Status recover(std::span<const ContainerState> known) override;
   Result<LaunchAdditions> prepare(const ContainerId&, const ContainerSpec&) override;
+  Status isolate(const ContainerId&, pid_t, int64_t started_at_ns) override;
   Status update(const ContainerId&, const Resources&) override;
   Result<Usage> usage(const ContainerId&) override;
   Status cleanup(const ContainerId&) override;
@@ -34,6 +35,7 @@ class DiskIsolator : public Isolator {
     std::string cgroup;
     std::optional<uint64_t> limit_bytes;
     int64_t checked_at_ns = 0;
+    bool running = false;  // checked from isolate() on: a breach needs a task to kill
     bool reported = false;
   };
   Result<uint64_t> used(const State& s) const;

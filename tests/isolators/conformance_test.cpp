@@ -208,6 +208,8 @@ TEST_F(Limits, DiskOverTheLimitIsFatal) {
   EXPECT_TRUE(disk.tick(now_ns()).empty());
   ASSERT_TRUE(fs::mkdir_p(sandbox_.path() + "/work").has_value());
   ASSERT_TRUE(fs::write_file_atomic(sandbox_.path() + "/work/big", std::string(2 << 20, 'x')).has_value());
+  EXPECT_TRUE(disk.tick(now_ns()).empty());  // not running yet: nothing to kill, checked later
+  ASSERT_TRUE(disk.isolate("t1", 1, now_ns()).has_value());
   auto found = disk.tick(now_ns());
   ASSERT_EQ(found.size(), 1u);
   EXPECT_EQ(found[0].limitation.reason, "disk_limit");
