@@ -61,7 +61,9 @@ static Error not_found(const std::string& id_or_name) {
 }
 
 Status Containers::checkpoint_locked(const ContainerRecord& rec) {
-  return fs::write_file_atomic(rec.bundle_dir + "/state.json", checkpoint_json(rec), 0600);
+  // run_dir is volatile by design (/run): atomic for readers, no fsync. What must survive a
+  // crash of the machine is in the sandbox (exit.json from the shim, termination.json).
+  return fs::write_file_atomic(rec.bundle_dir + "/state.json", checkpoint_json(rec), 0600, fs::Durability::kVolatile);
 }
 
 void Containers::publish(const std::string& type, const ContainerRecord& rec, const std::string& extra) {
@@ -127,7 +129,8 @@ Status Containers::remove(const std::string& id_or_name, bool force, const Calle
   }
   ContainerRecord rec;
   {
-    std::lock_guard lk(mu_);
+    std::unique_lock lk(mu_);
+    changed_.wait(lk, [&] { return !e->saving_record; });
     if (by_id_.find(e->rec.id) == by_id_.end()) return not_found(id_or_name);  // a racing remove won
     rec = e->rec;
     by_id_.erase(rec.id);

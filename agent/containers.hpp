@@ -1,9 +1,10 @@
 // Containers: the task table and each task's life (launch → running → exited), the owner of
 // every task's bundle dir, sandbox dir and cgroup.
 //
-// State machine: pending → preparing → running → exited, or → failed before running. Every
-// transition is checkpointed (state.json, atomic) before it is published as an event, so a
-// restarted berthd resumes from what was last announced.
+// State machine: pending → pulling → preparing → running → exited, or → failed before
+// running. Every transition is checkpointed (state.json, atomic) before it is published as an
+// event, so a restarted berthd resumes from what was last announced; the exit itself is made
+// durable by the shim's exit.json, from which a restarted berthd settles a task again.
 //
 // Threading: API handlers call in from many threads; the table lock guards the records and is
 // never held across slow work (spawning a shim, waiting for a report, removing files). Exit
@@ -91,6 +92,9 @@ class Containers {
     ContainerRecord rec;
     UniqueFd task_pidfd;
     uint64_t grace_timer = 0;
+    // Set from settle() until termination.json is written outside the lock; remove() waits
+    // for it so it never deletes a sandbox under that write.
+    bool saving_record = false;
   };
 
   // All private helpers named *_locked expect mu_ held.
@@ -131,7 +135,8 @@ class Containers {
   // Exit handling (lifecycle.cpp); loop thread.
   void watch_shim(const std::string& id, UniqueFd shim_pidfd);
   void on_shim_exit(const std::string& id);
-  void settle(Entry& e, const std::string& lost_reason);
+  void settle(Entry& e, const std::string& lost_reason);  // mu_ held
+  void save_termination(const ContainerRecord& r);        // mu_ not held
   void escalate_kill(const std::string& id);
   void reap_children();
 

@@ -154,14 +154,15 @@ Status Containers::write_bundle(const ContainerRecord& rec, const Root& root) {
   TaskPaths paths{rec.bundle_dir + "/rootfs", root.lowerdir, rec.sandbox_dir + "/overlay/upper",
                   rec.sandbox_dir + "/overlay/work", work};
   sandbox::OciSpec oci = translate(root.effective, rec.id, paths, user);
-  BERTH_CHECK(fs::write_file_atomic(rec.bundle_dir + "/config.json", sandbox::to_json(oci), 0600));
+  BERTH_CHECK(fs::write_file_atomic(rec.bundle_dir + "/config.json", sandbox::to_json(oci), 0600,
+                                    fs::Durability::kVolatile));
 
   uint64_t max_mb = rec.spec.log_max_size_mb.value_or(config_.log_max_size_mb);
   uint32_t max_files = rec.spec.log_max_files.value_or(config_.log_max_files);
   json::JsonWriter w;
   w.begin_object().kv("id", rec.id).kv("sandbox_dir", rec.sandbox_dir).kv("cgroup", rec.cgroup)
       .kv("log_max_bytes", max_mb * 1024 * 1024).kv("log_max_files", max_files).end_object();
-  return fs::write_file_atomic(rec.bundle_dir + "/shim.json", w.str(), 0600);
+  return fs::write_file_atomic(rec.bundle_dir + "/shim.json", w.str(), 0600, fs::Durability::kVolatile);
 }
 
 // The task's cgroup with its limits in place: the shim clones the task straight into it, so
@@ -178,7 +179,7 @@ Status Containers::fetch_artifacts(const ContainerRecord& rec) {
   BERTH_TRY(UniqueFd work, fs::open_dir(rec.sandbox_dir + "/work"));
   for (const auto& f : rec.spec.fetch) {
     fetcher::ArtifactSpec a{f.uri, f.sha256, f.extract, f.executable, f.output};
-    BERTH_CHECK_CTX(images_->fetch_artifact(a, work.get()), "fetch " + f.uri);
+    BERTH_CHECK(images_->fetch_artifact(a, work.get()));  // names the URI, without credentials
   }
   return ok();
 }

@@ -78,14 +78,25 @@ void Containers::on_shim_exit(const std::string& id) {
   reap_children();
   // Breaches the kernel announced before the task ended are acted on (recorded) first.
   handle_limitations(isolators_->dispatch_events());
-  std::string cgroup;
+  std::optional<ContainerRecord> settled;
   {
     std::lock_guard lk(mu_);
     auto it = by_id_.find(id);
     if (it == by_id_.end()) return;
     Entry& e = *it->second;
-    if (!is_final(e.rec.state)) settle(e, "");
-    cgroup = e.rec.cgroup;
+    if (!is_final(e.rec.state)) {
+      settle(e, "");
+      settled = e.rec;
+      e.saving_record = true;
+    }
+  }
+  // Waiters have their answer; the durable copy of the record is written without the lock
+  // (the shim's fsynced exit.json already lets a restarted berthd rebuild it).
+  if (settled) {
+    save_termination(*settled);
+    std::lock_guard lk(mu_);
+    if (auto it = by_id_.find(id); it != by_id_.end()) it->second->saving_record = false;
+    changed_.notify_all();
   }
   // The record is final and checkpointed with the cgroup's last counters; now the cgroup goes.
   auto cleaned = isolators_->cleanup(id);
@@ -146,12 +157,15 @@ void Containers::settle(Entry& e, const std::string& lost_reason) {
     loop_.cancel_timer(e.grace_timer);
     e.grace_timer = 0;
   }
-  auto saved = fs::write_file_atomic(r.sandbox_dir + "/termination.json", termination_json(t), 0644);
-  if (!saved) log::warn("record termination of " + r.id + ": " + saved.error().message);
   auto cp = checkpoint_locked(r);
   if (!cp) log::error("checkpoint " + r.id + ": " + cp.error().message);
   publish(t.reason == "lost" ? "container.lost" : "container.exited", r);
   changed_.notify_all();
+}
+
+void Containers::save_termination(const ContainerRecord& r) {
+  auto saved = fs::write_file_atomic(r.sandbox_dir + "/termination.json", termination_json(*r.exit), 0644);
+  if (!saved) log::warn("record termination of " + r.id + ": " + saved.error().message);
 }
 
 void Containers::reap_children() {

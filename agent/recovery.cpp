@@ -77,6 +77,7 @@ void Containers::recover_one(ContainerRecord rec) {
     }
     settle(*e, "the shim (pid " + std::to_string(r.shim_pid) +
                    ") is gone and left no exit record; the task's exit is unknown");
+    save_termination(r);
     (void)isolators_->cleanup(id);
     log::info("recover: container " + id + " ended while berthd was down: " + r.exit->message);
     return;

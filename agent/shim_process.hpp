@@ -1,5 +1,5 @@
 // Starting a berth-shim for one task and reading its launch report.
-// The shim is forked from berthd (which is multi-threaded), so the child between fork and
+// The shim is cloned from berthd (which is multi-threaded), so the child between clone and
 // execve only makes async-signal-safe syscalls on fds opened beforehand. The shim's fd 3 is
 // the status pipe: one JSON line, {"pid":N,"start_time":T} once the task runs or
 // {"error":"..."} when the launch failed. berthd is a child subreaper and reaps shims.
@@ -22,8 +22,8 @@ struct ShimHandle {
   UniqueFd status;  // read end of the status pipe
 };
 
-// Forks and execs `shim_path --bundle bundle_dir`; its stderr goes to bundle_dir/shim.log and
-// it joins `shims_cgroup` (a cgroup dir path) before exec.
+// Starts `shim_path --bundle bundle_dir` (clone3 straight into `shims_cgroup`, a cgroup dir
+// path); its stderr goes to bundle_dir/shim.log.
 Result<ShimHandle> spawn_shim(const std::string& shim_path, const std::string& bundle_dir,
                               const std::string& shims_cgroup);
 

@@ -145,7 +145,20 @@ Result<RunOptions> parse_run(
     if (r.flag({"-d", "--detach"})) { o.detach = true; continue; }
     if (r.flag({"--rm"})) { o.remove = true; continue; }
     BERTH_OPT(r, o.name, {}, "--name");
-    BERTH_OPT(r, o.rootfs, {}, "--rootfs");
+    BERTH_OPT(r, o.rootfs, {
+      if (o.rootfs.empty()) return bad("run", "--rootfs needs a directory");
+    }, "--rootfs");
+    BERTH_OPT(r, o.image, {
+      if (o.image.empty()) return bad("run", "--image needs a reference, e.g. registry.local/app:1.0");
+    }, "--image");
+    BERTH_OPT(r, v, {
+      if (!o.entrypoint) o.entrypoint.emplace();
+      if (!v.empty()) o.entrypoint->push_back(v);
+    }, "--entrypoint");
+    BERTH_OPT(r, v, {
+      BERTH_TRY(FetchOption f, parse_fetch(v));
+      o.fetch.push_back(std::move(f));
+    }, "--fetch");
     BERTH_OPT(r, o.user, {}, "--user", "-u");
     BERTH_OPT(r, o.workdir, {}, "--workdir", "-w");
     BERTH_OPT(r, o.hostname, {}, "--hostname");
@@ -161,18 +174,79 @@ Result<RunOptions> parse_run(
     o.command.push_back(r.peek());
     r.skip();
   }
-  if (o.command.empty()) return bad("run", "no command given; usage: berth run [OPTIONS] -- CMD [ARG...]");
-  if (o.rootfs.empty()) return bad("run", "--rootfs DIR is required (images are not supported yet)");
+  if (o.rootfs.empty() && o.image.empty())
+    return bad("run", "give the task a root: --rootfs DIR or --image REF");
+  if (!o.rootfs.empty() && !o.image.empty())
+    return bad("run", "give either --rootfs or --image, not both");
+  if (!o.rootfs.empty() && o.command.empty())
+    return bad("run", "no command given; usage: berth run [OPTIONS] --rootfs DIR -- CMD [ARG...]");
+  if (!o.rootfs.empty() && o.entrypoint)
+    return bad("run", "--entrypoint goes with --image; with --rootfs the command is the whole argv");
   if (o.detach && o.remove) return bad("run", "--rm cannot be combined with -d");
   return o;
+}
+
+Result<FetchOption> parse_fetch(const std::string& text) {
+  const std::string kExpected =
+      "expected URI[,sha256=HEX][,extract][,executable][,output=NAME] (write a comma in the URI as %2C)";
+  std::vector<std::string> parts;
+  size_t start = 0;
+  for (size_t comma; (comma = text.find(',', start)) != std::string::npos; start = comma + 1)
+    parts.push_back(text.substr(start, comma - start));
+  parts.push_back(text.substr(start));
+  FetchOption f;
+  f.uri = parts[0];
+  if (f.uri.rfind("http://", 0) != 0 && f.uri.rfind("https://", 0) != 0 && f.uri.rfind("file://", 0) != 0)
+    return bad("run", "--fetch '" + text + "': the URI must start with http://, https:// or file://; " + kExpected);
+  bool seen_sha = false, seen_output = false;
+  for (size_t i = 1; i < parts.size(); ++i) {
+    const std::string& p = parts[i];
+    auto twice = [&] { return bad("run", "--fetch '" + text + "': '" + p + "' given twice"); };
+    if (p == "extract") {
+      if (f.extract) return twice();
+      f.extract = true;
+    } else if (p == "executable") {
+      if (f.executable) return twice();
+      f.executable = true;
+    } else if (p.rfind("sha256=", 0) == 0) {
+      if (seen_sha) return twice();
+      seen_sha = true;
+      f.sha256 = p.substr(7);
+      if (f.sha256.empty()) return bad("run", "--fetch '" + text + "': sha256= needs 64 hex digits");
+    } else if (p.rfind("output=", 0) == 0) {
+      if (seen_output) return twice();
+      seen_output = true;
+      f.output = p.substr(7);
+      if (f.output.empty()) return bad("run", "--fetch '" + text + "': output= needs a name");
+    } else {
+      return bad("run", "--fetch '" + text + "': unknown item '" + p + "'; " + kExpected);
+    }
+  }
+  if (f.extract && f.executable)
+    return bad("run", "--fetch '" + text + "': executable applies to placed files, not to extracted archives");
+  return f;
 }
 
 std::string run_spec_json(const RunOptions& o) {
   json::JsonWriter w;
   w.begin_object();
   if (!o.name.empty()) w.kv("name", o.name);
-  w.kv("rootfs", o.rootfs);
-  w.kv_strings("command", o.command);
+  if (!o.rootfs.empty()) w.kv("rootfs", o.rootfs);
+  if (!o.image.empty()) w.kv("image", o.image);
+  if (!o.command.empty()) w.kv_strings("command", o.command);
+  if (o.entrypoint) w.kv_strings("entrypoint", *o.entrypoint);
+  if (!o.fetch.empty()) {
+    w.key("fetch").begin_array();
+    for (const auto& f : o.fetch) {
+      w.begin_object().kv("uri", f.uri);
+      if (!f.sha256.empty()) w.kv("sha256", f.sha256);
+      if (f.extract) w.kv("extract", true);
+      if (f.executable) w.kv("executable", true);
+      if (!f.output.empty()) w.kv("output", f.output);
+      w.end_object();
+    }
+    w.end_array();
+  }
   if (!o.env.empty()) w.kv_map("env", o.env);
   if (!o.user.empty()) w.kv("user", o.user);
   if (!o.workdir.empty()) w.kv("working_dir", o.workdir);
@@ -278,6 +352,65 @@ Result<RmOptions> parse_rm(const Args& args) {
   return o;
 }
 
+Result<PullOptions> parse_pull(const Args& args) {
+  Reader r("pull", args);
+  for (; !r.done(); r.skip())
+    if (r.is_option()) return r.unknown();
+  if (args.size() != 1 || args[0].empty())
+    return bad("pull", "takes exactly one image reference, e.g. registry.local/app:1.0");
+  return PullOptions{args[0]};
+}
+
+Result<ImagesOptions> parse_images(const Args& args) {
+  ImagesOptions o;
+  Reader r("images", args);
+  while (!r.done()) {
+    if (r.flag({"-q", "--quiet"})) { o.quiet = true; continue; }
+    if (!r.is_option()) return bad("images", "unexpected argument '" + r.peek() + "'");
+    return r.unknown();
+  }
+  return o;
+}
+
+Result<RmiOptions> parse_rmi(const Args& args) {
+  RmiOptions o;
+  Reader r("rmi", args);
+  while (!r.done()) {
+    if (r.is_option()) return r.unknown();
+    o.refs.push_back(r.peek());
+    r.skip();
+  }
+  if (o.refs.empty()) return bad("rmi", "needs at least one image reference");
+  return o;
+}
+
+Result<LoadOptions> parse_load(const Args& args) {
+  LoadOptions o;
+  Reader r("load", args);
+  while (!r.done()) {
+    if (!r.is_option()) {
+      if (!o.dir.empty()) return bad("load", "takes one directory, got '" + o.dir + "' and '" + r.peek() + "'");
+      o.dir = r.peek();
+      r.skip();
+      continue;
+    }
+    BERTH_OPT(r, o.ref, {}, "--ref");
+    BERTH_OPT(r, o.ref_name, {}, "--name");
+    return r.unknown();
+  }
+  if (o.dir.empty()) return bad("load", "needs an OCI image layout directory");
+  if (o.ref.empty()) return bad("load", "needs --ref REF, the reference to record the image under");
+  return o;
+}
+
+std::string load_body(const LoadOptions& o) {
+  json::JsonWriter w;
+  w.begin_object().kv("path", o.dir).kv("ref", o.ref);
+  if (!o.ref_name.empty()) w.kv("ref_name", o.ref_name);
+  w.end_object();
+  return w.str();
+}
+
 Result<EventsOptions> parse_events(const Args& args) {
   EventsOptions o;
   Reader r("events", args);
@@ -312,8 +445,12 @@ std::string usage() {
       "\n"
       "commands:\n"
       "  run [-d] [--rm] [--name N] [--env K=V]... [--label K=V]... --rootfs DIR\n"
-      "      [--user U] [--workdir D] [--hostname H] -- CMD [ARG...]\n"
-      "                        start a task; attached: print its output and exit with its code\n"
+      "      [--user U] [--workdir D] [--hostname H] [--fetch SPEC]... -- CMD [ARG...]\n"
+      "  run [OPTIONS] --image REF [--entrypoint ARG]... [-- CMD [ARG...]]\n"
+      "                        start a task; attached: print its output and exit with its code.\n"
+      "                        With --image, CMD replaces the image's Cmd and --entrypoint (one\n"
+      "                        argument each; \"\" clears it) its Entrypoint. --fetch places\n"
+      "                        URI[,sha256=HEX][,extract][,executable][,output=NAME] in /mnt/sandbox\n"
       "  ps [-a] [-q]          list running (-a: all) containers\n"
       "  inspect ID            show a container as JSON\n"
       "  logs [-f] [--tail N] [--stderr] ID\n"
@@ -324,7 +461,15 @@ std::string usage() {
       "  rm [-f] ID...         remove ended containers (-f: kill running ones first)\n"
       "  events [--since SEQ]  stream agent events\n"
       "  info                  show the node: cgroup mode, controllers, capacity\n"
-      "  stats [--no-stream] [--interval S]  usage next to limits of running tasks (live; --json once)\n"
+      "  pull REF              pull an image (REF: host[:port]/repo[:tag][@sha256:HEX])\n"
+      "  images [-q]           list images (-q: refs only)\n"
+      "  rmi REF...            remove images no container uses\n"
+      "  prune                 remove layers and blobs no image needs\n"
+      "  load DIR --ref REF [--name REF_NAME]\n"
+      "                        import an OCI image layout directory (--name picks one of its\n"
+      "                        images by its org.opencontainers.image.ref.name)\n"
+      "  stats [--no-stream] [--interval S]\n"
+      "                        usage next to limits of running tasks, live like top\n"
       "\n"
       "--json prints the API's JSON instead of tables.\n";
 }

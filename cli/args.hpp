@@ -28,12 +28,24 @@ struct GlobalOptions {
 };
 Result<GlobalOptions> parse_global(const Args& argv);  // argv without the program name
 
+// One --fetch: "URI[,sha256=HEX][,extract][,executable][,output=NAME]". A comma inside the URI
+// is written %2C (the URI is passed on as is).
+struct FetchOption {
+  std::string uri, sha256, output;
+  bool extract = false, executable = false;
+  bool operator==(const FetchOption&) const = default;
+};
+Result<FetchOption> parse_fetch(const std::string& text);
+
 struct RunOptions {
   bool detach = false;
   bool remove = false;    // --rm: remove the container once it ended (attached only)
-  std::string name, rootfs, user, workdir, hostname;
+  std::string name, rootfs, image, user, workdir, hostname;
   std::map<std::string, std::string> env, labels;
-  Args command;
+  // --entrypoint, one argument each; a lone --entrypoint "" clears the image's entrypoint.
+  std::optional<Args> entrypoint;
+  std::vector<FetchOption> fetch;
+  Args command;           // required with rootfs; with image it replaces the image's Cmd
 };
 // `lookup_env` resolves "--env NAME" (no '=') from the CLI's own environment.
 Result<RunOptions> parse_run(const Args& args,
@@ -65,6 +77,20 @@ std::string kill_body(const KillOptions& o);
 
 struct RmOptions { bool force = false; Args ids; };
 Result<RmOptions> parse_rm(const Args& args);
+
+// Image commands. Refs are passed to berthd as typed; it checks them.
+struct PullOptions { std::string ref; };
+Result<PullOptions> parse_pull(const Args& args);
+
+struct ImagesOptions { bool quiet = false; };
+Result<ImagesOptions> parse_images(const Args& args);
+
+struct RmiOptions { Args refs; };
+Result<RmiOptions> parse_rmi(const Args& args);
+
+struct LoadOptions { std::string dir, ref, ref_name; };
+Result<LoadOptions> parse_load(const Args& args);
+std::string load_body(const LoadOptions& o);  // dir must already be absolute
 
 struct EventsOptions { std::optional<unsigned long long> since; };
 Result<EventsOptions> parse_events(const Args& args);

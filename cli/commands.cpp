@@ -1,41 +1,15 @@
 #include "cli/commands.hpp"
 
-#include <unistd.h>
-
 #include <chrono>
-#include <climits>
 #include <cstdlib>
 #include <thread>
 
-#include "cli/args.hpp"
-#include "cli/client.hpp"
+#include "cli/command_context.hpp"
 #include "cli/format.hpp"
 #include "cli/stats.hpp"
 
 namespace berth::cli {
 namespace {
-
-constexpr int kExitFailure = 1;
-constexpr int kExitUsage = 2;
-constexpr int kExitBerthError = 125;
-
-struct Context {
-  Client client;
-  bool json = false;
-  std::ostream& out;
-  std::ostream& err;
-};
-
-int fail(Context& ctx, const Error& e, int code = kExitFailure) {
-  ctx.err << "berth: " << e.message << "\n";
-  ctx.err.flush();
-  return code;
-}
-
-int usage_error(std::ostream& err, const Error& e) {
-  err << "berth: " << e.message << "\n";
-  return kExitUsage;
-}
 
 std::string container_path(const std::string& id) { return "/v1/containers/" + url_encode(id); }
 
@@ -50,15 +24,6 @@ Status copy_logs(Client& client, const std::string& target, std::ostream& to) {
   return ok();
 }
 
-std::string absolute_path(const std::string& path) {
-  if (path.empty() || path[0] == '/') return path;
-  char buf[PATH_MAX];
-  if (::realpath(path.c_str(), buf)) return buf;
-  char cwd[PATH_MAX];
-  if (::getcwd(cwd, sizeof(cwd))) return std::string(cwd) + "/" + path;
-  return path;
-}
-
 int cmd_run(Context& ctx, const Args& args) {
   auto opts = parse_run(args, [](const std::string& name) -> std::optional<std::string> {
     const char* v = std::getenv(name.c_str());
@@ -67,7 +32,7 @@ int cmd_run(Context& ctx, const Args& args) {
   });
   if (!opts.has_value()) return fail(ctx, opts.error(), kExitBerthError);
   RunOptions o = std::move(opts).value();
-  o.rootfs = absolute_path(o.rootfs);
+  if (!o.rootfs.empty()) o.rootfs = absolute_path(o.rootfs);
 
   auto created = ctx.client.call("POST", "/v1/containers", run_spec_json(o));
   if (!created.has_value()) return fail(ctx, created.error(), kExitBerthError);
@@ -254,7 +219,7 @@ int cmd_stats(Context& ctx, const Args& args) {
 
 }  // namespace
 
-int run_cli(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err) {
+int run_cli(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err, Terminal terminal) {
   auto g = parse_global(argv);
   if (!g.has_value()) {
     err << "berth: " << g.error().message << "\n" << usage();
@@ -268,7 +233,7 @@ int run_cli(const std::vector<std::string>& argv, std::ostream& out, std::ostrea
     out << "berth 0.1.0\n";
     return 0;
   }
-  Context ctx{Client(g->socket.empty() ? default_socket_path() : g->socket), g->json, out, err};
+  Context ctx{Client(g->socket.empty() ? default_socket_path() : g->socket), g->json, terminal, out, err};
   const std::string& cmd = g->command;
   int rc;
   if (cmd == "run") rc = cmd_run(ctx, g->args);
@@ -281,6 +246,11 @@ int run_cli(const std::vector<std::string>& argv, std::ostream& out, std::ostrea
   else if (cmd == "events") rc = cmd_events(ctx, g->args);
   else if (cmd == "info") rc = cmd_info(ctx, g->args);
   else if (cmd == "stats") rc = cmd_stats(ctx, g->args);
+  else if (cmd == "pull") rc = cmd_pull(ctx, g->args);
+  else if (cmd == "images") rc = cmd_images(ctx, g->args);
+  else if (cmd == "rmi") rc = cmd_rmi(ctx, g->args);
+  else if (cmd == "prune") rc = cmd_prune(ctx, g->args);
+  else if (cmd == "load") rc = cmd_load(ctx, g->args);
   else {
     err << "berth: unknown command '" << cmd << "' (see 'berth --help')\n";
     return kExitUsage;

@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <iterator>
 
 namespace berth::cli {
 namespace {
@@ -204,7 +205,11 @@ std::string format_ps(const rapidjson::Value& list, int64_t now) {
   if (arr && arr->IsArray()) {
     for (const auto& c : arr->GetArray()) {
       std::vector<std::string> argv;
-      if (const rapidjson::Value* spec = member(c, "spec")) argv = json::get_string_array(*spec, "command");
+      if (const rapidjson::Value* spec = member(c, "spec")) {
+        argv = json::get_string_array(*spec, "command");
+        // An image task without a command runs the image's own: name the image instead.
+        if (argv.empty() && !json::get_string(*spec, "image").empty()) argv = {"(" + json::get_string(*spec, "image") + ")"};
+      }
       std::string name = json::get_string(c, "name");
       rows.push_back({json::get_string(c, "id"), name.empty() ? "-" : name,
                       json::get_string(c, "state"), created_text(c, now), status_text(c, now),
@@ -267,6 +272,65 @@ std::string format_info(const rapidjson::Value& info) {
   size_t w = 0;
   for (const auto& r : rows) w = std::max(w, r[0].size());
   for (const auto& r : rows) out += r[0] + std::string(w - r[0].size() + 1, ' ') + r[1] + "\n";
+  return out;
+}
+
+std::string human_size(uint64_t bytes) {
+  static const char* const kUnits[] = {"B", "kB", "MB", "GB", "TB", "PB", "EB"};
+  if (bytes < 1000) return std::to_string(bytes) + " B";
+  double v = static_cast<double>(bytes);
+  size_t unit = 0;
+  // 999.5 and up would print as "1000": move to the next unit first.
+  while (v >= 999.5 && unit + 1 < std::size(kUnits)) {
+    v /= 1000;
+    ++unit;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), v < 99.95 ? "%.1f %s" : "%.0f %s", v, kUnits[unit]);
+  return buf;
+}
+
+std::string short_digest(std::string_view digest) {
+  if (digest.rfind("sha256:", 0) == 0) digest.remove_prefix(7);
+  return std::string(digest.substr(0, 12));
+}
+
+std::string image_summary(const rapidjson::Value& image) {
+  const rapidjson::Value* layers = member(image, "layers");
+  size_t n = layers && layers->IsArray() ? layers->Size() : 0;
+  std::string digest = json::get_string(image, "manifest_digest");
+  std::string algo = digest.substr(0, digest.find(':') == std::string::npos ? 0 : digest.find(':') + 1);
+  return json::get_string(image, "ref") + " (" + algo + short_digest(digest) + "\u2026, " +
+         std::to_string(n) + (n == 1 ? " layer, " : " layers, ") +
+         human_size(json::get_uint(image, "size")) + ")";
+}
+
+std::string format_images(const rapidjson::Value& list) {
+  std::vector<std::vector<std::string>> rows{{"REF", "DIGEST", "LAYERS", "SIZE", "IN USE"}};
+  const rapidjson::Value* arr = member(list, "images");
+  if (arr && arr->IsArray()) {
+    for (const auto& img : arr->GetArray()) {
+      const rapidjson::Value* layers = member(img, "layers");
+      rows.push_back({json::get_string(img, "ref"), short_digest(json::get_string(img, "manifest_digest")),
+                      std::to_string(layers && layers->IsArray() ? layers->Size() : 0),
+                      human_size(json::get_uint(img, "size")), json::get_bool(img, "in_use") ? "yes" : "no"});
+    }
+  }
+  return format_table(rows);
+}
+
+std::string format_prune(const rapidjson::Value& stats) {
+  auto count = [&](const char* key, const char* one, const char* many) {
+    uint64_t n = json::get_uint(stats, key);
+    return std::to_string(n) + " " + (n == 1 ? one : many);
+  };
+  std::vector<std::string> images = json::get_string_array(stats, "removed_images");
+  std::string out = "removed " + std::to_string(images.size()) + (images.size() == 1 ? " image, " : " images, ") +
+                    count("removed_layers", "layer", "layers") + ", " + count("removed_blobs", "blob", "blobs") +
+                    "; freed " + human_size(json::get_uint(stats, "freed_bytes")) + "\n";
+  for (const auto& ref : images) out += "removed image " + ref + "\n";
+  if (!json::get_bool(stats, "headroom_met", true))
+    out += "free space is still below gc_headroom_mb: the remaining images are in use\n";
   return out;
 }
 

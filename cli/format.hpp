@@ -1,5 +1,6 @@
 // Human output for the berth CLI: aligned tables, relative times ("Up 3 minutes",
-// "Exited (0) 2 seconds ago"), exit codes from termination records, events and node info.
+// "Exited (0) 2 seconds ago"), exit codes from termination records, events, node info, image
+// sizes and digests.
 // Pure functions of the API's JSON and an explicit "now", so they are unit-tested as is.
 //
 // Times in the API are RFC 3339 UTC with milliseconds ("2026-11-25T18:00:00.123Z"); "now" is
@@ -51,6 +52,23 @@ std::string format_info(const rapidjson::Value& info);
 
 // The `wait` summary of a termination record: "exited with code 0" etc.
 std::string format_exit(const rapidjson::Value& record);
+
+// Sizes in decimal units, three significant digits at most: "512 B", "1.5 kB", "12.3 MB",
+// "123 MB", "1.0 GB".
+std::string human_size(uint64_t bytes);
+
+// "sha256:<hex>" → the first 12 hex digits (other text is returned cut to 12 characters).
+std::string short_digest(std::string_view digest);
+
+// "host/repo:tag (sha256:abcdef012345…, 3 layers, 12.3 MB)" for an image object.
+std::string image_summary(const rapidjson::Value& image);
+
+// The `images` table for {"images": [...]}: REF, DIGEST, LAYERS, SIZE, IN USE.
+std::string format_images(const rapidjson::Value& list);
+
+// What `prune` freed, one line, plus the images it removed and a note when the free space
+// is still below the agent's gc_headroom_mb.
+std::string format_prune(const rapidjson::Value& stats);
 
 // Indented JSON (for inspect).
 std::string pretty_json(const rapidjson::Value& v);

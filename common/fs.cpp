@@ -89,7 +89,9 @@ Status write_all(int fd, const void* data, size_t len) {
   return ok();
 }
 
-Status write_file_atomic(int dirfd, const std::string& name, const std::string& data, mode_t mode) {
+Status write_file_atomic(int dirfd, const std::string& name, const std::string& data, mode_t mode,
+                         Durability durability) {
+  bool sync = durability == Durability::kDurable;
   std::string tmp = name + ".tmp";
   BERTH_TRY(UniqueFd fd, open_at(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, mode));
   auto written = write_all(fd.get(), data.data(), data.size());
@@ -97,7 +99,7 @@ Status write_file_atomic(int dirfd, const std::string& name, const std::string& 
     ::unlinkat(dirfd, tmp.c_str(), 0);
     return std::move(written).error().wrap("write " + tmp);
   }
-  if (::fsync(fd.get()) != 0) {
+  if (sync && ::fsync(fd.get()) != 0) {
     int err = errno;
     ::unlinkat(dirfd, tmp.c_str(), 0);
     return errno_error(err, "fsync " + tmp);
@@ -108,16 +110,16 @@ Status write_file_atomic(int dirfd, const std::string& name, const std::string& 
     ::unlinkat(dirfd, tmp.c_str(), 0);
     return errno_error(err, "rename " + tmp);
   }
-  if (::fsync(dirfd) != 0) return errno_error("fsync directory of " + name);
+  if (sync && ::fsync(dirfd) != 0) return errno_error("fsync directory of " + name);
   return ok();
 }
 
-Status write_file_atomic(const std::string& path, const std::string& data, mode_t mode) {
+Status write_file_atomic(const std::string& path, const std::string& data, mode_t mode, Durability durability) {
   auto slash = path.rfind('/');
   std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
   std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
   BERTH_TRY(UniqueFd dfd, open_dir(dir));
-  return write_file_atomic(dfd.get(), name, data, mode);
+  return write_file_atomic(dfd.get(), name, data, mode, durability);
 }
 
 static Status remove_children(int dfd, dev_t dev, const std::string& where) {

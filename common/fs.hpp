@@ -27,9 +27,13 @@ Result<std::string> read_file_at(int dirfd, const std::string& name);
 
 // Writes `data` to dirfd/name.tmp, fsyncs, renames over dirfd/name and fsyncs the directory:
 // readers see either the old or the new content, never a torn file, even after a crash.
+// Durability::kVolatile skips the fsyncs (still atomic for readers) for files that do not
+// outlive a reboot anyway, such as those under /run.
+enum class Durability { kDurable, kVolatile };
 Status write_file_atomic(int dirfd, const std::string& name, const std::string& data,
-                         mode_t mode = 0644);
-Status write_file_atomic(const std::string& path, const std::string& data, mode_t mode = 0644);
+                         mode_t mode = 0644, Durability durability = Durability::kDurable);
+Status write_file_atomic(const std::string& path, const std::string& data, mode_t mode = 0644,
+                         Durability durability = Durability::kDurable);
 
 // Writes a whole buffer to an fd, retrying on EINTR and short writes.
 Status write_all(int fd, const void* data, size_t len);

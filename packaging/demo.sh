@@ -1,7 +1,8 @@
 #!/bin/bash
-# berth's main job, end to end: start berthd, run a task from a busybox root filesystem, show
-# its logs, status and exit; then a long-running task killed with a grace period. Runs in a
-# temp dir and removes everything it made.
+# berth's main job, end to end: start a private registry on 127.0.0.1 and push a busybox image
+# to it, start berthd, pull the image, run a task from it, show its logs, status and exit; then
+# a long-running task killed with a grace period. Runs in a temp dir and removes everything it
+# made (registry and berthd by pid, cgroups, files).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=$PWD/build
@@ -11,8 +12,10 @@ DEMO=$(mktemp -d /tmp/berth-demo-XXXXXX)
 CG2=$(awk '$9 == "cgroup2" && $4 == "/" {print $5; exit}' /proc/self/mountinfo)
 CGROOT="$CG2/berth/demo-${DEMO##*-}"
 BERTHD_PID=
+REGISTRY_PID=
 cleanup() {
   if [ -n "$BERTHD_PID" ]; then kill "$BERTHD_PID" 2>/dev/null || true; wait "$BERTHD_PID" 2>/dev/null || true; fi
+  if [ -n "$REGISTRY_PID" ]; then kill "$REGISTRY_PID" 2>/dev/null || true; wait "$REGISTRY_PID" 2>/dev/null || true; fi
   rmdir "$CGROOT/containers" "$CGROOT/shims" "$CGROOT" 2>/dev/null || true
   rmdir "$CG2/berth" 2>/dev/null || true
   rm -rf "$DEMO"
@@ -29,10 +32,43 @@ echo 'root:x:0:0:root:/root:/bin/sh' > "$DEMO/rootfs/etc/passwd"
 echo 'root:x:0:' > "$DEMO/rootfs/etc/group"
 echo "rootfs: $DEMO/rootfs ($(ls "$DEMO/rootfs/bin" | wc -l) programs)"
 
+step "starting a private registry (Debian's docker-registry) on 127.0.0.1"
+PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+REG=127.0.0.1:$PORT
+mkdir -p "$DEMO/registry"
+cat > "$DEMO/registry/config.yml" <<YAML
+version: 0.1
+log: {level: error}
+storage: {filesystem: {rootdirectory: $DEMO/registry/data}}
+http: {addr: $REG}
+YAML
+docker-registry serve "$DEMO/registry/config.yml" > "$DEMO/registry/log" 2>&1 &
+REGISTRY_PID=$!
+for _ in $(seq 100); do curl -sf "http://$REG/v2/" >/dev/null && break; sleep 0.1; done
+echo "registry: http://$REG"
+
+step "pushing demo/busybox:1.0 (one gzip layer, an OCI image built here) with skopeo"
+L=$DEMO/layout
+mkdir -p "$L/blobs/sha256"
+echo "served from a berth sandbox" > "$DEMO/rootfs/etc/motd"
+blob() { local d; d=$(sha256sum "$1" | cut -d' ' -f1); mv "$1" "$L/blobs/sha256/$d"; echo "$d"; }
+tar -C "$DEMO/rootfs" --numeric-owner -cf "$DEMO/layer.tar" .
+DIFF_ID=$(sha256sum "$DEMO/layer.tar" | cut -d' ' -f1)
+gzip -n "$DEMO/layer.tar"
+LAYER_SIZE=$(stat -c %s "$DEMO/layer.tar.gz"); LAYER=$(blob "$DEMO/layer.tar.gz")
+printf '%s' '{"architecture":"amd64","os":"linux","config":{"Entrypoint":["/bin/sh","-c"],"Cmd":["echo \"hello from $(hostname): $(cat /etc/motd)\""],"Env":["PATH=/bin","GREETING=hi"],"WorkingDir":"/"},"rootfs":{"type":"layers","diff_ids":["sha256:'"$DIFF_ID"'"]}}' > "$DEMO/config.json"
+CONFIG_SIZE=$(stat -c %s "$DEMO/config.json"); CONFIG=$(blob "$DEMO/config.json")
+printf '%s' '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:'"$CONFIG"'","size":'"$CONFIG_SIZE"'},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"sha256:'"$LAYER"'","size":'"$LAYER_SIZE"'}]}' > "$DEMO/manifest.json"
+MANIFEST_SIZE=$(stat -c %s "$DEMO/manifest.json"); MANIFEST=$(blob "$DEMO/manifest.json")
+printf '%s' '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:'"$MANIFEST"'","size":'"$MANIFEST_SIZE"',"annotations":{"org.opencontainers.image.ref.name":"1.0"}}]}' > "$L/index.json"
+echo '{"imageLayoutVersion":"1.0.0"}' > "$L/oci-layout"
+skopeo copy --quiet --dest-tls-verify=false "oci:$L:1.0" "docker://$REG/demo/busybox:1.0"
+echo "pushed $REG/demo/busybox:1.0"
+
 step "starting berthd"
 cat > "$DEMO/agent.json" <<JSON
 {"socket": "$DEMO/berth.sock", "run_dir": "$DEMO/run", "state_dir": "$DEMO/state",
- "cgroup_root": "$CGROOT"}
+ "cgroup_root": "$CGROOT", "registries": {"$REG": {"insecure": true}}}
 JSON
 "$BIN/berthd" --config "$DEMO/agent.json" 2> "$DEMO/berthd.log" &
 BERTHD_PID=$!
@@ -40,20 +76,25 @@ export BERTH_SOCKET=$DEMO/berth.sock
 for _ in $(seq 100); do "$BIN/berth" info >/dev/null 2>&1 && break; sleep 0.05; done
 "$BIN/berth" info
 
-step "berth run (attached): the task's output, then its exit code"
+step "berth pull: layers streamed from the registry, verified, unpacked"
+"$BIN/berth" pull "$REG/demo/busybox:1.0"
+"$BIN/berth" images
+
+step "berth run (attached) from the image: the task's output, then its exit code"
 set +e
-"$BIN/berth" run --name hello --rootfs "$DEMO/rootfs" --env GREETING=hi -- \
-  sh -c 'echo "$GREETING from $(hostname), pid $$ in its own namespace"; ls /mnt/sandbox >/dev/null; echo "oops" >&2; exit 3'
+"$BIN/berth" run --name hello --image "$REG/demo/busybox:1.0"
+echo "exit code: $?"
+"$BIN/berth" run --name hello-rc --image "$REG/demo/busybox:1.0" -- 'echo "$GREETING, pid $$ in its own namespace"; echo oops >&2; exit 3'
 echo "exit code: $?"
 set -e
 
 step "berth ps -a"
 "$BIN/berth" ps -a
-step "berth logs hello / berth logs --stderr hello"
-"$BIN/berth" logs hello
-"$BIN/berth" logs --stderr hello
-step "berth inspect hello (the termination record)"
-"$BIN/berth" --json inspect hello | python3 -m json.tool 2>/dev/null | sed -n '/"exit"/,/}/p' || "$BIN/berth" inspect hello
+step "berth logs hello-rc / berth logs --stderr hello-rc"
+"$BIN/berth" logs hello-rc
+"$BIN/berth" logs --stderr hello-rc
+step "berth inspect hello-rc (the termination record)"
+"$BIN/berth" --json inspect hello-rc | python3 -m json.tool | sed -n '/"exit"/,/}/p'
 
 step "a long-running task, killed with SIGTERM and a 2 s grace period"
 "$BIN/berth" run -d --name sleeper --rootfs "$DEMO/rootfs" -- sh -c 'trap "" TERM; while :; do sleep 1; done'
@@ -63,7 +104,9 @@ set +e; "$BIN/berth" wait sleeper; echo "wait exit code: $?"; set -e
 "$BIN/berth" ps -a
 
 step "cleaning up"
-"$BIN/berth" rm hello sleeper
+"$BIN/berth" rm hello hello-rc sleeper
+"$BIN/berth" rmi "$REG/demo/busybox:1.0"
+"$BIN/berth" prune
 "$BIN/berth" ps -a
 step "berthd's own log"
 cat "$DEMO/berthd.log"

@@ -87,6 +87,109 @@ TEST(ParseRun, ErrorsSayWhatToChange) {
   EXPECT_FALSE(parse_run({"-d", "--rm", "--rootfs", "/r", "true"}).has_value());
 }
 
+TEST(ParseRun, ImageWithEntrypointFetchAndNoCommand) {
+  auto o = parse_run({"--image", "registry.local/app:1.0", "--entrypoint", "/bin/sh", "--entrypoint=-c",
+                      "--fetch", "https://h/tool.tar.gz,sha256=" + std::string(64, 'a') + ",extract,output=tools",
+                      "--fetch", "file:///srv/run.sh,executable"});
+  ASSERT_TRUE(o.has_value()) << o.error().message;
+  EXPECT_EQ(o->image, "registry.local/app:1.0");
+  EXPECT_TRUE(o->command.empty());
+  ASSERT_TRUE(o->entrypoint.has_value());
+  EXPECT_EQ(*o->entrypoint, (Args{"/bin/sh", "-c"}));
+  ASSERT_EQ(o->fetch.size(), 2u);
+  EXPECT_EQ(o->fetch[0], (FetchOption{"https://h/tool.tar.gz", std::string(64, 'a'), "tools", true, false}));
+  EXPECT_EQ(o->fetch[1], (FetchOption{"file:///srv/run.sh", "", "", false, true}));
+  EXPECT_EQ(run_spec_json(*o),
+            R"({"image":"registry.local/app:1.0","entrypoint":["/bin/sh","-c"],"fetch":[)"
+            R"({"uri":"https://h/tool.tar.gz","sha256":")" + std::string(64, 'a') +
+                R"(","extract":true,"output":"tools"},{"uri":"file:///srv/run.sh","executable":true}]})");
+
+  // The command after -- replaces the image's Cmd; --entrypoint "" clears its Entrypoint.
+  o = parse_run({"--image", "r.local/a", "--entrypoint", "", "--", "echo", "hi"});
+  ASSERT_TRUE(o.has_value()) << o.error().message;
+  EXPECT_EQ(run_spec_json(*o), R"({"image":"r.local/a","command":["echo","hi"],"entrypoint":[]})");
+  // Without --entrypoint the spec has none, so the image's stays.
+  o = parse_run({"-d", "--image", "r.local/a"});
+  ASSERT_TRUE(o.has_value()) << o.error().message;
+  EXPECT_EQ(run_spec_json(*o), R"({"image":"r.local/a"})");
+}
+
+TEST(ParseRun, ExactlyOneRootAndEntrypointOnlyWithImage) {
+  auto e = parse_run({"--rootfs", "/r", "--image", "r.local/a", "--", "true"});
+  ASSERT_FALSE(e.has_value());
+  EXPECT_NE(e.error().message.find("either --rootfs or --image"), std::string::npos) << e.error().message;
+  e = parse_run({"--", "true"});
+  ASSERT_FALSE(e.has_value());
+  EXPECT_NE(e.error().message.find("--rootfs DIR or --image REF"), std::string::npos) << e.error().message;
+  e = parse_run({"--rootfs", "/r", "--entrypoint", "/bin/sh", "--", "true"});
+  ASSERT_FALSE(e.has_value());
+  EXPECT_NE(e.error().message.find("--entrypoint goes with --image"), std::string::npos) << e.error().message;
+  EXPECT_FALSE(parse_run({"--image", "", "--", "true"}).has_value());
+  EXPECT_FALSE(parse_run({"--image"}).has_value());
+}
+
+TEST(ParseFetch, ItemsAfterTheUri) {
+  auto f = parse_fetch("http://h/x?a=1,output=x.bin");
+  ASSERT_TRUE(f.has_value()) << f.error().message;
+  EXPECT_EQ(f->uri, "http://h/x?a=1");
+  EXPECT_EQ(f->output, "x.bin");
+  f = parse_fetch("https://h/a%2Cb");
+  ASSERT_TRUE(f.has_value());
+  EXPECT_EQ(f->uri, "https://h/a%2Cb");
+
+  auto e = parse_fetch("https://h/x,extrct");
+  ASSERT_FALSE(e.has_value());
+  EXPECT_EQ(e.error().code, Code::kInvalidArgument);
+  EXPECT_NE(e.error().message.find("unknown item 'extrct'"), std::string::npos) << e.error().message;
+  EXPECT_NE(e.error().message.find("%2C"), std::string::npos);
+  e = parse_fetch("/srv/x.tar");
+  ASSERT_FALSE(e.has_value());
+  EXPECT_NE(e.error().message.find("http://, https:// or file://"), std::string::npos) << e.error().message;
+  EXPECT_FALSE(parse_fetch("").has_value());
+  EXPECT_FALSE(parse_fetch("https://h/x,extract,extract").has_value());
+  EXPECT_FALSE(parse_fetch("https://h/x,sha256=").has_value());
+  EXPECT_FALSE(parse_fetch("https://h/x,output=").has_value());
+  EXPECT_FALSE(parse_fetch("https://h/x,extract,executable").has_value());
+  // A bad --fetch fails the run parse with the same message.
+  auto r = parse_run({"--image", "r.local/a", "--fetch", "ftp://h/x"});
+  ASSERT_FALSE(r.has_value());
+  EXPECT_NE(r.error().message.find("ftp://h/x"), std::string::npos);
+}
+
+TEST(ParseImages, PullImagesRmiLoad) {
+  EXPECT_EQ(parse_pull({"registry.local/app:1.0"})->ref, "registry.local/app:1.0");
+  EXPECT_FALSE(parse_pull({}).has_value());
+  EXPECT_FALSE(parse_pull({"a", "b"}).has_value());
+  EXPECT_FALSE(parse_pull({"--all"}).has_value());
+
+  EXPECT_TRUE(parse_images({"-q"})->quiet);
+  EXPECT_FALSE(parse_images({})->quiet);
+  EXPECT_FALSE(parse_images({"x"}).has_value());
+
+  EXPECT_EQ(parse_rmi({"a", "b"})->refs, (Args{"a", "b"}));
+  EXPECT_FALSE(parse_rmi({}).has_value());
+  EXPECT_FALSE(parse_rmi({"-f", "a"}).has_value());
+
+  auto l = parse_load({"/srv/layout", "--ref", "r.local/app:1", "--name", "v1"});
+  ASSERT_TRUE(l.has_value()) << l.error().message;
+  EXPECT_EQ(load_body(*l), R"({"path":"/srv/layout","ref":"r.local/app:1","ref_name":"v1"})");
+  l = parse_load({"--ref=r.local/app:1", "/srv/layout"});
+  ASSERT_TRUE(l.has_value());
+  EXPECT_EQ(load_body(*l), R"({"path":"/srv/layout","ref":"r.local/app:1"})");
+  auto e = parse_load({"/srv/layout"});
+  ASSERT_FALSE(e.has_value());
+  EXPECT_NE(e.error().message.find("--ref REF"), std::string::npos);
+  EXPECT_FALSE(parse_load({"--ref", "r.local/a"}).has_value());
+  EXPECT_FALSE(parse_load({"a", "b", "--ref", "r.local/a"}).has_value());
+}
+
+TEST(Usage, MentionsTheImageCommands) {
+  std::string u = usage();
+  for (const char* s : {"pull REF", "images [-q]", "rmi REF...", "prune", "load DIR --ref REF",
+                        "--image REF", "--entrypoint", "--fetch"})
+    EXPECT_NE(u.find(s), std::string::npos) << s;
+}
+
 TEST(ParseLogs, FlagsTailAndTarget) {
   auto o = parse_logs({"-f", "--tail", "20", "--stderr", "web-1"});
   ASSERT_TRUE(o.has_value()) << o.error().message;

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <mutex>
 #include <sstream>
 #include <thread>
@@ -22,6 +23,13 @@ using namespace std::chrono_literals;
 constexpr const char* kContainer =
     R"({"id":"c0ffee0000000001","name":"web-1","state":"running","created_at":"2026-11-25T18:00:00.000Z",)"
     R"("started_at":"2026-11-25T18:00:00.000Z","spec":{"command":["/bin/sh","-c","echo hi"]},"exit":null})";
+
+constexpr const char* kImage =
+    R"({"ref":"registry.local/app:1.0","manifest_digest":"sha256:abcdef0123456789abcdef","index_digest":null,)"
+    R"("media_type":"application/vnd.oci.image.manifest.v1+json","config_digest":"sha256:c0",)"
+    R"("layers":["sha256:1111111111112222","sha256:aaaaaaaaaaaabbbb"],"size":42000000,"in_use":true})";
+const std::string kPulledLine = std::string(R"({"status":"pulled","image":)") + kImage + "}";
+const std::string kSummary = "pulled registry.local/app:1.0 (sha256:abcdef012345\u2026, 2 layers, 42.0 MB)\n";
 
 // Sends `parts` one by one, a little apart, then ends.
 api::StreamFn chunks(std::vector<std::string> parts) {
@@ -96,6 +104,7 @@ class FakeBerthd : public ::testing::Test {
     server_.route("GET", "/v1/info", [](const Request&) {
       return Response::json(200, R"({"version":"0.1.0","cgroup":{"mode":"hybrid","controllers":[],"missing":["cpu"]}})");
     });
+    add_image_routes();
     auto st = server_.start(sock_, 0660, static_cast<gid_t>(-1));
     ASSERT_TRUE(st.has_value()) << st.error().message;
   }
@@ -104,11 +113,64 @@ class FakeBerthd : public ::testing::Test {
     ::rmdir(dir_.c_str());
   }
 
-  int cli(std::vector<std::string> args) {
+  // The image routes, shaped like agent/api/image_routes.cpp's.
+  void add_image_routes() {
+    server_.route("POST", "/v1/images/pull", [this](const Request& r) {
+      record("pull " + r.body);
+      auto body = json::parse(r.body);
+      if (!body.has_value()) return Response::error(body.error());
+      std::string ref = json::get_string(*body, "ref");
+      if (ref.find('.') == std::string::npos)
+        return Response::error(make_error(Code::kInvalidArgument,
+                                          "field '/ref': '" + ref + "' names no registry host"));
+      Response resp;
+      resp.content_type = "application/x-ndjson";
+      std::string l0 = R"({"layer":0,"digest":"sha256:1111111111112222","state":")";
+      std::string l1 = R"({"layer":1,"digest":"sha256:aaaaaaaaaaaabbbb","state":")";
+      if (ref == "registry.local/broken:1") {
+        resp.stream = chunks({l0 + R"(fetching","size":2000,"fetched":0,"written":0})" "\n",
+                              l0 + R"(failed","size":2000,"fetched":1000,"written":0})" "\n" +
+                                  R"({"status":"failed","error":{"code":"invalid_argument",)"
+                                  R"("message":"pull registry.local/broken:1: layer 0: digest mismatch"}})" "\n"});
+        return resp;
+      }
+      resp.stream = chunks({l0 + R"(waiting","size":40000000,"fetched":0,"written":0})" "\n" +
+                                l1 + R"(present","size":2000000,"fetched":0,"written":0})" "\n",
+                            l0 + R"(fetching","size":40000000,"fetched":0,"written":0})" "\n",
+                            l0 + R"(fetching","size":40000000,"fetched":20000000,"written":10000000})" "\n" +
+                                l0 + R"(done","size":40000000,"fetched":40000000,"written":40000000})",
+                            "\n" + kPulledLine + "\n"});
+      return resp;
+    });
+    server_.route("GET", "/v1/images", [this](const Request&) {
+      record("images");
+      return Response::json(200, std::string(R"({"images":[)") + kImage + "]}");
+    });
+    server_.route("DELETE", "/v1/images/{ref}", [this](const Request& r) {
+      record("rmi " + r.param("ref"));
+      if (r.param("ref") == "registry.local/app:1.0")
+        return Response::error(make_error(Code::kFailedPrecondition,
+                                          "image registry.local/app:1.0 is used by a container; remove the container first"));
+      if (r.param("ref") == "registry.local/ghost:1")
+        return Response::error(make_error(Code::kNotFound, "no image registry.local/ghost:1"));
+      return Response::empty(204);
+    });
+    server_.route("POST", "/v1/images/prune", [this](const Request&) {
+      record("prune");
+      return Response::json(200, R"({"removed_layers":2,"removed_blobs":3,"freed_bytes":1500000,)"
+                                 R"("removed_images":[],"headroom_met":true})");
+    });
+    server_.route("POST", "/v1/images/load", [this](const Request& r) {
+      record("load " + r.body);
+      return Response::json(201, kImage);
+    });
+  }
+
+  int cli(std::vector<std::string> args, Terminal terminal = {}) {
     args.insert(args.begin(), {"--socket", sock_});
     out_.str("");
     err_.str("");
-    return run_cli(args, out_, err_);
+    return run_cli(args, out_, err_, terminal);
   }
   void record(const std::string& s) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -202,6 +264,96 @@ TEST_F(FakeBerthd, PsInspectLogsKillWaitRmEventsInfo) {
 
   EXPECT_EQ(cli({"info"}), 0);
   EXPECT_NE(out_.str().find("Cgroup mode:"), std::string::npos) << out_.str();
+}
+
+TEST_F(FakeBerthd, PullPrintsStateChangesWhenNotATerminal) {
+  EXPECT_EQ(cli({"pull", "registry.local/app:1.0"}), 0) << err_.str();
+  EXPECT_TRUE(saw(R"(pull {"ref":"registry.local/app:1.0"})"));
+  EXPECT_EQ(out_.str(),
+            "111111111111  waiting\n"
+            "aaaaaaaaaaaa  present   2.0 MB\n"
+            "111111111111  fetching  40.0 MB\n"
+            "111111111111  done      40.0 MB\n" + kSummary);
+  EXPECT_EQ(err_.str(), "");
+}
+
+TEST_F(FakeBerthd, PullRedrawsOnATerminal) {
+  EXPECT_EQ(cli({"pull", "registry.local/app:1.0"}, Terminal{true, 100}), 0) << err_.str();
+  std::string out = out_.str();
+  // Frames depend on how the chunks arrive (pull_progress_test has them exactly): the first
+  // draws the block, later ones move back over it.
+  EXPECT_EQ(out.rfind("\r\x1b[2K111111111111  ", 0), 0u) << out;
+  // The last redraw shows every layer finished, then the summary.
+  EXPECT_NE(out.find("\x1b[2A\r\x1b[2K111111111111  done      40.0 MB\n\r\x1b[2Kaaaaaaaaaaaa  present   2.0 MB\n" +
+                     kSummary),
+            std::string::npos) << out;
+  EXPECT_EQ(out.substr(out.size() - kSummary.size()), kSummary);
+}
+
+TEST_F(FakeBerthd, PullJsonAndFailures) {
+  EXPECT_EQ(cli({"--json", "pull", "registry.local/app:1.0"}), 0);
+  std::string out = out_.str();
+  EXPECT_EQ(out.substr(out.size() - kPulledLine.size() - 1), kPulledLine + "\n");
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 6);  // 5 progress lines + the result
+  EXPECT_EQ(out.find("\x1b"), std::string::npos);
+
+  EXPECT_EQ(cli({"pull", "registry.local/broken:1"}), 1);
+  EXPECT_EQ(out_.str(), "111111111111  fetching  2.0 kB\n111111111111  failed    1.0 kB / 2.0 kB\n");
+  EXPECT_EQ(err_.str(), "berth: pull registry.local/broken:1: layer 0: digest mismatch\n");
+
+  EXPECT_EQ(cli({"pull", "app"}), 1);  // refused before streaming: an HTTP error
+  EXPECT_EQ(err_.str(), "berth: field '/ref': 'app' names no registry host\n");
+  EXPECT_EQ(out_.str(), "");
+
+  EXPECT_EQ(cli({"pull"}), 2);
+}
+
+TEST_F(FakeBerthd, ImagesRmiPruneLoad) {
+  EXPECT_EQ(cli({"images"}), 0);
+  EXPECT_EQ(out_.str(),
+            "REF                      DIGEST         LAYERS   SIZE      IN USE\n"
+            "registry.local/app:1.0   abcdef012345   2        42.0 MB   yes\n");
+  EXPECT_EQ(cli({"images", "-q"}), 0);
+  EXPECT_EQ(out_.str(), "registry.local/app:1.0\n");
+  EXPECT_EQ(cli({"--json", "images"}), 0);
+  EXPECT_EQ(out_.str(), std::string(R"({"images":[)") + kImage + "]}\n");
+
+  // Each ref removed or its own error; any error makes the exit 1. The ref travels encoded.
+  EXPECT_EQ(cli({"rmi", "registry.local/old:2", "registry.local/app:1.0", "registry.local/ghost:1",
+                 "localhost:5000/x/y@sha256:00"}),
+            1);
+  EXPECT_EQ(out_.str(), "registry.local/old:2\nlocalhost:5000/x/y@sha256:00\n");
+  EXPECT_EQ(err_.str(),
+            "berth: rmi registry.local/app:1.0: image registry.local/app:1.0 is used by a container; "
+            "remove the container first\n"
+            "berth: rmi registry.local/ghost:1: no image registry.local/ghost:1\n");
+  EXPECT_TRUE(saw("rmi localhost:5000/x/y@sha256:00"));
+  EXPECT_EQ(cli({"rmi", "registry.local/old:2"}), 0);
+
+  EXPECT_EQ(cli({"prune"}), 0);
+  EXPECT_TRUE(saw("prune"));
+  EXPECT_EQ(out_.str(), "removed 0 images, 2 layers, 3 blobs; freed 1.5 MB\n");
+  EXPECT_EQ(cli({"prune", "now"}), 2);
+
+  EXPECT_EQ(cli({"load", "/srv/layout", "--ref", "registry.local/app:1.0", "--name", "v1"}), 0);
+  EXPECT_TRUE(saw(R"(load {"path":"/srv/layout","ref":"registry.local/app:1.0","ref_name":"v1"})"));
+  EXPECT_EQ(out_.str(), "loaded registry.local/app:1.0 (sha256:abcdef012345\u2026, 2 layers, 42.0 MB)\n");
+  EXPECT_EQ(cli({"load", "/srv/layout"}), 2);
+  EXPECT_NE(err_.str().find("--ref REF"), std::string::npos);
+}
+
+TEST_F(FakeBerthd, RunFromAnImage) {
+  EXPECT_EQ(cli({"run", "-d", "--image", "registry.local/app:1.0", "--entrypoint", "/bin/sh",
+                 "--fetch", "file:///srv/tool.tar.gz,extract"}),
+            0);
+  EXPECT_EQ(out_.str(), "c0ffee0000000001\n");
+  EXPECT_TRUE(saw(R"(POST /v1/containers {"image":"registry.local/app:1.0","entrypoint":["/bin/sh"],)"
+                  R"("fetch":[{"uri":"file:///srv/tool.tar.gz","extract":true}]})"));
+  EXPECT_EQ(cli({"run", "--image", "registry.local/app:1.0", "--", "echo", "hi"}), 3);  // attached
+  EXPECT_EQ(out_.str(), "hello\nworld\n");
+  EXPECT_TRUE(saw(R"(POST /v1/containers {"image":"registry.local/app:1.0","command":["echo","hi"]})"));
+  EXPECT_EQ(cli({"run", "--image", "registry.local/app:1.0", "--rootfs", "/r", "true"}), 125);
+  EXPECT_NE(err_.str().find("either --rootfs or --image"), std::string::npos) << err_.str();
 }
 
 TEST_F(FakeBerthd, UsageErrorsAndUnknownRoutes) {

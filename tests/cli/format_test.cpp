@@ -107,5 +107,56 @@ TEST(FormatInfo, Summary) {
   EXPECT_NE(text.find("Containers:   3 (1 running)"), std::string::npos) << text;
 }
 
+TEST(HumanSize, DecimalUnitsThreeDigits) {
+  EXPECT_EQ(human_size(0), "0 B");
+  EXPECT_EQ(human_size(999), "999 B");
+  EXPECT_EQ(human_size(1000), "1.0 kB");
+  EXPECT_EQ(human_size(1500), "1.5 kB");
+  EXPECT_EQ(human_size(12'345'678), "12.3 MB");
+  EXPECT_EQ(human_size(123'456'789), "123 MB");
+  EXPECT_EQ(human_size(99'960), "100 kB");
+  EXPECT_EQ(human_size(999'999), "1.0 MB");  // not "1000 kB"
+  EXPECT_EQ(human_size(2'500'000'000ULL), "2.5 GB");
+  EXPECT_EQ(human_size(UINT64_MAX), "18.4 EB");
+}
+
+TEST(ShortDigest, TwelveHexDigits) {
+  EXPECT_EQ(short_digest("sha256:abcdef0123456789abcdef"), "abcdef012345");
+  EXPECT_EQ(short_digest("abc"), "abc");
+  EXPECT_EQ(short_digest(""), "");
+}
+
+const char* kImages = R"({"images":[
+  {"ref":"registry.local/app:1.0","manifest_digest":"sha256:abcdef0123456789","index_digest":null,
+   "media_type":"application/vnd.oci.image.manifest.v1+json","config_digest":"sha256:c0",
+   "layers":["sha256:l1","sha256:l2","sha256:l3"],"size":12345678,"in_use":true},
+  {"ref":"localhost:5000/tools:latest","manifest_digest":"sha256:0123456789abcdef",
+   "layers":["sha256:l4"],"size":999,"in_use":false}]})";
+
+TEST(FormatImages, TableWithHeader) {
+  EXPECT_EQ(format_images(doc(kImages)),
+            "REF                           DIGEST         LAYERS   SIZE      IN USE\n"
+            "registry.local/app:1.0        abcdef012345   3        12.3 MB   yes\n"
+            "localhost:5000/tools:latest   0123456789ab   1        999 B     no\n");
+  EXPECT_EQ(format_images(doc(R"({"images":[]})")), "REF   DIGEST   LAYERS   SIZE   IN USE\n");
+}
+
+TEST(ImageSummary, RefDigestLayersSize) {
+  auto list = doc(kImages);
+  EXPECT_EQ(image_summary(list["images"][0]), "registry.local/app:1.0 (sha256:abcdef012345\u2026, 3 layers, 12.3 MB)");
+  EXPECT_EQ(image_summary(list["images"][1]), "localhost:5000/tools:latest (sha256:0123456789ab\u2026, 1 layer, 999 B)");
+}
+
+TEST(FormatPrune, WhatWasFreed) {
+  EXPECT_EQ(format_prune(doc(R"({"removed_layers":2,"removed_blobs":5,"freed_bytes":40000000,
+                                 "removed_images":[],"headroom_met":true})")),
+            "removed 0 images, 2 layers, 5 blobs; freed 40.0 MB\n");
+  EXPECT_EQ(format_prune(doc(R"({"removed_layers":1,"removed_blobs":1,"freed_bytes":0,
+                                 "removed_images":["r.local/a:1"],"headroom_met":false})")),
+            "removed 1 image, 1 layer, 1 blob; freed 0 B\n"
+            "removed image r.local/a:1\n"
+            "free space is still below gc_headroom_mb: the remaining images are in use\n");
+}
+
 }  // namespace
 }  // namespace berth::cli
