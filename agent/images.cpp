@@ -1,5 +1,7 @@
 #include "agent/images.hpp"
 
+#include <fcntl.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 
 #include "common/clock.hpp"
@@ -7,6 +9,7 @@
 #include "common/json.hpp"
 #include "fetcher/oci_layout.hpp"
 #include "fetcher/reference.hpp"
+#include "fetcher/unpacker.hpp"
 
 namespace berth::agent {
 
@@ -75,12 +78,29 @@ Result<fetcher::GcStats> Images::prune() {
   return store_->gc();
 }
 
-Result<fetcher::ImageRecord> Images::load(const std::string& layout_dir, const std::string& record_as,
+Result<fetcher::ImageRecord> Images::load(const std::string& path, const std::string& record_as,
                                           const std::string& ref_name) {
   fetcher::LoadOptions o;
   o.record_as = record_as;
   o.ref_name = ref_name;
-  return fetcher::load_oci_layout(*store_, layout_dir, o);
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return errno_error("load " + path);
+  if (S_ISDIR(st.st_mode)) return fetcher::load_oci_layout(*store_, path, o);
+  // An archive of a layout (tar, optionally compressed): unpacked by the same safe unpacker
+  // into a private temp dir, loaded, then removed.
+  std::string tmp = config_.state_dir + "/load-XXXXXX";
+  if (!::mkdtemp(tmp.data())) return errno_error("load: temp dir");
+  auto result = [&]() -> Result<fetcher::ImageRecord> {
+    BERTH_TRY(UniqueFd archive, fs::open_at(AT_FDCWD, path, O_RDONLY));
+    BERTH_TRY(UniqueFd root, fs::open_dir(tmp));
+    fetcher::UnpackOptions uo;
+    uo.whiteouts = fetcher::WhiteoutMode::kLiteral;
+    uo.keep_owners = false;
+    BERTH_CHECK_CTX(fetcher::unpack_fd(archive.get(), root.get(), uo), "load " + path);
+    return fetcher::load_oci_layout(*store_, tmp, o);
+  }();
+  (void)fs::remove_tree(tmp);
+  return result;
 }
 
 Result<TaskImage> Images::acquire(const std::string& task_id, const std::string& ref,

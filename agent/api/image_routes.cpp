@@ -21,7 +21,7 @@ constexpr const char* kPullSchema = R"({
 constexpr const char* kLoadSchema = R"({
   "type": "object", "additionalProperties": false, "required": ["path", "ref"],
   "properties": {
-    "path": {"type": "string", "pattern": "^/", "description": "an absolute path to an OCI image layout directory"},
+    "path": {"type": "string", "pattern": "^/", "description": "an absolute path to an OCI image layout directory or a tar archive of one"},
     "ref": {"type": "string", "minLength": 1, "description": "the reference to record the image under"},
     "ref_name": {"type": "string"}
   }

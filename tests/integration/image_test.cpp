@@ -238,3 +238,97 @@ TEST_F(Images, ABerthdKilledMidPullLeavesAConsistentStore) {
 
 }  // namespace
 }  // namespace berth::testing
+
+namespace berth::testing {
+namespace {
+
+// A registry with TLS from a private CA and htpasswd Basic auth, configured in agent.json.
+class PrivateRegistry : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_EQ(::geteuid(), 0u) << "integration tests need root";
+    RegistryOptions o;
+    o.tls = true;
+    o.basic_auth = true;
+    auto reg = Registry::start(o);
+    ASSERT_TRUE(reg.has_value()) << reg.error().message;
+    registry_ = std::move(reg).value();
+    auto pushed = push_image(*registry_, "private/app", "1", {{busybox_base_layer(), Compression::kGzip}}, "amd64",
+                             true, R"({"Cmd":["/bin/sh","-c","echo secret service"],"Env":["PATH=/bin"]})");
+    ASSERT_TRUE(pushed.has_value()) << pushed.error().message;
+  }
+  std::unique_ptr<Agent> agent_with(const std::string& password) {
+    auto a = std::make_unique<Agent>("\"registries\": {\"" + registry_->host() + "\": {\"ca_file\": " +
+                                     json_string(registry_->ca_file()) + ", \"username\": " +
+                                     json_string(registry_->options().username) + ", \"password\": " +
+                                     json_string(password) + "}}");
+    auto st = a->start();
+    EXPECT_TRUE(st.has_value()) << st.error().message;
+    return a;
+  }
+  std::string ref() { return registry_->host() + "/private/app:1"; }
+  std::unique_ptr<Registry> registry_;
+};
+
+TEST_F(PrivateRegistry, TlsWithAPrivateCaAndBasicAuth) {
+  auto agent = agent_with(registry_->options().password);
+  std::string id = agent->run("{\"image\": " + json_string(ref()) + "}");
+  agent->wait(id);
+  EXPECT_EQ(agent->logs(id), "secret service\n");
+  // The password appears nowhere a user or a log reader could see it.
+  std::string info = agent->request("GET", "/v1/info").body;
+  std::string container = agent->request("GET", "/v1/containers/" + id).body;
+  for (const auto& text : {info, container, agent->log_text()})
+    EXPECT_EQ(text.find(registry_->options().password), std::string::npos);
+}
+
+TEST_F(PrivateRegistry, AWrongPasswordIsRefusedWithoutShowingIt) {
+  const std::string wrong = "wrong-Pw-7731";
+  auto agent = agent_with(wrong);
+  auto r = agent->launch("{\"image\": " + json_string(ref()) + "}");
+  EXPECT_EQ(r.status, 403) << r.body;
+  EXPECT_NE(r.body.find(registry_->host()), std::string::npos) << r.body;
+  EXPECT_EQ(r.body.find(wrong), std::string::npos) << r.body;
+  EXPECT_EQ(agent->log_text().find(wrong), std::string::npos);
+  EXPECT_EQ(parse(agent->request("GET", "/v1/containers").body)["containers"].Size(), 0u);
+}
+
+TEST_F(PrivateRegistry, WithoutTheCaTheCertificateIsRefused) {
+  auto agent = std::make_unique<Agent>();
+  ASSERT_TRUE(agent->start().has_value());
+  auto r = agent->launch("{\"image\": " + json_string(ref()) + "}");
+  EXPECT_GE(r.status, 400) << r.body;
+  EXPECT_NE(r.body.find("certificate"), std::string::npos) << r.body;
+}
+
+}  // namespace
+}  // namespace berth::testing
+
+namespace berth::testing {
+namespace {
+
+// `berth load`: an OCI image layout (skopeo writes one from the registry) as a directory or a
+// tar archive of it, without any registry in the agent's config.
+TEST_F(Images, LoadsAnOciLayoutDirectoryOrArchive) {
+  std::string dir = make_temp_dir("berth-layout");
+  std::string cmd = "skopeo copy --quiet --src-tls-verify=false docker://" + image() + " oci:" + dir + "/layout:1 2>&1" +
+                    " && tar -C " + dir + "/layout -czf " + dir + "/layout.tar.gz .";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  auto loaded = agent_->request("POST", "/v1/images/load",
+                                "{\"path\": " + json_string(dir + "/layout") + ", \"ref\": \"localhost/app:dir\"}");
+  EXPECT_EQ(loaded.status, 201) << loaded.body;
+  auto archived = agent_->request("POST", "/v1/images/load",
+                                  "{\"path\": " + json_string(dir + "/layout.tar.gz") + ", \"ref\": \"localhost/app:tar\"}");
+  EXPECT_EQ(archived.status, 201) << archived.body;
+  for (const char* ref : {"localhost/app:dir", "localhost/app:tar"}) {
+    std::string id = agent_->run(std::string("{\"image\": \"") + ref + "\"}");
+    agent_->wait(id);
+    EXPECT_EQ(agent_->logs(id), "hi from hello\n/app\n1000\n") << ref;
+  }
+  EXPECT_EQ(agent_->request("POST", "/v1/images/load", R"({"path": "/nonexistent", "ref": "localhost/y:1"})").status, 404);
+  EXPECT_TRUE(subdirs(agent_->state_dir()).size() <= 4) << "a temp dir of load was left behind";
+  (void)fs::remove_tree(dir);
+}
+
+}  // namespace
+}  // namespace berth::testing
