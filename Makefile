@@ -76,6 +76,12 @@ integration-test: $(BINS) $(INTEG_TEST)
 
 # One VM boot (Debian kernel under qemu TCG, see tests/vm/run.sh) runs the VM smoke test and
 # the VM test binaries against a real cgroup v2 kernel.
+# The isolator tests point isolators at the cgroups tests' fake tree.
+$(BUILD)/tests/isolators_test: $(BUILD)/tests/cgroups/fake_tree.o
+
+# The VM tests start the real berthd through the integration harness.
+$(BUILD)/tests/vm_test: $(BUILD)/tests/integration/harness.o
+
 vm-test: $(BINS) $(INTEG_TEST) $(BUILD)/tests/vm_test
 	BERTH_BIN_DIR=$(abspath $(BUILD)) tests/vm/suite.sh $(abspath $(BUILD))/tests/vm_test
 

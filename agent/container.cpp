@@ -18,6 +18,10 @@ void write_termination(json::JsonWriter& w, const Termination& t) {
   t.started_at_ns ? w.value(rfc3339(t.started_at_ns)) : w.null();
   w.key("finished_at");
   t.finished_at_ns ? w.value(rfc3339(t.finished_at_ns)) : w.null();
+  w.key("limits");
+  t.limits.empty() ? w.null() : w.raw(t.limits);
+  w.key("usage");
+  t.usage.empty() ? w.null() : w.raw(t.usage);
   w.end_object();
 }
 
@@ -77,6 +81,7 @@ std::string checkpoint_json(const ContainerRecord& r) {
   w.key("spec").raw(r.spec.json.empty() ? "{}" : r.spec.json);
   w.kv("shim_pid", r.shim_pid).kv("shim_start_time", r.shim_start_time).kv("pid", r.pid)
       .kv("pid_start_time", r.pid_start_time).kv("kill_requested", r.kill_requested)
+      .kv("limit_reason", r.limit_reason).kv("limit_message", r.limit_message)
       .kv("bundle_dir", r.bundle_dir).kv("sandbox_dir", r.sandbox_dir).kv("cgroup", r.cgroup);
   w.key("exit");
   if (r.exit) {
@@ -87,6 +92,10 @@ std::string checkpoint_json(const ContainerRecord& r) {
     w.key("signal");
     t.signal ? w.value(*t.signal) : w.null();
     w.kv("message", t.message).kv("started_at_ns", t.started_at_ns).kv("finished_at_ns", t.finished_at_ns);
+    w.key("limits");
+    t.limits.empty() ? w.null() : w.raw(t.limits);
+    w.key("usage");
+    t.usage.empty() ? w.null() : w.raw(t.usage);
     w.end_object();
   } else {
     w.null();
@@ -119,6 +128,8 @@ Result<ContainerRecord> parse_checkpoint(const std::string& text) {
   r.pid = static_cast<pid_t>(json::get_int(doc, "pid"));
   r.pid_start_time = json::get_uint(doc, "pid_start_time");
   r.kill_requested = json::get_bool(doc, "kill_requested");
+  r.limit_reason = json::get_string(doc, "limit_reason");
+  r.limit_message = json::get_string(doc, "limit_message");
   r.bundle_dir = json::get_string(doc, "bundle_dir");
   r.sandbox_dir = json::get_string(doc, "sandbox_dir");
   r.cgroup = json::get_string(doc, "cgroup");
@@ -131,6 +142,8 @@ Result<ContainerRecord> parse_checkpoint(const std::string& text) {
     t.message = json::get_string(e, "message");
     t.started_at_ns = json::get_int(e, "started_at_ns");
     t.finished_at_ns = json::get_int(e, "finished_at_ns");
+    if (e.HasMember("limits") && e["limits"].IsObject()) t.limits = json::to_string(e["limits"]);
+    if (e.HasMember("usage") && e["usage"].IsObject()) t.usage = json::to_string(e["usage"]);
     r.exit = t;
   }
   return r;

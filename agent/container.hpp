@@ -24,8 +24,11 @@ const char* state_name(State s);
 Result<State> parse_state(const std::string& s);
 inline bool is_final(State s) { return s == State::kExited || s == State::kFailed; }
 
-// Why a task ended. `reason` is one of: exited, killed, launch_failed, lost (later releases
-// add memory_limit, pids_limit, disk_limit, max_runtime, health_check).
+// Why a task ended. `reason` is one of: exited, killed, launch_failed, lost, memory_limit,
+// pids_limit, disk_limit, max_runtime (health_check comes with health checks). A task the
+// kernel OOM-killed is memory_limit, never a plain exit by SIGKILL.
+// `limits` and `usage` are JSON objects (docs/API.md): what the task was allowed and the
+// counters read from its cgroup just before berthd removed it; empty when unknown.
 struct Termination {
   std::string reason;
   std::optional<int> exit_code;
@@ -33,6 +36,9 @@ struct Termination {
   std::string message;
   int64_t started_at_ns = 0;
   int64_t finished_at_ns = 0;
+  // Brace-initialized so aggregate inits that stop at finished_at_ns stay warning-free.
+  std::string limits{};
+  std::string usage{};
 };
 
 struct ContainerRecord {
@@ -48,6 +54,9 @@ struct ContainerRecord {
   pid_t pid = 0;  // the task's main process, in berthd's pid namespace
   unsigned long long pid_start_time = 0;
   bool kill_requested = false;
+  // A fatal limit breach berthd acted on (killed the task for); becomes the exit's reason.
+  std::string limit_reason;
+  std::string limit_message;
   std::optional<Termination> exit;
   std::string bundle_dir;   // <run_dir>/containers/<id>
   std::string sandbox_dir;  // <state_dir>/sandboxes/<id>

@@ -29,17 +29,9 @@ Status Containers::init() {
     cgroups_.root = cgroups_.mount + (own == "/" ? "" : own) + "/berth";
   }
   BERTH_TRY_CTX(cgroups::Cgroup root, cgroups::Cgroup::open_or_create(cgroups_.root), "cgroup root");
-  BERTH_TRY(cgroups::Cgroup containers, root.create_child("containers"));
-  BERTH_TRY(cgroups::Cgroup shims, root.create_child("shims"));
-  shims_cg_path_ = shims.path();
-  // Delegate every controller the root has to the task cgroups; one the kernel refuses here
-  // (e.g. a v1 hierarchy holds it) simply stays unusable and /v1/info says so.
-  BERTH_TRY(auto available, root.controllers());
-  for (const auto& c : available) {
-    if (root.enable_controllers({c}).has_value()) (void)containers.enable_controllers({c});
-  }
-  BERTH_TRY(cgroups_.controllers, containers.controllers());
-  containers_cg_.emplace(std::move(containers));
+  BERTH_CHECK_CTX(adopt_cgroup_tree(root), "cgroup root");
+  BERTH_TRY_CTX(isolators_, isolators::Registry::create_default(cgroups_.controllers), "isolators");
+  start_limit_events();
 
   BERTH_CHECK(fs::mkdir_p(config_.containers_run_dir(), 0700));
   BERTH_CHECK(fs::mkdir_p(config_.sandboxes_dir(), 0711));

@@ -29,12 +29,22 @@
 #include "agent/loop.hpp"
 #include "cgroups/cgroup.hpp"
 #include "common/unique_fd.hpp"
+#include "isolators/registry.hpp"
 
 namespace berth::agent {
 
 struct Caller {
   pid_t pid = -1;
   uid_t uid = static_cast<uid_t>(-1);
+};
+
+// What running tasks are allocated, summed (for /v1/info).
+struct Allocation {
+  double cpus = 0;
+  uint64_t memory_mb = 0;
+  uint64_t pids = 0;
+  uint64_t disk_mb = 0;
+  size_t tasks = 0;
 };
 
 struct NodeCgroups {
@@ -65,6 +75,15 @@ class Containers {
   Result<std::optional<Termination>> wait(const std::string& id_or_name, int timeout_ms) const;
   Status remove(const std::string& id_or_name, bool force, const Caller& caller);
 
+  // Applies new limits to a running task at once (the fields given replace its own).
+  Result<ContainerRecord> update(const std::string& id_or_name, const Resources& resources, const Caller& caller);
+  // Usage next to limits (agent/stats.hpp): live for a running task, the termination
+  // record's for one that ended. stats_all: every running task.
+  Result<std::string> stats(const std::string& id_or_name) const;
+  std::vector<std::string> stats_all() const;
+  Allocation allocated() const;
+  std::vector<std::string> isolator_names() const { return isolators_->names(); }
+
   const NodeCgroups& cgroups() const { return cgroups_; }
   const Config& config() const { return config_; }
 
@@ -94,7 +113,7 @@ class Containers {
 
   // Launch steps, in order (launch.cpp).
   Status check_spec(const TaskSpec& spec) const;
-  Status check_resources(const TaskSpec& spec) const;
+  Status check_resources(const Resources& r) const;
   Result<std::shared_ptr<Entry>> reserve(TaskSpec spec);
   Result<Root> resolve_root(const ContainerRecord& rec);
   Status prepare_dirs(const ContainerRecord& rec, const Root& root);
@@ -105,6 +124,13 @@ class Containers {
   void set_state(Entry& e, State s);
   // Marks a launch failed (reason launch_failed) and publishes it; the record stays.
   void fail_launch(Entry& e, const std::string& message);
+  isolators::ContainerSpec isolator_spec(const ContainerRecord& rec) const;
+
+  // Limits (limits.cpp); loop thread unless noted.
+  Status adopt_cgroup_tree(const cgroups::Cgroup& root);
+  void start_limit_events();
+  void handle_limitations(std::vector<isolators::ContainerLimitation> found);
+  isolators::Usage final_usage_locked(const ContainerRecord& rec);
 
   // Exit handling (lifecycle.cpp); loop thread.
   void watch_shim(const std::string& id, UniqueFd shim_pidfd);
@@ -124,6 +150,7 @@ class Containers {
   Images* images_;
   NodeCgroups cgroups_;
   std::optional<cgroups::Cgroup> containers_cg_;
+  std::unique_ptr<isolators::Registry> isolators_;
   std::string shims_cg_path_;
 
   mutable std::mutex mu_;

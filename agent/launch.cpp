@@ -28,15 +28,18 @@ std::string join(const std::set<std::string>& s) {
 
 }  // namespace
 
-Status Containers::check_resources(const TaskSpec& spec) const {
-  const Resources& r = spec.resources;
+Status Containers::check_resources(const Resources& r) const {
   struct Need {
     bool asked;
     const char* field;
     const char* controller;
   };
+  // disk_mb and max_runtime_s need no controller: berth enforces them itself.
   for (const Need& n : {Need{r.cpus.has_value(), "resources.cpus", "cpu"},
+                        Need{r.cpuset.has_value(), "resources.cpuset", "cpuset"},
                         Need{r.memory_mb.has_value(), "resources.memory_mb", "memory"},
+                        Need{r.memory_high_mb.has_value(), "resources.memory_high_mb", "memory"},
+                        Need{r.memory_swap_mb.has_value(), "resources.memory_swap_mb", "memory"},
                         Need{r.pids.has_value(), "resources.pids", "pids"}}) {
     if (n.asked && !cgroups_.controllers.count(n.controller))
       return make_error(Code::kInvalidArgument,
@@ -44,10 +47,6 @@ Status Containers::check_resources(const TaskSpec& spec) const {
                             "' controller, which this node cannot use (cgroup2 at " + cgroups_.mount +
                             " offers: " + join(cgroups_.controllers) + "); remove the limit or run it elsewhere");
   }
-  // The controllers exist but this berthd does not enforce limits yet: refusing is honest,
-  // accepting would pretend.
-  if (r.any())
-    return make_error(Code::kInvalidArgument, "resource limits are not enforced by this berthd yet; remove 'resources'");
   return ok();
 }
 
@@ -60,7 +59,7 @@ Status Containers::check_spec(const TaskSpec& spec) const {
     if (::stat(spec.rootfs.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
       return make_error(Code::kInvalidArgument, "field '/rootfs': " + spec.rootfs + " is not a directory");
   }
-  BERTH_CHECK(check_resources(spec));
+  BERTH_CHECK(check_resources(spec.resources));
   for (const auto& v : spec.volumes) {
     struct stat st {};
     if (::stat(v.host_path.c_str(), &st) != 0)
@@ -166,10 +165,12 @@ Status Containers::write_bundle(const ContainerRecord& rec, const Root& root) {
   return fs::write_file_atomic(rec.bundle_dir + "/shim.json", w.str(), 0600, fs::Durability::kVolatile);
 }
 
+// The task's cgroup with its limits in place: the shim clones the task straight into it, so
+// the task never runs a single instruction unlimited.
 Status Containers::create_cgroup(const ContainerRecord& rec) {
   BERTH_TRY(cgroups::Cgroup cg, containers_cg_->create_child(rec.id));
   (void)cg;
-  return ok();
+  return isolators_->prepare(rec.id, isolator_spec(rec));
 }
 
 Status Containers::fetch_artifacts(const ContainerRecord& rec) {
@@ -184,6 +185,7 @@ Status Containers::fetch_artifacts(const ContainerRecord& rec) {
 }
 
 void Containers::undo_prepare(const ContainerRecord& rec) {
+  (void)isolators_->cleanup(rec.id);
   if (containers_cg_) (void)containers_cg_->remove_child(rec.id, std::chrono::seconds(5));
   (void)fs::remove_tree(rec.sandbox_dir);
   (void)fs::remove_tree(rec.bundle_dir);
@@ -234,6 +236,7 @@ Result<ContainerRecord> Containers::launch(TaskSpec spec, const Caller& caller) 
           "\"by_uid\":" + std::to_string(static_cast<int>(caller.uid)) + ",\"by_pid\":" + std::to_string(caller.pid));
 
   auto fail = [&](const std::string& message) -> Error {
+    (void)isolators_->cleanup(id);
     (void)containers_cg_->remove_child(id, std::chrono::seconds(5));
     if (images_) (void)images_->release(id);
     fail_launch(*e, message);
@@ -270,6 +273,8 @@ Result<ContainerRecord> Containers::launch(TaskSpec spec, const Caller& caller) 
   e->rec.started_at_ns = now_ns();
   e->rec.state = State::kRunning;
   if (task_pidfd) e->task_pidfd = std::move(task_pidfd).value();
+  auto isolated = isolators_->isolate(id, report->pid, e->rec.started_at_ns);
+  if (!isolated) log::error("isolate " + id + ": " + isolated.error().message);
   auto cp = checkpoint_locked(e->rec);
   if (!cp) log::error("checkpoint " + id + ": " + cp.error().message);
   publish("container.started", e->rec, "\"pid\":" + std::to_string(report->pid));

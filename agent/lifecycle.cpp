@@ -11,6 +11,7 @@
 #include "common/clock.hpp"
 #include "common/fs.hpp"
 #include "common/log.hpp"
+#include "agent/stats.hpp"
 #include "common/signals.hpp"
 #include "sandbox/exit_record.hpp"
 
@@ -75,6 +76,8 @@ void Containers::watch_shim(const std::string& id, UniqueFd shim_pidfd) {
 
 void Containers::on_shim_exit(const std::string& id) {
   reap_children();
+  // Breaches the kernel announced before the task ended are acted on (recorded) first.
+  handle_limitations(isolators_->dispatch_events());
   std::optional<ContainerRecord> settled;
   {
     std::lock_guard lk(mu_);
@@ -95,7 +98,9 @@ void Containers::on_shim_exit(const std::string& id) {
     if (auto it = by_id_.find(id); it != by_id_.end()) it->second->saving_record = false;
     changed_.notify_all();
   }
-  // The record is final and checkpointed; the cgroup is empty or about to be.
+  // The record is final and checkpointed with the cgroup's last counters; now the cgroup goes.
+  auto cleaned = isolators_->cleanup(id);
+  if (!cleaned) log::warn("isolators cleanup of " + id + ": " + cleaned.error().message);
   auto removed = containers_cg_->remove_child(id, std::chrono::seconds(5));
   if (!removed) log::warn("remove cgroup of " + id + ": " + removed.error().message);
 }
@@ -128,6 +133,22 @@ void Containers::settle(Entry& e, const std::string& lost_reason) {
     t.finished_at_ns = now_ns();
   }
   if (!t.started_at_ns) t.started_at_ns = r.started_at_ns;
+  // The cgroup still exists: its counters are the record's usage, and say what ended it.
+  isolators::Usage usage = final_usage_locked(r);
+  t.usage = usage_json(usage);
+  t.limits = limits_json(r.spec.resources, r.spec.policy);
+  if (t.reason == "exited" || t.reason == "killed" || t.reason == "lost") {
+    const auto& mev = usage.cgroup.memory_events;
+    bool oom_killed = t.signal == SIGKILL && mev && mev->oom_kill > 0;
+    if (!r.limit_reason.empty() && t.reason != "lost") {
+      t.reason = r.limit_reason;
+      t.message = r.limit_message + " (" + t.message + ")";
+    } else if (oom_killed && !r.kill_requested) {
+      // Caught here when the exit came before memory.events was read: never a plain 137.
+      t.reason = "memory_limit";
+      t.message = "the OOM killer stopped the task (oom_kill " + std::to_string(mev->oom_kill) + ") (" + t.message + ")";
+    }
+  }
   r.exit = t;
   r.state = t.reason == "launch_failed" ? State::kFailed : State::kExited;
   r.finished_at_ns = t.finished_at_ns;

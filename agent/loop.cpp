@@ -27,6 +27,10 @@ void Loop::unblock_signals_in_child() {
 Loop::Loop() = default;
 
 Loop::~Loop() {
+  for (auto* w : watches_) {
+    sd_event_source_unref(w->source);
+    delete w;
+  }
   for (auto& [id, t] : timers_) {
     sd_event_source_unref(t->source);
     delete t;
@@ -134,6 +138,22 @@ int Loop::on_io(sd_event_source* s, int, uint32_t, void* userdata) {
   sd_event_source_unref(s);
   delete w;
   fn();
+  return 0;
+}
+
+Status Loop::watch(int fd, Fn fn) {
+  auto* w = new Watch{this, nullptr, std::move(fn)};
+  int r = sd_event_add_io(event_, &w->source, fd, EPOLLIN, &Loop::on_io_persistent, w);
+  if (r < 0) {
+    delete w;
+    return errno_error(-r, "watch fd");
+  }
+  watches_.push_back(w);
+  return ok();
+}
+
+int Loop::on_io_persistent(sd_event_source*, int, uint32_t, void* userdata) {
+  static_cast<Watch*>(userdata)->fn();
   return 0;
 }
 

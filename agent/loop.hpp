@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <vector>
 
 #include "common/result.hpp"
 #include "common/unique_fd.hpp"
@@ -45,11 +46,14 @@ class Loop {
   // Calls fn once when `fd` becomes readable (a pidfd: the process exited), then forgets it.
   Status watch_once(int fd, Fn fn);
   void on_sigchld(Fn fn) { sigchld_ = std::move(fn); }
+  // Calls fn each time `fd` is readable (an inotify fd), for the life of the loop.
+  Status watch(int fd, Fn fn);
 
  private:
   static int on_wakeup(sd_event_source*, int, uint32_t, void*);
   static int on_timer(sd_event_source*, uint64_t, void*);
   static int on_io(sd_event_source*, int, uint32_t, void*);
+  static int on_io_persistent(sd_event_source*, int, uint32_t, void*);
   static int on_signal(sd_event_source*, const struct signalfd_siginfo*, void*);
 
   struct Timer {
@@ -69,6 +73,7 @@ class Loop {
   std::mutex mu_;
   std::deque<Fn> posted_;
   std::map<uint64_t, Timer*> timers_;
+  std::vector<Watch*> watches_;  // persistent ones
   uint64_t next_timer_ = 1;
   Fn sigchld_;
   int stop_signal_ = 0;

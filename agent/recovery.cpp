@@ -19,6 +19,7 @@ namespace berth::agent {
 
 Status Containers::recover() {
   std::vector<std::string> removed;
+  std::vector<ContainerRecord> records;
   auto names = fs::list_dir(config_.containers_run_dir());
   if (!names) return std::move(names).error().wrap("recover");
   for (const auto& id : *names) {
@@ -33,8 +34,15 @@ Status Containers::recover() {
       if (r) removed.push_back("bundle " + id);
       continue;
     }
-    recover_one(std::move(rec).value());
+    records.push_back(std::move(rec).value());
   }
+  // The isolators re-adopt every task that may still run (its limits, event watches, runtime
+  // deadline from its recorded start) before any is settled or watched again.
+  std::vector<isolators::ContainerState> known;
+  for (const auto& r : records)
+    if (r.state == State::kRunning) known.push_back({r.id, isolator_spec(r), r.started_at_ns});
+  if (auto st = isolators_->recover(known); !st) log::warn("recover isolators: " + st.error().message);
+  for (auto& r : records) recover_one(std::move(r));
   reconcile(&removed);
   json::JsonWriter w;
   w.begin_array();
@@ -70,6 +78,7 @@ void Containers::recover_one(ContainerRecord rec) {
     settle(*e, "the shim (pid " + std::to_string(r.shim_pid) +
                    ") is gone and left no exit record; the task's exit is unknown");
     save_termination(r);
+    (void)isolators_->cleanup(id);
     log::info("recover: container " + id + " ended while berthd was down: " + r.exit->message);
     return;
   }

@@ -1,5 +1,6 @@
 #include "agent/task_spec.hpp"
 
+#include "common/json.hpp"
 #include "common/json_schema.hpp"
 
 namespace berth::agent {
@@ -50,17 +51,62 @@ constexpr const char* kLaunchSchema = R"({
       "max_size_mb": {"type": "integer", "minimum": 1, "maximum": 102400},
       "max_files": {"type": "integer", "minimum": 1, "maximum": 100}}},
     "labels": {"type": "object", "additionalProperties": {"type": "string"}},
-    "resources": {"type": "object", "additionalProperties": false, "properties": {
-      "cpus": {"type": "number", "minimum": 0.001, "maximum": 4096},
-      "memory_mb": {"type": "integer", "minimum": 4, "maximum": 67108864},
-      "pids": {"type": "integer", "minimum": 1, "maximum": 4194304},
-      "disk_mb": {"type": "integer", "minimum": 1}}}
+    "resources": RESOURCES,
+    "oom": {"enum": ["group", "process"]},
+    "kill_on": {"type": "array", "items": {"enum": ["pids"]}},
+    "max_runtime_s": {"type": "integer", "minimum": 1, "maximum": 31536000}
   }
 })";
 
+constexpr const char* kResourcesSchema = R"({"type": "object", "additionalProperties": false, "properties": {
+      "cpus": {"type": "number", "minimum": 0.01, "maximum": 4096},
+      "cpuset": {"type": "string", "pattern": "^[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*$",
+                 "description": "CPU numbers and ranges, e.g. 0-1,3"},
+      "memory_mb": {"type": "integer", "minimum": 4, "maximum": 67108864},
+      "memory_high_mb": {"type": "integer", "minimum": 4, "maximum": 67108864},
+      "memory_swap_mb": {"type": "integer", "minimum": 0, "maximum": 67108864},
+      "pids": {"type": "integer", "minimum": 1, "maximum": 4194304},
+      "disk_mb": {"type": "integer", "minimum": 1, "maximum": 1073741824}}})";
+
+std::string launch_schema_text() {
+  std::string s = kLaunchSchema;
+  std::string key = "RESOURCES";
+  s.replace(s.find(key), key.size(), kResourcesSchema);
+  return s;
+}
+
 const json::JsonSchema& launch_schema() {
-  static const json::JsonSchema schema = json::JsonSchema::compile(kLaunchSchema).value();
+  static const json::JsonSchema schema = json::JsonSchema::compile(launch_schema_text()).value();
   return schema;
+}
+
+const json::JsonSchema& resources_schema() {
+  static const json::JsonSchema schema = json::JsonSchema::compile(kResourcesSchema).value();
+  return schema;
+}
+
+Resources parse_resources(const rapidjson::Value& r) {
+  Resources out;
+  if (r.HasMember("cpus")) out.cpus = r["cpus"].GetDouble();
+  if (r.HasMember("cpuset")) out.cpuset = std::string(r["cpuset"].GetString());
+  if (r.HasMember("memory_mb")) out.memory_mb = r["memory_mb"].GetUint64();
+  if (r.HasMember("memory_high_mb")) out.memory_high_mb = r["memory_high_mb"].GetUint64();
+  if (r.HasMember("memory_swap_mb")) out.memory_swap_mb = r["memory_swap_mb"].GetUint64();
+  if (r.HasMember("pids")) out.pids = r["pids"].GetUint64();
+  if (r.HasMember("disk_mb")) out.disk_mb = r["disk_mb"].GetUint64();
+  return out;
+}
+
+void write_resources(json::JsonWriter& w, const Resources& r) {
+  w.begin_object();
+  if (r.cpus) w.kv("cpus", *r.cpus);
+  if (r.cpuset) w.kv("cpuset", *r.cpuset);
+  if (r.memory_mb) w.kv("memory_mb", *r.memory_mb);
+  if (r.memory_high_mb) w.kv("memory_high_mb", *r.memory_high_mb);
+  if (r.memory_swap_mb) w.kv("memory_swap_mb", *r.memory_swap_mb);
+  if (r.pids) w.kv("pids", *r.pids);
+  if (r.disk_mb) w.kv("disk_mb", *r.disk_mb);
+  w.end_object();
 }
 
 }  // namespace
@@ -120,14 +166,50 @@ Result<TaskSpec> parse_task_spec(const std::string& json_text) {
     if (l.HasMember("max_size_mb")) s.log_max_size_mb = l["max_size_mb"].GetUint64();
     if (l.HasMember("max_files")) s.log_max_files = l["max_files"].GetUint();
   }
-  if (doc.HasMember("resources")) {
-    const auto& r = doc["resources"];
-    if (r.HasMember("cpus")) s.resources.cpus = r["cpus"].GetDouble();
-    if (r.HasMember("memory_mb")) s.resources.memory_mb = r["memory_mb"].GetUint64();
-    if (r.HasMember("pids")) s.resources.pids = r["pids"].GetUint64();
-    if (r.HasMember("disk_mb")) s.resources.disk_mb = r["disk_mb"].GetUint64();
-  }
+  if (doc.HasMember("resources")) s.resources = parse_resources(doc["resources"]);
+  s.policy.oom_group = json::get_string(doc, "oom", "group") == "group";
+  for (const auto& k : json::get_string_array(doc, "kill_on"))
+    if (k == "pids") s.policy.kill_on_pids = true;
+  if (doc.HasMember("max_runtime_s")) s.policy.max_runtime_s = doc["max_runtime_s"].GetUint64();
   return s;
+}
+
+Result<Resources> parse_resources_update(const std::string& json_text) {
+  BERTH_TRY(auto doc, json::parse_and_validate(json_text, resources_schema()));
+  Resources r = parse_resources(doc);
+  if (!r.any()) return make_error(Code::kInvalidArgument, "the update names no resource; give e.g. {\"memory_mb\": 256}");
+  return r;
+}
+
+std::string with_resources(const std::string& spec_json, const Resources& r) {
+  auto doc = json::parse(spec_json);
+  if (!doc || !doc->IsObject()) return spec_json;
+  json::JsonWriter w;
+  write_resources(w, r);
+  rapidjson::Document res;
+  res.Parse(w.str().c_str());
+  doc->RemoveMember("resources");
+  doc->AddMember("resources", rapidjson::Value(res, doc->GetAllocator()), doc->GetAllocator());
+  return json::to_string(*doc);
+}
+
+std::string limits_json(const Resources& r, const Policy& p) {
+  json::JsonWriter w;
+  w.begin_object();
+  if (r.cpus) w.kv("cpus", *r.cpus);
+  if (r.cpuset) w.kv("cpuset", *r.cpuset);
+  if (r.memory_mb) w.kv("memory_mb", *r.memory_mb);
+  if (r.memory_high_mb) w.kv("memory_high_mb", *r.memory_high_mb);
+  if (r.memory_swap_mb) w.kv("memory_swap_mb", *r.memory_swap_mb);
+  if (r.pids) w.kv("pids", *r.pids);
+  if (r.disk_mb) w.kv("disk_mb", *r.disk_mb);
+  if (p.max_runtime_s) w.kv("max_runtime_s", *p.max_runtime_s);
+  w.kv("oom", p.oom_group ? "group" : "process");
+  w.key("kill_on").begin_array();
+  if (p.kill_on_pids) w.value("pids");
+  w.end_array();
+  w.end_object();
+  return w.str();
 }
 
 }  // namespace berth::agent

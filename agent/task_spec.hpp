@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/result.hpp"
+#include "isolators/resources.hpp"
 
 namespace berth::agent {
 
@@ -35,13 +36,8 @@ struct Fetch {
   std::string output;
 };
 
-struct Resources {
-  std::optional<double> cpus;
-  std::optional<uint64_t> memory_mb;
-  std::optional<uint64_t> pids;
-  std::optional<uint64_t> disk_mb;
-  bool any() const { return cpus || memory_mb || pids || disk_mb; }
-};
+using Resources = isolators::Resources;
+using Policy = isolators::Policy;
 
 struct TaskSpec {
   std::string name;
@@ -60,10 +56,19 @@ struct TaskSpec {
   std::optional<uint32_t> log_max_files;
   std::map<std::string, std::string> labels;
   Resources resources;
+  Policy policy;  // oom, kill_on, max_runtime_s
   std::string json;  // the request as received, for inspect and checkpoints
 };
 
 // Validates against the launch schema and parses; kInvalidArgument naming the field.
 Result<TaskSpec> parse_task_spec(const std::string& json_text);
+
+// The body of POST /v1/containers/{id}/update: a "resources" object as in the launch spec,
+// every field optional (the ones given replace the task's).
+Result<Resources> parse_resources_update(const std::string& json_text);
+// `spec_json` with its "resources" replaced by `r` (for checkpoints after an update).
+std::string with_resources(const std::string& spec_json, const Resources& r);
+// The limits of a task as JSON: resources and policy, only what was asked for.
+std::string limits_json(const Resources& r, const Policy& p);
 
 }  // namespace berth::agent

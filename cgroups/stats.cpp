@@ -3,16 +3,9 @@
 namespace berth::cgroups {
 namespace {
 
-// Stores a read into `field`; a missing file leaves it empty, any other error is returned.
 template <typename T>
 Status take(std::optional<T>& field, Result<T> r) {
-  if (r.has_value()) {
-    field = std::move(r).value();
-    return ok();
-  }
-  // ENOENT: no such controller file here; EOPNOTSUPP: PSI compiled in but switched off.
-  if (r.error().sys_errno == ENOENT || r.error().sys_errno == EOPNOTSUPP) return ok();
-  return std::move(r).error();
+  return read_optional(field, std::move(r));
 }
 
 }  // namespace

@@ -44,4 +44,16 @@ struct Stats {
 
 Result<Stats> snapshot(const Cgroup& cg);
 
+// Stores a read into `field`; a missing file (ENOENT: no such controller here; EOPNOTSUPP:
+// PSI compiled in but switched off) leaves it empty, any other error is returned.
+template <typename T>
+Status read_optional(std::optional<T>& field, Result<T> r) {
+  if (r.has_value()) {
+    field = std::move(r).value();
+    return ok();
+  }
+  if (r.error().sys_errno == ENOENT || r.error().sys_errno == EOPNOTSUPP) return ok();
+  return std::move(r).error();
+}
+
 }  // namespace berth::cgroups

@@ -468,6 +468,8 @@ std::string usage() {
       "  load DIR --ref REF [--name REF_NAME]\n"
       "                        import an OCI image layout directory (--name picks one of its\n"
       "                        images by its org.opencontainers.image.ref.name)\n"
+      "  stats [--no-stream] [--interval S]\n"
+      "                        usage next to limits of running tasks, live like top\n"
       "\n"
       "--json prints the API's JSON instead of tables.\n";
 }

@@ -1,10 +1,12 @@
 #include "cli/commands.hpp"
 
+#include <chrono>
 #include <cstdlib>
 #include <thread>
 
 #include "cli/command_context.hpp"
 #include "cli/format.hpp"
+#include "cli/stats.hpp"
 
 namespace berth::cli {
 namespace {
@@ -176,6 +178,45 @@ int cmd_info(Context& ctx, const Args& args) {
   return 0;
 }
 
+// berth stats [--no-stream] [--interval SECONDS]: a live table of running tasks' usage next to
+// their limits, redrawn each interval; --no-stream prints one table (two samples a second
+// apart, for CPU%); --json prints GET /v1/stats once.
+int cmd_stats(Context& ctx, const Args& args) {
+  bool stream = true;
+  double interval = 2.0;
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--no-stream") {
+      stream = false;
+    } else if (args[i] == "--interval" && i + 1 < args.size()) {
+      char* end = nullptr;
+      interval = std::strtod(args[++i].c_str(), &end);
+      if (*end != '\0' || interval < 0.1)
+        return usage_error(ctx.err, make_error(Code::kInvalidArgument, "stats: --interval wants seconds >= 0.1"));
+    } else {
+      return usage_error(ctx.err, make_error(Code::kInvalidArgument, "stats: unknown argument '" + args[i] +
+                                                                         "' (usage: berth stats [--no-stream] [--interval S])"));
+    }
+  }
+  auto first = ctx.client.call("GET", "/v1/stats");
+  if (!first.has_value()) return fail(ctx, first.error());
+  if (ctx.json) {
+    ctx.out << json::to_string(*first) << "\n";
+    return 0;
+  }
+  auto prev = cpu_usage_by_id(*first);
+  double wait_s = stream ? interval : 1.0;
+  for (;;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(static_cast<long>(wait_s * 1000)));
+    auto next = ctx.client.call("GET", "/v1/stats");
+    if (!next.has_value()) return fail(ctx, next.error());
+    if (stream) ctx.out << "\033[H\033[2J";
+    ctx.out << format_stats(*next, prev, wait_s);
+    ctx.out.flush();
+    if (!stream || !ctx.out.good()) return 0;
+    prev = cpu_usage_by_id(*next);
+  }
+}
+
 }  // namespace
 
 int run_cli(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err, Terminal terminal) {
@@ -204,6 +245,7 @@ int run_cli(const std::vector<std::string>& argv, std::ostream& out, std::ostrea
   else if (cmd == "rm") rc = cmd_rm(ctx, g->args);
   else if (cmd == "events") rc = cmd_events(ctx, g->args);
   else if (cmd == "info") rc = cmd_info(ctx, g->args);
+  else if (cmd == "stats") rc = cmd_stats(ctx, g->args);
   else if (cmd == "pull") rc = cmd_pull(ctx, g->args);
   else if (cmd == "images") rc = cmd_images(ctx, g->args);
   else if (cmd == "rmi") rc = cmd_rmi(ctx, g->args);

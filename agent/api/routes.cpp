@@ -85,6 +85,10 @@ Response info(const Containers& containers) {
   w.key("capacity").begin_object().kv("cpus", static_cast<long>(::sysconf(_SC_NPROCESSORS_ONLN)))
       .kv("memory_mb", static_cast<unsigned long long>(si.totalram) * si.mem_unit / (1024 * 1024)).end_object();
   w.key("containers").begin_object().kv("total", all.size()).kv("running", running).end_object();
+  agent::Allocation a = containers.allocated();
+  w.key("allocated").begin_object().kv("cpus", a.cpus).kv("memory_mb", a.memory_mb).kv("pids", a.pids)
+      .kv("disk_mb", a.disk_mb).kv("tasks", a.tasks).end_object();
+  w.kv_strings("isolators", containers.isolator_names());
   w.key("paths").begin_object().kv("socket", cfg.socket).kv("run_dir", cfg.run_dir)
       .kv("state_dir", cfg.state_dir).end_object();
   w.end_object();
@@ -226,6 +230,39 @@ Response events_stream(const EventBus& bus, const Request& req) {
   return r;
 }
 
+// ---- limits: live update and usage next to allocation (docs/API.md, "Limits and stats") ----
+
+Response update(Containers& containers, const Request& req) {
+  auto doc = json::parse(req.body);
+  if (!doc) return fail(doc.error());
+  // The body is {"resources": {...}} like the launch spec's, or the resources object itself.
+  std::string body = req.body;
+  if (doc->IsObject() && doc->HasMember("resources")) {
+    if (doc->MemberCount() != 1) return bad_request("give only 'resources' in an update");
+    body = json::to_string((*doc)["resources"]);
+  }
+  auto resources = agent::parse_resources_update(body);
+  if (!resources) return fail(resources.error());
+  auto rec = containers.update(req.param("id"), *resources, caller_of(req));
+  if (!rec) return fail(rec.error());
+  log::info("updated limits of " + rec->id + " to " + agent::limits_json(rec->spec.resources, rec->spec.policy) +
+            " for " + who(req));
+  return Response::json(200, agent::container_json(*rec));
+}
+
+Response stats_one(const Containers& containers, const Request& req) {
+  auto s = containers.stats(req.param("id"));
+  return s ? Response::json(200, *s) : fail(s.error());
+}
+
+Response stats_all(const Containers& containers) {
+  json::JsonWriter w;
+  w.begin_object().key("containers").begin_array();
+  for (const auto& s : containers.stats_all()) w.raw(s);
+  w.end_array().end_object();
+  return Response::json(200, w.str());
+}
+
 }  // namespace
 
 void register_routes(Server& server, Containers& containers, EventBus& events, agent::Images& images) {
@@ -242,6 +279,10 @@ void register_routes(Server& server, Containers& containers, EventBus& events, a
   server.route("GET", "/v1/containers/{id}/wait", [&](const Request& r) { return wait(containers, r); });
   server.route("GET", "/v1/containers/{id}/logs", [&](const Request& r) { return logs(containers, r); });
   server.route("GET", "/v1/events", [&](const Request& r) { return events_stream(events, r); });
+  // limits
+  server.route("POST", "/v1/containers/{id}/update", [&](const Request& r) { return update(containers, r); });
+  server.route("GET", "/v1/containers/{id}/stats", [&](const Request& r) { return stats_one(containers, r); });
+  server.route("GET", "/v1/stats", [&](const Request&) { return stats_all(containers); });
 }
 
 }  // namespace berth::api

@@ -75,12 +75,12 @@ BusyboxRootfs::BusyboxRootfs() {
 
 BusyboxRootfs::~BusyboxRootfs() { (void)fs::remove_tree(path_); }
 
-Agent::Agent(const std::string& extra_config) {
+Agent::Agent(const std::string& extra_config, const std::string& cgroup_root) {
   root_ = make_temp_dir("berth-it");
   socket_ = root_ + "/berth.sock";
   auto mount = cgroups::find_cgroup2_mount();
   must(mount.has_value(), "no cgroup2 mount");
-  cgroup_root_ = *mount + "/berth/it-" + root_.substr(root_.rfind('-') + 1);
+  cgroup_root_ = !cgroup_root.empty() ? cgroup_root : *mount + "/berth/it-" + root_.substr(root_.rfind('-') + 1);
   config_path_ = root_ + "/agent.json";
   std::string config = "{\"socket\": " + json_string(socket_) + ", \"run_dir\": " + json_string(root_ + "/run") +
                        ", \"state_dir\": " + json_string(root_ + "/state") +
@@ -120,6 +120,10 @@ Status Agent::start() {
     if (fd >= 0) {
       ::dup2(fd, 1);
       ::dup2(fd, 2);
+    }
+    if (!start_cgroup_.empty()) {
+      int procs = ::open((start_cgroup_ + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC);
+      if (procs < 0 || ::write(procs, "0", 1) != 1) ::_exit(126);
     }
     ::execl(berthd.c_str(), berthd.c_str(), "--config", config_path_.c_str(), "--debug", (char*)nullptr);
     ::_exit(127);

@@ -33,10 +33,13 @@ class BusyboxRootfs {
 
 class Agent {
  public:
-  explicit Agent(const std::string& extra_config = "");
+  // `cgroup_root`: berth's cgroup subtree (default: a fresh one under <cgroup2>/berth/).
+  explicit Agent(const std::string& extra_config = "", const std::string& cgroup_root = "");
   ~Agent();
 
   Status start();
+  // berthd starts as a member of this cgroup (as under a systemd unit) instead of ours.
+  void start_in_cgroup(const std::string& path) { start_cgroup_ = path; }
   void stop();     // SIGTERM, wait
   void kill9();    // SIGKILL, wait: the tasks keep running
   pid_t pid() const { return pid_; }
@@ -64,6 +67,7 @@ class Agent {
   std::string socket_;
   std::string cgroup_root_;
   std::string config_path_;
+  std::string start_cgroup_;
   pid_t pid_ = -1;
 };
 

@@ -1,0 +1,54 @@
+#include "isolators/cpu/cpu_isolator.hpp"
+
+#include "cgroups/cpu.hpp"
+#include "cgroups/pressure.hpp"
+#include "cgroups/stats.hpp"
+
+namespace berth::isolators {
+
+Status CpuIsolator::apply(const cgroups::Cgroup& cg, const Resources& r) const {
+  if (r.cpus) {
+    if (!cpu_) return make_error(Code::kFailedPrecondition, "the cpu controller is not available");
+    BERTH_CHECK(cgroups::cpu::set_cpus(cg, *r.cpus));
+  }
+  if (r.cpuset) {
+    if (!cpuset_) return make_error(Code::kFailedPrecondition, "the cpuset controller is not available");
+    BERTH_CHECK(cg.write("cpuset.cpus", *r.cpuset));
+  }
+  return ok();
+}
+
+Status CpuIsolator::recover(std::span<const ContainerState> known) {
+  for (const auto& s : known) (void)table_.adopt(s.id, s.spec.cgroup, State{});
+  return ok();
+}
+
+Result<LaunchAdditions> CpuIsolator::prepare(const ContainerId& id, const ContainerSpec& spec) {
+  BERTH_TRY(auto* e, table_.adopt(id, spec.cgroup, State{}));
+  BERTH_CHECK(apply(e->cg, spec.resources));
+  return LaunchAdditions{};
+}
+
+Status CpuIsolator::update(const ContainerId& id, const Resources& r) {
+  BERTH_TRY(auto* e, table_.get(id));
+  return apply(e->cg, r);
+}
+
+Result<Usage> CpuIsolator::usage(const ContainerId& id) {
+  BERTH_TRY(auto* e, table_.get(id));
+  Usage u;
+  BERTH_CHECK(cgroups::read_optional(u.cgroup.cpu_stat, cgroups::cpu::stat(e->cg)));
+  if (cpu_) {
+    BERTH_CHECK(cgroups::read_optional(u.cgroup.cpu_max, cgroups::cpu::max(e->cg)));
+    BERTH_CHECK(cgroups::read_optional(u.cgroup.cpu_weight, cgroups::cpu::weight(e->cg)));
+  }
+  BERTH_CHECK(cgroups::read_optional(u.cgroup.cpu_pressure, cgroups::pressure::read(e->cg, cgroups::pressure::Resource::kCpu)));
+  return u;
+}
+
+Status CpuIsolator::cleanup(const ContainerId& id) {
+  table_.erase(id);
+  return ok();
+}
+
+}  // namespace berth::isolators

@@ -1,0 +1,77 @@
+#include "isolators/pids/pids_isolator.hpp"
+
+#include "cgroups/pids.hpp"
+#include "cgroups/stats.hpp"
+#include "common/clock.hpp"
+
+namespace berth::isolators {
+namespace {
+
+constexpr int64_t kReportEveryNs = 1'000'000'000;
+
+}  // namespace
+
+Status PidsIsolator::recover(std::span<const ContainerState> known) {
+  for (const auto& s : known) {
+    auto e = table_.adopt(s.id, s.spec.cgroup, State{s.spec.policy.kill_on_pids});
+    if (e && controller_) {
+      if (auto ev = cgroups::pids::events((*e)->cg)) (*e)->state.seen = ev->max;
+    }
+  }
+  return ok();
+}
+
+Result<LaunchAdditions> PidsIsolator::prepare(const ContainerId& id, const ContainerSpec& spec) {
+  BERTH_TRY(auto* e, table_.adopt(id, spec.cgroup, State{spec.policy.kill_on_pids}));
+  if (spec.resources.pids) {
+    if (!controller_) return make_error(Code::kFailedPrecondition, "the pids controller is not available");
+    BERTH_CHECK(cgroups::pids::set_max(e->cg, *spec.resources.pids));
+  }
+  return LaunchAdditions{};
+}
+
+Status PidsIsolator::update(const ContainerId& id, const Resources& r) {
+  BERTH_TRY(auto* e, table_.get(id));
+  if (!r.pids) return ok();
+  if (!controller_) return make_error(Code::kFailedPrecondition, "the pids controller is not available");
+  return cgroups::pids::set_max(e->cg, *r.pids);
+}
+
+Result<Usage> PidsIsolator::usage(const ContainerId& id) {
+  BERTH_TRY(auto* e, table_.get(id));
+  Usage u;
+  if (controller_) {
+    BERTH_CHECK(cgroups::read_optional(u.cgroup.pids_current, cgroups::pids::current(e->cg)));
+    BERTH_CHECK(cgroups::read_optional(u.cgroup.pids_max, cgroups::pids::max(e->cg)));
+    BERTH_CHECK(cgroups::read_optional(u.cgroup.pids_events, cgroups::pids::events(e->cg)));
+  }
+  return u;
+}
+
+Status PidsIsolator::cleanup(const ContainerId& id) {
+  table_.erase(id);
+  return ok();
+}
+
+std::vector<Limitation> PidsIsolator::on_event(const ContainerId& id, cgroups::EventFile file) {
+  std::vector<Limitation> out;
+  if (file != cgroups::EventFile::kPidsEvents) return out;
+  auto* e = table_.find(id);
+  if (!e || e->state.killed) return out;
+  auto ev = cgroups::pids::events(e->cg);
+  if (!ev || ev->max <= e->state.seen) return out;
+  int64_t now = now_ns();
+  if (!e->state.fatal && now - e->state.reported_at_ns < kReportEveryNs) return out;
+  uint64_t refused = ev->max - e->state.seen;
+  e->state.seen = ev->max;
+  e->state.reported_at_ns = now;
+  e->state.killed = e->state.fatal;
+  auto limit = cgroups::pids::max(e->cg);
+  std::string at = limit && *limit ? " at pids.max " + std::to_string(**limit) : "";
+  out.push_back(Limitation{"pids", "pids_limit", e->state.fatal,
+                           std::to_string(refused) + " fork(s) refused" + at +
+                               (e->state.fatal ? " (kill_on: pids)" : "; the task goes on")});
+  return out;
+}
+
+}  // namespace berth::isolators

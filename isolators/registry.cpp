@@ -1,0 +1,163 @@
+#include "isolators/registry.hpp"
+
+#include "isolators/cpu/cpu_isolator.hpp"
+#include "isolators/disk/disk_isolator.hpp"
+#include "isolators/max_runtime/max_runtime_isolator.hpp"
+#include "isolators/memory/memory_isolator.hpp"
+#include "isolators/pids/pids_isolator.hpp"
+
+namespace berth::isolators {
+
+void Resources::apply(const Resources& u) {
+  if (u.cpus) cpus = u.cpus;
+  if (u.cpuset) cpuset = u.cpuset;
+  if (u.memory_mb) memory_mb = u.memory_mb;
+  if (u.memory_high_mb) memory_high_mb = u.memory_high_mb;
+  if (u.memory_swap_mb) memory_swap_mb = u.memory_swap_mb;
+  if (u.pids) pids = u.pids;
+  if (u.disk_mb) disk_mb = u.disk_mb;
+}
+
+void merge(Usage& into, const Usage& from) {
+  auto take = [](auto& a, const auto& b) {
+    if (b) a = b;
+  };
+  const cgroups::Stats& f = from.cgroup;
+  cgroups::Stats& t = into.cgroup;
+  take(t.memory_current, f.memory_current);
+  take(t.memory_peak, f.memory_peak);
+  take(t.memory_max, f.memory_max);
+  take(t.memory_high, f.memory_high);
+  take(t.memory_swap_max, f.memory_swap_max);
+  take(t.memory_events, f.memory_events);
+  take(t.cpu_stat, f.cpu_stat);
+  take(t.cpu_max, f.cpu_max);
+  take(t.cpu_weight, f.cpu_weight);
+  take(t.pids_current, f.pids_current);
+  take(t.pids_max, f.pids_max);
+  take(t.pids_events, f.pids_events);
+  take(t.cpu_pressure, f.cpu_pressure);
+  take(t.memory_pressure, f.memory_pressure);
+  take(t.io_pressure, f.io_pressure);
+  take(into.disk_used_bytes, from.disk_used_bytes);
+  take(into.disk_limit_bytes, from.disk_limit_bytes);
+  take(into.runtime_s, from.runtime_s);
+  take(into.max_runtime_s, from.max_runtime_s);
+}
+
+Result<std::unique_ptr<Registry>> Registry::create_default(const std::set<std::string>& controllers) {
+  std::vector<std::unique_ptr<Isolator>> table;
+  table.push_back(std::make_unique<CpuIsolator>(controllers.count("cpu") != 0, controllers.count("cpuset") != 0));
+  table.push_back(std::make_unique<MemoryIsolator>(controllers.count("memory") != 0));
+  table.push_back(std::make_unique<PidsIsolator>(controllers.count("pids") != 0));
+  table.push_back(std::make_unique<DiskIsolator>());
+  table.push_back(std::make_unique<MaxRuntimeIsolator>());
+  return create(std::move(table));
+}
+
+Result<std::unique_ptr<Registry>> Registry::create(std::vector<std::unique_ptr<Isolator>> isolators) {
+  BERTH_TRY(cgroups::EventWatcher watcher, cgroups::EventWatcher::create());
+  return std::unique_ptr<Registry>(new Registry(std::move(isolators), std::move(watcher)));
+}
+
+std::vector<std::string> Registry::names() const {
+  std::vector<std::string> out;
+  for (const auto& i : isolators_) out.emplace_back(i->name());
+  return out;
+}
+
+void Registry::watch_locked(const ContainerId& id, const std::string& cgroup) {
+  if (watcher_.watching(id)) return;
+  // A cgroup without event files (gone already) is simply not watched: its end is settled
+  // from the shim's exit record and the counters read then.
+  if (auto cg = cgroups::Cgroup::open(cgroup)) (void)watcher_.watch(id, *cg);
+}
+
+Status Registry::recover(std::span<const ContainerState> known) {
+  std::lock_guard lk(mu_);
+  for (auto& i : isolators_) BERTH_CHECK_CTX(i->recover(known), std::string("recover ") + std::string(i->name()));
+  for (const auto& s : known) {
+    known_.insert(s.id);
+    watch_locked(s.id, s.spec.cgroup);
+  }
+  return ok();
+}
+
+Status Registry::cleanup_locked(const ContainerId& id, size_t prepared) {
+  watcher_.unwatch(id);
+  Status first = ok();
+  for (size_t n = prepared; n-- > 0;) {
+    auto st = isolators_[n]->cleanup(id);
+    if (!st && first) first = std::move(st).error().wrap("cleanup " + std::string(isolators_[n]->name()));
+  }
+  known_.erase(id);
+  return first;
+}
+
+Status Registry::prepare(const ContainerId& id, const ContainerSpec& spec) {
+  std::lock_guard lk(mu_);
+  if (known_.count(id)) return make_error(Code::kAlreadyExists, "isolators: '" + id + "' is already prepared");
+  known_.insert(id);
+  for (size_t n = 0; n < isolators_.size(); ++n) {
+    auto r = isolators_[n]->prepare(id, spec);
+    if (!r) {
+      (void)cleanup_locked(id, n + 1);  // the failed one may have done part of its work
+      return std::move(r).error().wrap("prepare " + std::string(isolators_[n]->name()));
+    }
+  }
+  watch_locked(id, spec.cgroup);
+  return ok();
+}
+
+Status Registry::isolate(const ContainerId& id, pid_t pid, int64_t started_at_ns) {
+  std::lock_guard lk(mu_);
+  for (auto& i : isolators_)
+    BERTH_CHECK_CTX(i->isolate(id, pid, started_at_ns), "isolate " + std::string(i->name()));
+  return ok();
+}
+
+Status Registry::update(const ContainerId& id, const Resources& resources) {
+  std::lock_guard lk(mu_);
+  if (!known_.count(id)) return make_error(Code::kNotFound, "isolators: '" + id + "' is not running");
+  for (auto& i : isolators_) BERTH_CHECK_CTX(i->update(id, resources), "update " + std::string(i->name()));
+  return ok();
+}
+
+Result<Usage> Registry::usage(const ContainerId& id) {
+  std::lock_guard lk(mu_);
+  if (!known_.count(id)) return make_error(Code::kNotFound, "isolators: '" + id + "' is not running");
+  Usage all;
+  for (auto& i : isolators_) {
+    BERTH_TRY_CTX(Usage u, i->usage(id), "usage " + std::string(i->name()));
+    merge(all, u);
+  }
+  return all;
+}
+
+Status Registry::cleanup(const ContainerId& id) {
+  std::lock_guard lk(mu_);
+  return cleanup_locked(id, isolators_.size());
+}
+
+std::vector<ContainerLimitation> Registry::dispatch_events() {
+  std::lock_guard lk(mu_);
+  std::vector<ContainerLimitation> out;
+  auto changes = watcher_.read_changes();
+  if (!changes) return out;
+  for (const auto& c : *changes) {
+    if (c.removed) continue;
+    for (auto& i : isolators_)
+      for (auto& l : i->on_event(c.key, c.file)) out.push_back({c.key, std::move(l)});
+  }
+  return out;
+}
+
+std::vector<ContainerLimitation> Registry::tick(int64_t now_ns) {
+  std::lock_guard lk(mu_);
+  std::vector<ContainerLimitation> out;
+  for (auto& i : isolators_)
+    for (auto& l : i->tick(now_ns)) out.push_back(std::move(l));
+  return out;
+}
+
+}  // namespace berth::isolators

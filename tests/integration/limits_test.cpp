@@ -1,0 +1,152 @@
+// Limits on this host through the real berthd. Where cgroup2 lacks a controller (the hybrid
+// test machines have no cpu/memory/pids in it), a limit needing it is refused with the
+// controller named; the limits berth enforces itself (disk_mb, max_runtime_s) work anywhere,
+// and stats show what the kernel does count. Enforcement of the controller limits is shown in
+// the VM (tests/vm/limits_vm_test.cpp).
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <set>
+#include <thread>
+
+#include "common/json.hpp"
+#include "tests/integration/harness.hpp"
+
+namespace berth::testing {
+namespace {
+
+class Limits : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_EQ(::geteuid(), 0u) << "integration tests need root";
+    auto st = agent_.start();
+    ASSERT_TRUE(st.has_value()) << st.error().message;
+    auto info = parse(agent_.request("GET", "/v1/info").body);
+    for (const auto& c : info["cgroup"]["controllers"].GetArray()) controllers_.insert(c.GetString());
+  }
+  std::string run(const std::vector<std::string>& command, const std::string& extra) {
+    return agent_.run(spec(rootfs_.path(), command, extra));
+  }
+  bool no_task_cgroups() {
+    for (int i = 0; i < 100; ++i) {
+      if (subdirs(agent_.cgroup_root() + "/containers").empty()) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+  }
+
+  BusyboxRootfs rootfs_;
+  Agent agent_;
+  std::set<std::string> controllers_;
+};
+
+TEST_F(Limits, ALimitNeedingAMissingControllerIsRefusedNamingIt) {
+  struct Case {
+    const char* resources;
+    const char* controller;
+  };
+  int checked = 0;
+  for (const Case& c : {Case{R"({"cpus": 0.5})", "cpu"}, Case{R"({"memory_mb": 64})", "memory"},
+                        Case{R"({"pids": 10})", "pids"}, Case{R"({"cpuset": "0"})", "cpuset"}}) {
+    if (controllers_.count(c.controller)) continue;  // enforced here; the VM tests cover it
+    ++checked;
+    auto r = agent_.launch(spec(rootfs_.path(), {"true"}, std::string("\"resources\": ") + c.resources));
+    EXPECT_EQ(r.status, 400) << r.body;
+    EXPECT_NE(r.body.find(std::string("'") + c.controller + "' controller"), std::string::npos) << r.body;
+  }
+  if (checked == 0) GTEST_SKIP() << "this host's cgroup2 has every controller";
+  // The same for a live update of a running task.
+  std::string id = run({"sleep", "30"}, "");
+  for (const char* c : {"cpu", "memory", "pids"}) {
+    if (controllers_.count(c)) continue;
+    std::string body = std::string(c) == "cpu" ? R"({"cpus": 1})" : std::string(c) == "memory" ? R"({"memory_mb": 64})" : R"({"pids": 5})";
+    auto r = agent_.request("POST", "/v1/containers/" + id + "/update", body);
+    EXPECT_EQ(r.status, 400) << r.body;
+    EXPECT_NE(r.body.find(std::string("'") + c + "' controller"), std::string::npos) << r.body;
+  }
+  auto list = parse(agent_.request("GET", "/v1/containers").body);
+  EXPECT_EQ(list["containers"].Size(), 1u);
+}
+
+TEST_F(Limits, WritingPastDiskMbEndsWithDiskLimit) {
+  std::string id = run({"sh", "-c", "dd if=/dev/zero of=/mnt/sandbox/big bs=1M count=40 2>/dev/null; sleep 60"},
+                       R"("resources": {"disk_mb": 16})");
+  auto t = agent_.wait(id);
+  EXPECT_STREQ(t["reason"].GetString(), "disk_limit") << json::to_string(t);
+  EXPECT_STREQ(t["signal"].GetString(), "SIGKILL");
+  EXPECT_GT(t["usage"]["disk"]["used_bytes"].GetUint64(), 16u << 20);
+  EXPECT_EQ(t["limits"]["disk_mb"].GetUint64(), 16u);
+  EXPECT_TRUE(no_task_cgroups());
+}
+
+TEST_F(Limits, WritingToTheRootfsCountsToo) {
+  std::string id = run({"sh", "-c", "dd if=/dev/zero of=/big bs=1M count=40 2>/dev/null; sleep 60"},
+                       R"("resources": {"disk_mb": 16})");
+  auto t = agent_.wait(id);
+  EXPECT_STREQ(t["reason"].GetString(), "disk_limit") << json::to_string(t);
+}
+
+TEST_F(Limits, MaxRuntimeSurvivesABerthdRestart) {
+  std::string id = run({"sleep", "120"}, R"("max_runtime_s": 4)");
+  auto start = std::chrono::steady_clock::now();
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  agent_.stop();  // the task runs on without berthd
+  ASSERT_TRUE(agent_.start().has_value());
+  auto t = agent_.wait(id);
+  double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_STREQ(t["reason"].GetString(), "max_runtime") << json::to_string(t);
+  EXPECT_GE(took, 3.5);
+  EXPECT_LT(took, 8.0);
+  // The record, with its limits, survives another restart.
+  agent_.stop();
+  ASSERT_TRUE(agent_.start().has_value());
+  auto c = agent_.get(id);
+  EXPECT_STREQ(c["exit"]["reason"].GetString(), "max_runtime");
+  EXPECT_EQ(c["exit"]["limits"]["max_runtime_s"].GetUint64(), 4u);
+  EXPECT_TRUE(no_task_cgroups());
+}
+
+TEST_F(Limits, StatsShowWhatThisHostCounts) {
+  std::string id = run({"sh", "-c", "echo x > /mnt/sandbox/f; sleep 60"}, R"("resources": {"disk_mb": 64}, "max_runtime_s": 600)");
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  auto r = agent_.request("GET", "/v1/containers/" + id + "/stats");
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto s = parse(r.body);
+  EXPECT_TRUE(s["usage"]["cpu"]["usage_usec"].IsUint64()) << r.body;  // cgroup core counts it
+  EXPECT_EQ(s["usage"]["disk"]["limit_bytes"].GetUint64(), 64u << 20);
+  EXPECT_GT(s["usage"]["disk"]["used_bytes"].GetUint64(), 0u);
+  EXPECT_EQ(s["usage"]["runtime"]["limit_s"].GetUint64(), 600u);
+  if (!controllers_.count("memory")) {
+    EXPECT_TRUE(s["usage"]["memory"]["limit_bytes"].IsNull());
+  }
+  auto all = parse(agent_.request("GET", "/v1/stats").body);
+  ASSERT_EQ(all["containers"].Size(), 1u);
+  auto info = parse(agent_.request("GET", "/v1/info").body);
+  EXPECT_EQ(info["allocated"]["disk_mb"].GetUint64(), 64u);
+  EXPECT_EQ(info["allocated"]["tasks"].GetUint64(), 1u);
+  EXPECT_GE(info["isolators"].Size(), 5u);
+  // The CLI's table names the task.
+  std::string cmd = "BERTH_SOCKET=" + agent_.socket() + " " + bin_dir() + "/berth stats --no-stream 2>&1";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
+  EXPECT_EQ(::pclose(p), 0) << out;
+  EXPECT_NE(out.find(id.substr(0, 12)), std::string::npos) << out;
+  EXPECT_NE(out.find("64.0MiB"), std::string::npos) << out;
+  // After the end, stats are the termination record's.
+  agent_.request("POST", "/v1/containers/" + id + "/kill", R"({"signal": "KILL"})");
+  auto t = agent_.wait(id);
+  EXPECT_STREQ(t["reason"].GetString(), "killed");
+  auto after = parse(agent_.request("GET", "/v1/containers/" + id + "/stats").body);
+  EXPECT_STREQ(after["state"].GetString(), "exited");
+  EXPECT_TRUE(after["usage"]["cpu"]["usage_usec"].IsUint64());
+}
+
+}  // namespace
+}  // namespace berth::testing

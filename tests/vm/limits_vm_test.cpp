@@ -1,0 +1,299 @@
+// Limits end to end against a real cgroup v2 kernel (run inside tests/vm/run.sh): the real
+// berthd, tasks built from busybox, and what an operator observes — the reason and counters in
+// the termination record, the events stream, the stats numbers — for memory, oom "process",
+// pids, cpu bandwidth and weight, disk, max_runtime and a live update. Every test also checks
+// that no task cgroup is left behind.
+// Outside such a kernel (no cpu/memory/pids controller) the tests skip and say why.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <thread>
+
+#include "cgroups/cgroup.hpp"
+#include "common/fs.hpp"
+#include "common/json.hpp"
+#include "tests/integration/harness.hpp"
+
+namespace berth::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Doubles a string until the memory limit stops it (busybox awk).
+const std::string kHog = R"(BEGIN { s = "x"; while (1) s = s s })";
+constexpr double kMiB = 1024.0 * 1024.0;
+
+std::string missing_controllers() {
+  auto mount = cgroups::find_cgroup2_mount();
+  if (!mount) return "no cgroup2";
+  auto root = cgroups::Cgroup::open(*mount);
+  if (!root) return "cannot open " + *mount;
+  auto enabled = root->read("cgroup.subtree_control");
+  std::string missing;
+  for (const char* c : {"cpu", "cpuset", "memory", "pids"})
+    if (!enabled || enabled->find(c) == std::string::npos) missing += std::string(" ") + c;
+  return missing;
+}
+
+class LimitsVm : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string missing = missing_controllers();
+    if (!missing.empty())
+      GTEST_SKIP() << "cgroup v2 controllers missing:" << missing << " (run through tests/vm/run.sh)";
+    auto st = agent_.start();
+    ASSERT_TRUE(st.has_value()) << st.error().message;
+  }
+  void TearDown() override {
+    if (agent_.pid() <= 0) return;
+    auto list = parse(agent_.request("GET", "/v1/containers").body);
+    for (const auto& c : list["containers"].GetArray())
+      agent_.request("DELETE", std::string("/v1/containers/") + c["id"].GetString() + "?force=1");
+    EXPECT_TRUE(no_task_cgroups()) << "task cgroups left: " << subdirs(agent_.cgroup_root() + "/containers").size();
+  }
+
+  // The cgroup goes right after the record is written; allow it a moment.
+  bool no_task_cgroups() {
+    for (int i = 0; i < 100; ++i) {
+      if (subdirs(agent_.cgroup_root() + "/containers").empty()) return true;
+      std::this_thread::sleep_for(50ms);
+    }
+    return false;
+  }
+
+  std::string run(const std::vector<std::string>& cmd, const std::string& extra) {
+    return agent_.run(spec(rootfs_.path(), cmd, extra));
+  }
+  rapidjson::Document stats(const std::string& id) {
+    auto r = agent_.request("GET", "/v1/containers/" + id + "/stats");
+    EXPECT_EQ(r.status, 200) << r.body;
+    return parse(r.body);
+  }
+  // Every event about `id` from the start until its exit.
+  std::vector<rapidjson::Document> events_of(const std::string& id) {
+    std::vector<rapidjson::Document> out;
+    std::string buf;
+    (void)agent_.client().stream("GET", "/v1/events?since=0", "", [&](std::string_view d) {
+      buf.append(d);
+      size_t nl;
+      while ((nl = buf.find('\n')) != std::string::npos) {
+        auto ev = parse(buf.substr(0, nl));
+        buf.erase(0, nl + 1);
+        if (!ev.HasMember("id") || id != ev["id"].GetString()) continue;
+        bool exited = std::string(ev["type"].GetString()) == "container.exited";
+        out.push_back(std::move(ev));
+        if (exited) return false;
+      }
+      return true;
+    });
+    return out;
+  }
+  static bool has_limit_event(const std::vector<rapidjson::Document>& evs, const std::string& reason) {
+    for (const auto& e : evs)
+      if (std::string(e["type"].GetString()) == "container.limit" && reason == e["reason"].GetString()) return true;
+    return false;
+  }
+
+  static BusyboxRootfs rootfs_;
+  Agent agent_;
+};
+BusyboxRootfs LimitsVm::rootfs_;
+
+TEST_F(LimitsVm, MemoryHogDiesWithMemoryLimitAndOomCounters) {
+  std::string id = run({"awk", kHog}, R"("resources": {"memory_mb": 32})");
+  auto t = agent_.wait(id);
+  EXPECT_STREQ(t["reason"].GetString(), "memory_limit") << json::to_string(t);
+  EXPECT_STREQ(t["signal"].GetString(), "SIGKILL");
+  EXPECT_EQ(t["limits"]["memory_mb"].GetUint64(), 32u);
+  const auto& mem = t["usage"]["memory"];
+  EXPECT_GE(mem["events"]["oom_kill"].GetUint64(), 1u) << json::to_string(t);
+  EXPECT_GE(mem["events"]["oom_group_kill"].GetUint64(), 1u) << json::to_string(t);
+  EXPECT_EQ(mem["limit_bytes"].GetUint64(), 32u << 20);
+  EXPECT_GT(mem["peak_bytes"].GetUint64(), 16u << 20);
+  EXPECT_LE(mem["peak_bytes"].GetUint64(), 32u << 20);
+  // The record is in the sandbox and survives a berthd restart.
+  auto file = fs::read_file(agent_.state_dir() + "/sandboxes/" + id + "/termination.json");
+  ASSERT_TRUE(file.has_value());
+  EXPECT_NE(file->find("\"memory_limit\""), std::string::npos);
+  ASSERT_TRUE(no_task_cgroups());
+  agent_.stop();
+  ASSERT_TRUE(agent_.start().has_value());
+  auto after = agent_.get(id);
+  EXPECT_STREQ(after["exit"]["reason"].GetString(), "memory_limit");
+  EXPECT_GE(after["exit"]["usage"]["memory"]["events"]["oom_kill"].GetUint64(), 1u);
+}
+
+TEST_F(LimitsVm, OomProcessKillsTheChildAndTheTaskGoesOn) {
+  std::string id = run({"sh", "-c", "awk '" + kHog + "'; echo child status $?; exit 0"},
+                       R"("resources": {"memory_mb": 32}, "oom": "process")");
+  auto t = agent_.wait(id);
+  EXPECT_STREQ(t["reason"].GetString(), "exited") << json::to_string(t);
+  EXPECT_EQ(t["exit_code"].GetInt(), 0);
+  EXPECT_NE(agent_.logs(id).find("child status 137"), std::string::npos) << agent_.logs(id);
+  EXPECT_GE(t["usage"]["memory"]["events"]["oom_kill"].GetUint64(), 1u);
+  EXPECT_EQ(t["usage"]["memory"]["events"]["oom_group_kill"].GetUint64(), 0u);
+  EXPECT_TRUE(has_limit_event(events_of(id), "memory_oom"));
+}
+
+// The main process execs sleep: a shell that must fork for each command would itself give up
+// ("can't fork") once the bomb holds every pid, which is the limit working, not the test.
+TEST_F(LimitsVm, ForkBombIsContainedAndReported) {
+  std::string id = run({"sh", "-c", "f() { f | f & }; f; exec sleep 120"},
+                       R"("resources": {"pids": 24}, "max_runtime_s": 6)");
+  std::this_thread::sleep_for(3s);
+  auto s = stats(id);
+  if (s["state"] == "running") {
+    EXPECT_LE(s["usage"]["pids"]["current"].GetUint64(), 24u);
+    EXPECT_EQ(s["usage"]["pids"]["limit"].GetUint64(), 24u);
+  }
+  auto t = agent_.wait(id);
+  // Contained, not fatal: it ran until its max_runtime_s.
+  EXPECT_STREQ(t["reason"].GetString(), "max_runtime") << json::to_string(t);
+  EXPECT_GT(t["usage"]["pids"]["events"]["max"].GetUint64(), 0u);
+  EXPECT_TRUE(has_limit_event(events_of(id), "pids_limit"));
+}
+
+TEST_F(LimitsVm, KillOnPidsMakesTheLimitFatal) {
+  std::string id = run({"sh", "-c", "f() { f | f & }; f; exec sleep 120"},
+                       R"("resources": {"pids": 24}, "kill_on": ["pids"], "max_runtime_s": 60)");
+  auto t = agent_.wait(id);
+  EXPECT_STREQ(t["reason"].GetString(), "pids_limit") << json::to_string(t);
+  EXPECT_EQ(t["limits"]["pids"].GetUint64(), 24u);
+}
+
+TEST_F(LimitsVm, MaxRuntimeKillsOnTime) {
+  std::string id = run({"sleep", "120"}, R"("max_runtime_s": 2)");
+  auto start = std::chrono::steady_clock::now();
+  auto t = agent_.wait(id);
+  double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_STREQ(t["reason"].GetString(), "max_runtime") << json::to_string(t);
+  EXPECT_LT(took, 6.0);
+  EXPECT_EQ(t["limits"]["max_runtime_s"].GetUint64(), 2u);
+}
+
+TEST_F(LimitsVm, HalfACpuIsHalfACpuAndThrottled) {
+  std::string id = run({"sh", "-c", "while :; do :; done"}, R"("resources": {"cpus": 0.5})");
+  std::this_thread::sleep_for(1s);
+  auto a = stats(id);
+  auto t0 = std::chrono::steady_clock::now();
+  std::this_thread::sleep_for(5s);
+  auto b = stats(id);
+  double wall_us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
+  double used = static_cast<double>(b["usage"]["cpu"]["usage_usec"].GetUint64() - a["usage"]["cpu"]["usage_usec"].GetUint64());
+  double share = used / wall_us;
+  std::printf("cpus 0.5: used %.3f CPU over %.1f s\n", share, wall_us / 1e6);
+  EXPECT_NEAR(share, 0.5, 0.075);
+  EXPECT_GT(b["usage"]["cpu"]["nr_throttled"].GetUint64(), a["usage"]["cpu"]["nr_throttled"].GetUint64());
+  EXPECT_GT(b["usage"]["cpu"]["throttled_usec"].GetUint64(), 0u);
+  EXPECT_DOUBLE_EQ(b["usage"]["cpu"]["limit_cpus"].GetDouble(), 0.5);
+  EXPECT_EQ(b["usage"]["cpu"]["weight"].GetUint64(), 50u);
+}
+
+TEST_F(LimitsVm, ContendedTasksSplitByAllocation) {
+  // Both on CPU 0: 1.5 cpus (weight 150) against 0.5 (weight 50) share it 3:1.
+  std::string big = run({"sh", "-c", "while :; do :; done"}, R"("resources": {"cpus": 1.5, "cpuset": "0"})");
+  std::string small = run({"sh", "-c", "while :; do :; done"}, R"("resources": {"cpus": 0.5, "cpuset": "0"})");
+  std::this_thread::sleep_for(1s);
+  auto b0 = stats(big), s0 = stats(small);
+  std::this_thread::sleep_for(5s);
+  auto b1 = stats(big), s1 = stats(small);
+  double db = static_cast<double>(b1["usage"]["cpu"]["usage_usec"].GetUint64() - b0["usage"]["cpu"]["usage_usec"].GetUint64());
+  double ds = static_cast<double>(s1["usage"]["cpu"]["usage_usec"].GetUint64() - s0["usage"]["cpu"]["usage_usec"].GetUint64());
+  std::printf("contended: big %.0f us, small %.0f us, ratio %.2f\n", db, ds, db / ds);
+  EXPECT_NEAR(db / ds, 3.0, 0.75);
+}
+
+TEST_F(LimitsVm, WritingPastDiskMbIsKilledWithDiskLimit) {
+  std::string id = run({"sh", "-c", "dd if=/dev/zero of=/mnt/sandbox/big bs=1M count=40; sleep 60"},
+                       R"("resources": {"disk_mb": 16})");
+  auto t = agent_.wait(id);
+  EXPECT_STREQ(t["reason"].GetString(), "disk_limit") << json::to_string(t);
+  EXPECT_GT(t["usage"]["disk"]["used_bytes"].GetUint64(), 16u << 20);
+  EXPECT_EQ(t["usage"]["disk"]["limit_bytes"].GetUint64(), 16u << 20);
+}
+
+TEST_F(LimitsVm, LiveMemoryUpdateTakesEffect) {
+  // Waits for a go file, then grows until its limit stops it.
+  std::string id = run({"sh", "-c", "while [ ! -e /mnt/sandbox/go ]; do sleep 1; done; awk '" + kHog + "'"},
+                       R"("resources": {"memory_mb": 512})");
+  auto r = agent_.request("POST", "/v1/containers/" + id + "/update", R"({"resources": {"memory_mb": 24}})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto s = stats(id);
+  EXPECT_EQ(s["usage"]["memory"]["limit_bytes"].GetUint64(), 24u << 20);
+  EXPECT_EQ(s["limits"]["memory_mb"].GetUint64(), 24u);
+  ASSERT_TRUE(fs::write_file_atomic(agent_.state_dir() + "/sandboxes/" + id + "/work/go", "").has_value());
+  auto t = agent_.wait(id);
+  EXPECT_STREQ(t["reason"].GetString(), "memory_limit") << json::to_string(t);
+  EXPECT_LE(t["usage"]["memory"]["peak_bytes"].GetUint64(), 24u << 20);
+  EXPECT_EQ(t["limits"]["memory_mb"].GetUint64(), 24u);
+  // A bad update changes nothing.
+  auto bad = agent_.request("POST", "/v1/containers/" + id + "/update", R"({"memory_mb": 1})");
+  EXPECT_EQ(bad.status, 400) << bad.body;
+}
+
+TEST_F(LimitsVm, EveryLimitIsInStatsNextToUsage) {
+  std::string id = run({"sleep", "60"}, R"("resources": {"cpus": 0.5, "memory_mb": 64, "memory_high_mb": 48, "pids": 50, "disk_mb": 100}, "max_runtime_s": 60)");
+  auto s = stats(id);
+  const auto& u = s["usage"];
+  EXPECT_DOUBLE_EQ(u["cpu"]["limit_cpus"].GetDouble(), 0.5);
+  EXPECT_TRUE(u["cpu"]["usage_usec"].IsUint64());
+  EXPECT_EQ(u["memory"]["limit_bytes"].GetUint64(), 64u << 20);
+  EXPECT_EQ(u["memory"]["high_bytes"].GetUint64(), 48u << 20);
+  EXPECT_EQ(u["memory"]["swap_limit_bytes"].IsNull() || u["memory"]["swap_limit_bytes"].GetUint64() == 0, true);
+  EXPECT_GT(u["memory"]["current_bytes"].GetUint64(), 0u);
+  EXPECT_EQ(u["pids"]["limit"].GetUint64(), 50u);
+  EXPECT_GE(u["pids"]["current"].GetUint64(), 1u);
+  EXPECT_EQ(u["disk"]["limit_bytes"].GetUint64(), 100u << 20);
+  EXPECT_TRUE(u["disk"]["used_bytes"].IsUint64());
+  EXPECT_EQ(u["runtime"]["limit_s"].GetUint64(), 60u);
+  EXPECT_TRUE(u["pressure"]["memory"].IsObject());
+  auto all = parse(agent_.request("GET", "/v1/stats").body);
+  ASSERT_EQ(all["containers"].Size(), 1u);
+  EXPECT_EQ(std::string(all["containers"][0]["id"].GetString()), id);
+  auto info = parse(agent_.request("GET", "/v1/info").body);
+  EXPECT_DOUBLE_EQ(info["allocated"]["cpus"].GetDouble(), 0.5);
+  EXPECT_EQ(info["allocated"]["memory_mb"].GetUint64(), 64u);
+  EXPECT_EQ(info["allocated"]["pids"].GetUint64(), 50u);
+}
+
+}  // namespace
+}  // namespace berth::testing
+
+namespace berth::testing {
+namespace {
+
+// berthd started inside the cgroup its subtree hangs under (as under a systemd unit with
+// cgroup_root "<own>/berth"): it must leave that cgroup for <root>/agent so the levels above
+// the tasks can delegate controllers (cgroup v2's no-internal-process rule), and limits work.
+TEST_F(LimitsVm, BerthdInItsOwnSubtreeMovesAsideAndDelegates) {
+  auto mount = cgroups::find_cgroup2_mount();
+  ASSERT_TRUE(mount.has_value());
+  std::string svc = *mount + "/berth-svc-" + std::to_string(::getpid());
+  ASSERT_TRUE(fs::mkdir_p(svc).has_value());
+  {
+    Agent own("", svc + "/berth");
+    own.start_in_cgroup(svc);
+    auto st = own.start();
+    ASSERT_TRUE(st.has_value()) << st.error().message;
+    auto where = fs::read_file("/proc/" + std::to_string(own.pid()) + "/cgroup");
+    ASSERT_TRUE(where.has_value());
+    EXPECT_NE(where->find("/berth-svc-" + std::to_string(::getpid()) + "/berth/agent"), std::string::npos) << *where;
+    auto delegated = fs::read_file(svc + "/cgroup.subtree_control");
+    ASSERT_TRUE(delegated.has_value());
+    EXPECT_NE(delegated->find("memory"), std::string::npos) << *delegated;
+    auto info = parse(own.request("GET", "/v1/info").body);
+    std::string controllers = json::to_string(info["cgroup"]["controllers"]);
+    EXPECT_NE(controllers.find("\"memory\""), std::string::npos) << controllers;
+    std::string id = own.run(spec(rootfs_.path(), {"awk", kHog}, R"("resources": {"memory_mb": 32})"));
+    auto t = own.wait(id);
+    EXPECT_STREQ(t["reason"].GetString(), "memory_limit") << json::to_string(t);
+    own.request("DELETE", "/v1/containers/" + id);
+  }
+  ::rmdir(svc.c_str());
+  EXPECT_FALSE(fs::exists(svc));
+}
+
+}  // namespace
+}  // namespace berth::testing
