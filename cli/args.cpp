@@ -159,6 +159,16 @@ Result<RunOptions> parse_run(
       BERTH_TRY(FetchOption f, parse_fetch(v));
       o.fetch.push_back(std::move(f));
     }, "--fetch");
+    BERTH_OPT(r, v, {
+      char* end = nullptr;
+      double c = std::strtod(v.c_str(), &end);
+      if (v.empty() || *end != '\0' || !(c > 0)) return bad("run", "--cpus needs a positive number, e.g. 0.5");
+      o.cpus = c;
+    }, "--cpus");
+    BERTH_OPT(r, v, { BERTH_TRY(o.memory_mb, parse_number("run", "--memory", v, 1)); }, "--memory", "-m");
+    BERTH_OPT(r, v, { BERTH_TRY(o.pids, parse_number("run", "--pids", v, 1)); }, "--pids");
+    BERTH_OPT(r, v, { BERTH_TRY(o.disk_mb, parse_number("run", "--disk", v, 1)); }, "--disk");
+    BERTH_OPT(r, v, { BERTH_TRY(o.max_runtime_s, parse_number("run", "--max-runtime", v, 1)); }, "--max-runtime");
     BERTH_OPT(r, o.user, {}, "--user", "-u");
     BERTH_OPT(r, o.workdir, {}, "--workdir", "-w");
     BERTH_OPT(r, o.hostname, {}, "--hostname");
@@ -252,6 +262,15 @@ std::string run_spec_json(const RunOptions& o) {
   if (!o.workdir.empty()) w.kv("working_dir", o.workdir);
   if (!o.hostname.empty()) w.kv("hostname", o.hostname);
   if (!o.labels.empty()) w.kv_map("labels", o.labels);
+  if (o.cpus || o.memory_mb || o.pids || o.disk_mb) {
+    w.key("resources").begin_object();
+    if (o.cpus) w.kv("cpus", *o.cpus);
+    if (o.memory_mb) w.kv("memory_mb", *o.memory_mb);
+    if (o.pids) w.kv("pids", *o.pids);
+    if (o.disk_mb) w.kv("disk_mb", *o.disk_mb);
+    w.end_object();
+  }
+  if (o.max_runtime_s) w.kv("max_runtime_s", *o.max_runtime_s);
   w.end_object();
   return w.str();
 }
@@ -445,7 +464,8 @@ std::string usage() {
       "\n"
       "commands:\n"
       "  run [-d] [--rm] [--name N] [--env K=V]... [--label K=V]... --rootfs DIR\n"
-      "      [--user U] [--workdir D] [--hostname H] [--fetch SPEC]... -- CMD [ARG...]\n"
+      "      [--user U] [--workdir D] [--hostname H] [--fetch SPEC]...\n"
+      "      [--cpus N] [--memory MB] [--pids N] [--disk MB] [--max-runtime S] -- CMD [ARG...]\n"
       "  run [OPTIONS] --image REF [--entrypoint ARG]... [-- CMD [ARG...]]\n"
       "                        start a task; attached: print its output and exit with its code.\n"
       "                        With --image, CMD replaces the image's Cmd and --entrypoint (one\n"

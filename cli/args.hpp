@@ -45,6 +45,9 @@ struct RunOptions {
   // --entrypoint, one argument each; a lone --entrypoint "" clears the image's entrypoint.
   std::optional<Args> entrypoint;
   std::vector<FetchOption> fetch;
+  // Limits (berthd checks their ranges and that the node can enforce them).
+  std::optional<double> cpus;
+  std::optional<long> memory_mb, pids, disk_mb, max_runtime_s;
   Args command;           // required with rootfs; with image it replaces the image's Cmd
 };
 // `lookup_env` resolves "--env NAME" (no '=') from the CLI's own environment.

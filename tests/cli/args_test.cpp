@@ -239,3 +239,28 @@ TEST(ParseOthers, PsRmEventsSingleId) {
 
 }  // namespace
 }  // namespace berth::cli
+
+namespace berth::cli {
+namespace {
+
+TEST(ParseRun, LimitsBecomeResources) {
+  auto o = parse_run({"--cpus", "0.5", "-m", "256", "--pids", "64", "--disk", "100", "--max-runtime", "30",
+                      "--image", "registry.local/app:1"});
+  ASSERT_TRUE(o.has_value()) << o.error().message;
+  auto doc = json::parse(run_spec_json(*o));
+  ASSERT_TRUE(doc.has_value());
+  EXPECT_DOUBLE_EQ((*doc)["resources"]["cpus"].GetDouble(), 0.5);
+  EXPECT_EQ((*doc)["resources"]["memory_mb"].GetInt(), 256);
+  EXPECT_EQ((*doc)["resources"]["pids"].GetInt(), 64);
+  EXPECT_EQ((*doc)["resources"]["disk_mb"].GetInt(), 100);
+  EXPECT_EQ((*doc)["max_runtime_s"].GetInt(), 30);
+  auto bad = parse_run({"--cpus", "half", "--image", "registry.local/app:1"});
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_NE(bad.error().message.find("--cpus"), std::string::npos);
+  EXPECT_FALSE(parse_run({"--memory", "-1", "--image", "registry.local/app:1"}).has_value());
+  auto none = json::parse(run_spec_json(*parse_run({"--image", "registry.local/app:1"})));
+  EXPECT_FALSE(none->HasMember("resources"));
+}
+
+}  // namespace
+}  // namespace berth::cli
