@@ -84,6 +84,7 @@ cat >"$T/berth/agent.json" <<EOF
  "registries": {"127.0.0.1:$PORT": {"insecure": true}}, "pull": {"parallel_layers": $PARALLEL_LAYERS}}
 EOF
 "$BUILD/berthd" --config "$T/berth/agent.json" >"$T/berth/log" 2>&1 &
+BERTHD_PID=$!
 PIDS+=($!)
 for _ in $(seq 200); do
   curl -sf --unix-socket "$T/berth/berth.sock" http://localhost/v1/info >/dev/null 2>&1 && break
@@ -107,7 +108,7 @@ if [ "$PART" != warm ]; then
     echo
     echo "## cold pull + unpack, empty destination ($ITERATIONS rounds after $WARMUP warm-up, rotating order, sync between modes; ms)"
   } | tee -a "$OUT"
-  "$BUILD/bench/pull_bench" --iterations "$ITERATIONS" --warmup "$WARMUP" --between sync \
+  "$BUILD/bench/pull_bench" --iterations "$ITERATIONS" --warmup "$WARMUP" --between sync --berthd-pid "$BERTHD_PID" \
     --samples "$T/cold.tsv" --layers "$T/layers.tsv" \
     --berth berth "$T/berth/berth.sock" "$REF" cold 1 \
     --cmd skopeo+umoci 1 "rm -rf $T/su && mkdir $T/su" "$SKOPEO oci:$T/su/oci:bench && umoci unpack --image $T/su/oci:bench $T/su/bundle >/dev/null" \
@@ -121,7 +122,7 @@ if [ "$PART" != warm ]; then
 import statistics, sys, collections
 s = collections.defaultdict(list)
 for line in open(sys.argv[1]):
-    m, r, rep, us = line.split("\t"); s[m].append(int(us))
+    m, r, rep, us, cpu = line.split("\t"); s[m].append(int(us))
 med = {m: statistics.median(v) for m, v in s.items()}
 print("\nratios of medians: " + "  ".join(f"berth/{m} {med['berth'] / med[m]:.2f}" for m in med if m != "berth"))
 lay = collections.defaultdict(list)
@@ -145,7 +146,7 @@ if [ "$PART" != cold ]; then
     echo "## warm pull, everything present ($ITERATIONS rounds x $WARM_REPS pulls after $WARMUP warm-up; ms)"
     echo "(skopeo: one process per copy, as a user runs it; berth: one HTTP request on a new connection)"
   } | tee -a "$OUT"
-  "$BUILD/bench/pull_bench" --iterations "$ITERATIONS" --warmup "$WARMUP" --samples "$T/warm.tsv" \
+  "$BUILD/bench/pull_bench" --iterations "$ITERATIONS" --warmup "$WARMUP" --samples "$T/warm.tsv" --berthd-pid "$BERTHD_PID" \
     --berth berth-warm "$T/berth/berth.sock" "$REF" warm "$WARM_REPS" \
     --cmd skopeo-warm "$WARM_REPS" "[ -d $T/sw ] || { mkdir $T/sw && $SKOPEO oci:$T/sw/oci:bench; }" "$SKOPEO oci:$T/sw/oci:bench" \
     | tee -a "$OUT"
@@ -153,7 +154,7 @@ if [ "$PART" != cold ]; then
 import statistics, sys, collections
 s = collections.defaultdict(list)
 for line in open(sys.argv[1]):
-    m, r, rep, us = line.split("\t"); s[m].append(int(us))
+    m, r, rep, us, cpu = line.split("\t"); s[m].append(int(us))
 print(f"ratio of medians berth-warm/skopeo-warm {statistics.median(s['berth-warm']) / statistics.median(s['skopeo-warm']):.3f}")
 EOF
 fi

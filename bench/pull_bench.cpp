@@ -13,11 +13,14 @@
 // after every mode's runs in a round — `sync`, so no mode pays for another's dirty pages.
 // --warmup W rounds are not recorded. Samples go to --samples FILE (mode, round, rep, µs); for
 // berth cold pulls the per-layer times from the progress lines go to --layers FILE (mode, round,
-// layer, size, t_first_progress_us, t_fetching_us, t_done_us, t_end_us).
+// layer, size, t_first_progress_us, t_fetching_us, t_done_us, t_end_us). CPU time per sample:
+// berthd's (with --berthd-pid, from /proc, 10 ms ticks) or the command's and its waited-for
+// descendants' (wait4 rusage); the registry's own CPU is in neither.
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -202,8 +205,25 @@ void berth_remove_image(const std::string& sock, const std::string& ref) {
   if (st != 200) die("prune: " + reply);
 }
 
-void sh(const std::string& cmd) {
-  if (cmd.empty()) return;
+// CPU time (user + system) of a process so far, in µs (10 ms resolution).
+int64_t proc_cpu_us(pid_t pid) {
+  if (pid <= 0) return 0;
+  FILE* f = std::fopen(("/proc/" + std::to_string(pid) + "/stat").c_str(), "r");
+  if (!f) return 0;
+  char buf[4096];
+  size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+  std::fclose(f);
+  buf[n] = 0;
+  const char* p = std::strrchr(buf, ')');
+  unsigned long long ut = 0, st = 0;
+  // after ") ": state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime
+  if (!p || std::sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2) return 0;
+  return static_cast<int64_t>((ut + st) * 1000000ULL / static_cast<unsigned long long>(::sysconf(_SC_CLK_TCK)));
+}
+
+// Runs `sh -c cmd`; returns the CPU time (user + system) of it and every descendant it waited for.
+int64_t sh(const std::string& cmd) {
+  if (cmd.empty()) return 0;
   const char* argv[] = {"/bin/sh", "-c", cmd.c_str(), nullptr};
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
@@ -213,10 +233,12 @@ void sh(const std::string& cmd) {
   posix_spawn_file_actions_destroy(&fa);
   if (rc != 0) die("spawn sh: " + std::string(std::strerror(rc)));
   int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  struct rusage ru {};
+  while (::wait4(pid, &status, 0, &ru) < 0 && errno == EINTR) {
   }
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
     die("failed (status " + std::to_string(status) + "): " + cmd);
+  return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000LL + ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
 }
 
 struct Mode {
@@ -240,6 +262,7 @@ int main(int argc, char** argv) {
   std::vector<Mode> modes;
   int iterations = 5, warmup = 1;
   std::string between, samples_path, layers_path;
+  pid_t berthd_pid = 0;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto need = [&](int k) {
@@ -272,6 +295,9 @@ int main(int argc, char** argv) {
     } else if (a == "--between") {
       need(1);
       between = argv[++i];
+    } else if (a == "--berthd-pid") {
+      need(1);
+      berthd_pid = std::atoi(argv[++i]);
     } else if (a == "--samples") {
       need(1);
       samples_path = argv[++i];
@@ -285,7 +311,7 @@ int main(int argc, char** argv) {
   if (modes.empty()) die("no modes");
   FILE* samples = samples_path.empty() ? nullptr : std::fopen(samples_path.c_str(), "w");
   FILE* layers = layers_path.empty() ? nullptr : std::fopen(layers_path.c_str(), "w");
-  std::map<std::string, std::vector<int64_t>> results;
+  std::map<std::string, std::vector<int64_t>> results, cpu;
   const size_t n = modes.size();
   for (int round = -warmup; round < iterations; ++round) {
     for (size_t k = 0; k < n; ++k) {
@@ -300,18 +326,23 @@ int main(int argc, char** argv) {
       }
       sh(between);
       for (int r = 0; r < m.reps; ++r) {
-        int64_t us;
+        int64_t us, cpu_us;
         std::map<int, LayerTimes> lt;
         if (m.berth) {
+          int64_t c0 = proc_cpu_us(berthd_pid);
           us = berth_pull(m.sock, m.ref, m.cold ? &lt : nullptr);
+          cpu_us = proc_cpu_us(berthd_pid) - c0;
         } else {
           int64_t t0 = now_us();
-          sh(m.timed);
+          cpu_us = sh(m.timed);
           us = now_us() - t0;
         }
         if (round < 0) continue;
         results[m.name].push_back(us);
-        if (samples) std::fprintf(samples, "%s\t%d\t%d\t%lld\n", m.name.c_str(), round, r, static_cast<long long>(us));
+        cpu[m.name].push_back(cpu_us);
+        if (samples)
+          std::fprintf(samples, "%s\t%d\t%d\t%lld\t%lld\n", m.name.c_str(), round, r, static_cast<long long>(us),
+                       static_cast<long long>(cpu_us));
         if (layers)
           for (const auto& [idx, l] : lt)
             std::fprintf(layers, "%s\t%d\t%d\t%llu\t%lld\t%lld\t%lld\t%lld\n", m.name.c_str(), round, idx,
@@ -325,13 +356,13 @@ int main(int argc, char** argv) {
   }
   if (samples) std::fclose(samples);
   if (layers) std::fclose(layers);
-  std::printf("%-22s %5s %10s %10s %10s\n", "mode", "n", "median_ms", "min_ms", "max_ms");
+  std::printf("%-22s %5s %10s %10s %10s %12s\n", "mode", "n", "median_ms", "min_ms", "max_ms", "cpu_ms(med)");
   for (const auto& m : modes) {
     auto& v = results[m.name];
     if (v.empty()) continue;
-    std::printf("%-22s %5zu %10.2f %10.2f %10.2f\n", m.name.c_str(), v.size(), median(v) / 1000.0,
+    std::printf("%-22s %5zu %10.2f %10.2f %10.2f %12.0f\n", m.name.c_str(), v.size(), median(v) / 1000.0,
                 static_cast<double>(*std::min_element(v.begin(), v.end())) / 1000.0,
-                static_cast<double>(*std::max_element(v.begin(), v.end())) / 1000.0);
+                static_cast<double>(*std::max_element(v.begin(), v.end())) / 1000.0, median(cpu[m.name]) / 1000.0);
   }
   return 0;
 }
