@@ -6,9 +6,19 @@
 # (temp dir, berthd, its cgroup subtree, runtime state, processes) is removed on exit; a
 # before/after listing of /sys/fs/cgroup proves no cgroup is left behind.
 #
-# Knobs (environment): ITERATIONS (200), WARMUP (20), BLOCK (10), TASKS (20).
+#   3. (issue 3) image pull: bench/pull.sh, cold and warm, vs skopeo + umoci and curl + tar
+#
+# Knobs (environment): ITERATIONS (200), WARMUP (20), BLOCK (10), TASKS (20);
+#   PARTS (launch,memory,pull): which parts run, e.g. PARTS=pull or PARTS=launch,memory.
+#   pull.sh has its own knobs (see there).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+PARTS=${PARTS:-launch,memory,pull}
+has() { [[ ",$PARTS," == *",$1,"* ]]; }
+if ! has launch && ! has memory; then
+  if has pull; then exec bash bench/pull.sh; fi
+  exit 0
+fi
 ITERATIONS=${ITERATIONS:-200} WARMUP=${WARMUP:-20} BLOCK=${BLOCK:-10} TASKS=${TASKS:-20}
 BUILD=${BUILD:-build}
 
@@ -115,10 +125,12 @@ CMD="ITERATIONS=$ITERATIONS WARMUP=$WARMUP BLOCK=$BLOCK TASKS=$TASKS ./bench/run
     "kernel $(uname -r), cgroup2 at $CG2 (controllers: $(cat "$CG2/cgroup.controllers"))"
   echo "peers: $(crun --version | head -1), $(runc --version | head -1), $(conmon --version | head -1)"
   echo
+  echo "parts: $PARTS"
   echo "## 1. launch latency of /bin/true, request → exit observed ($ITERATIONS each after $WARMUP warm-up, blocks of $BLOCK, rotating order)"
   echo "crun: cgroup2 controller list masked in the driver's private mount namespace (crun 1.8 refuses hybrid hosts otherwise)"
 } | tee "$OUT"
 
+if has launch; then
 "$BUILD/bench/launch_latency" --berth "berth=$T/berth.sock" --berth "berth-prod=$T/berth-prod.sock" \
   --berth "berth-tmpfs=$T/berth-tmpfs.sock" --rootfs "$R" --bundle "$B" \
   --crun-root "$T/crun-state" --runc-root "$T/runc-state" --samples "$T/latency.tsv" \
@@ -138,6 +150,9 @@ if command -v perf >/dev/null && [ "${PROFILE_ITERATIONS:-20}" -gt 0 ]; then
   { echo; echo "## 1b. berth-tmpfs phases (perf tracepoints, ${PROFILE_ITERATIONS:-20} launches, one after the other)"
     python3 bench/breakdown.py "$T/perf.txt"; } | tee -a "$OUT"
 fi
+fi  # launch
+
+if has memory; then
 
 # Shim memory: berth-shim through the API; conmon with runc directly, with crun inside a private
 # mount namespace that masks the cgroup2 controller list (as above).
@@ -199,4 +214,6 @@ if [ "${SHIM_VARIANTS:-1}" = 1 ]; then
     "$BUILD/bench/spawn_probe" "$CGROOT-probe" 100 50 "$V"/berth-shim-dynamic "$V"/berth-shim-static-libstdc++ "$V"/berth-shim-static
   } | tee -a "$OUT"
 fi
+fi  # memory
 echo "bench: wrote $OUT"
+if has pull; then bash bench/pull.sh; fi
