@@ -97,8 +97,8 @@ Resources parse_resources(const rapidjson::Value& r) {
   return out;
 }
 
-void write_resources(json::JsonWriter& w, const Resources& r) {
-  w.begin_object();
+// The fields of a "resources" object, inside an object the caller opened.
+void write_resource_fields(json::JsonWriter& w, const Resources& r) {
   if (r.cpus) w.kv("cpus", *r.cpus);
   if (r.cpuset) w.kv("cpuset", *r.cpuset);
   if (r.memory_mb) w.kv("memory_mb", *r.memory_mb);
@@ -106,6 +106,11 @@ void write_resources(json::JsonWriter& w, const Resources& r) {
   if (r.memory_swap_mb) w.kv("memory_swap_mb", *r.memory_swap_mb);
   if (r.pids) w.kv("pids", *r.pids);
   if (r.disk_mb) w.kv("disk_mb", *r.disk_mb);
+}
+
+void write_resources(json::JsonWriter& w, const Resources& r) {
+  w.begin_object();
+  write_resource_fields(w, r);
   w.end_object();
 }
 
@@ -196,13 +201,7 @@ std::string with_resources(const std::string& spec_json, const Resources& r) {
 std::string limits_json(const Resources& r, const Policy& p) {
   json::JsonWriter w;
   w.begin_object();
-  if (r.cpus) w.kv("cpus", *r.cpus);
-  if (r.cpuset) w.kv("cpuset", *r.cpuset);
-  if (r.memory_mb) w.kv("memory_mb", *r.memory_mb);
-  if (r.memory_high_mb) w.kv("memory_high_mb", *r.memory_high_mb);
-  if (r.memory_swap_mb) w.kv("memory_swap_mb", *r.memory_swap_mb);
-  if (r.pids) w.kv("pids", *r.pids);
-  if (r.disk_mb) w.kv("disk_mb", *r.disk_mb);
+  write_resource_fields(w, r);
   if (p.max_runtime_s) w.kv("max_runtime_s", *p.max_runtime_s);
   w.kv("oom", p.oom_group ? "group" : "process");
   w.key("kill_on").begin_array();
