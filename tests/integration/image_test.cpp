@@ -215,17 +215,23 @@ TEST_F(Images, ABerthdKilledMidPullLeavesAConsistentStore) {
   auto pushed = push_image(*registry_, "team/big", "1",
                            {{busybox_base_layer(), Compression::kGzip}, {t.build(), Compression::kGzip}});
   ASSERT_TRUE(pushed.has_value()) << pushed.error().message;
-  std::atomic<bool> started{false};
+  std::atomic<bool> finished{false};
   std::thread puller([&] {
     (void)agent_->client().stream("POST", "/v1/images/pull", "{\"ref\": " + json_string(image("team/big:1")) + "}",
                                   [&](std::string_view d) {
-                                    if (d.find("\"fetching\"") != std::string_view::npos) started = true;
+                                    if (d.find("\"status\"") != std::string_view::npos) finished = true;
                                     return true;
                                   });
   });
-  for (int i = 0; i < 500 && !started; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  // Mid-pull is when the store has half-written content in its tmp/ dir: kill berthd then.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!finished && entries(agent_->state_dir() + "/store/tmp").empty() &&
+         std::chrono::steady_clock::now() < deadline) {
+  }
+  bool killed_mid_pull = !finished && !entries(agent_->state_dir() + "/store/tmp").empty();
   agent_->kill9();
   puller.join();
+  EXPECT_TRUE(killed_mid_pull) << "the pull finished before berthd was killed: nothing was interrupted";
   auto st = agent_->start();
   ASSERT_TRUE(st.has_value()) << st.error().message;
   EXPECT_TRUE(entries(agent_->state_dir() + "/store/tmp").empty());
