@@ -6,6 +6,7 @@
 #include <sys/sysinfo.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
@@ -145,9 +146,21 @@ Response kill(Containers& containers, const Request& req) {
 Response wait(const Containers& containers, const Request& req) {
   auto timeout = query_long(req, "timeout_s");
   if (!timeout) return fail(timeout.error());
-  int ms = *timeout < 0 ? -1 : static_cast<int>(std::min(*timeout, 86400L) * 1000);
-  auto t = containers.wait(req.param("id"), ms);
+  // Wait in slices so a client that hung up, or berthd stopping, ends the wait.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(*timeout < 0 ? 0 : std::min(*timeout, 86400L));
+  Result<std::optional<agent::Termination>> t = std::optional<agent::Termination>();
+  for (;;) {
+    int slice = 500;
+    if (*timeout >= 0) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      slice = static_cast<int>(std::clamp<long>(left.count(), 0, 500));
+    }
+    t = containers.wait(req.param("id"), slice);
+    if (!t || t->has_value() || req.cancelled()) break;
+    if (*timeout >= 0 && std::chrono::steady_clock::now() >= deadline) break;
+  }
   if (!t) return fail(t.error());
+  if (req.cancelled()) return Response::error(make_error(Code::kUnavailable, "berthd is stopping"));
   if (!t->has_value()) {
     Response r = Response::error(make_error(Code::kUnavailable, "container '" + req.param("id") +
                                                                       "' is still running after " +

@@ -142,3 +142,24 @@ TEST_F(Restart, ASecondBerthdOnTheSameDirsRefusesToStart) {
 
 }  // namespace
 }  // namespace berth::testing
+
+namespace berth::testing {
+namespace {
+
+TEST_F(Restart, StoppingWithClientsWaitingIsPromptAndTheyGetAnAnswer) {
+  std::string id = run({"sleep", "30"});
+  long status = -1;
+  std::thread waiter([&] { status = agent_.request("GET", "/v1/containers/" + id + "/wait").status; });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  auto start = std::chrono::steady_clock::now();
+  agent_.stop();
+  waiter.join();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3));
+  EXPECT_NE(status, 200);  // the task still runs: no termination record to give
+  auto st = agent_.start();
+  ASSERT_TRUE(st.has_value()) << st.error().message;
+  EXPECT_STREQ(get(id)["state"].GetString(), "running");
+}
+
+}  // namespace
+}  // namespace berth::testing
