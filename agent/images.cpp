@@ -40,6 +40,9 @@ Images::Images(const Config& config, std::unique_ptr<fetcher::ContentStore> stor
 }
 
 Result<std::unique_ptr<Images>> Images::open(const Config& config) {
+  // A load interrupted by a crash leaves its temp dir (see load()): nothing else owns it.
+  for (const auto& n : fs::list_dir(config.state_dir).value_or(std::vector<std::string>{}))
+    if (n.rfind("load-", 0) == 0) (void)fs::remove_tree(config.state_dir + "/" + n);
   BERTH_CHECK(fs::mkdir_p(config.store_dir(), 0711));
   BERTH_TRY_CTX(auto store, fetcher::ContentStore::open(config.store_dir()), "content store");
   auto client = std::make_unique<fetcher::RegistryClient>(registry_options(config));

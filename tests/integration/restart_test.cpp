@@ -116,11 +116,13 @@ TEST_F(Restart, StartupRemovesWhatNoRecordOwns) {
   ASSERT_TRUE(fs::mkdir_p(agent_.state_dir() + "/sandboxes/deadbeefdeadbeef/work").has_value());
   ASSERT_TRUE(fs::mkdir_p(agent_.run_dir() + "/containers/0000111122223333").has_value());
   ASSERT_TRUE(fs::mkdir_p(agent_.cgroup_root() + "/containers/feedfacefeedface").has_value());
+  ASSERT_TRUE(fs::mkdir_p(agent_.state_dir() + "/load-Ab12Cd/blobs").has_value());  // an interrupted load
   auto st = agent_.start();
   ASSERT_TRUE(st.has_value()) << st.error().message;
   EXPECT_FALSE(fs::exists(agent_.state_dir() + "/sandboxes/deadbeefdeadbeef"));
   EXPECT_FALSE(fs::exists(agent_.run_dir() + "/containers/0000111122223333"));
   EXPECT_FALSE(fs::exists(agent_.cgroup_root() + "/containers/feedfacefeedface"));
+  EXPECT_FALSE(fs::exists(agent_.state_dir() + "/load-Ab12Cd"));
   EXPECT_NE(agent_.log_text().find("startup removed what no record owns"), std::string::npos);
 }
 
