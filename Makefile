@@ -64,9 +64,10 @@ $(BUILD)/berth-shim: $(SHIM_OBJS) $(BUILD)/libberth.a
 # (A literal % in a pattern rule's prerequisites is replaced by the stem before the second
 # expansion, so the patsubst pattern comes from a variable.)
 PERCENT := %
+# Objects first, the archive last, whatever order extra prerequisites (vm_test's harness) add.
 $(BUILD)/tests/%_test: $$(patsubst $$(PERCENT).cpp,$(BUILD)/$$(PERCENT).o,$$(wildcard tests/$$*/*.cpp)) $(TEST_SUPPORT_OBJS) $(BUILD)/libberth.a
 	@mkdir -p $(dir $@)
-	$(CXX) $(LDFLAGS) -o $@ $^ $(GTEST_LIBS) $(PKG_LIBS) -pthread
+	$(CXX) $(LDFLAGS) -o $@ $(filter-out %.a,$^) $(filter %.a,$^) $(GTEST_LIBS) $(PKG_LIBS) -pthread
 
 unit-test: $(UNIT_TESTS)
 	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $$t --gtest_brief=1; done

@@ -191,6 +191,20 @@ std::string Agent::logs(const std::string& id, const std::string& query) const {
   return request("GET", "/v1/containers/" + id + "/logs" + query).body;
 }
 
+Result<long> Agent::stream_lines(const std::string& method, const std::string& target, const std::string& body,
+                                 const std::function<bool(const std::string& line)>& on_line) const {
+  std::string buf;
+  return client().stream(method, target, body, [&](std::string_view d) {
+    buf.append(d);
+    for (size_t nl; (nl = buf.find('\n')) != std::string::npos;) {
+      std::string line = buf.substr(0, nl);
+      buf.erase(0, nl + 1);
+      if (!on_line(line)) return false;
+    }
+    return true;
+  });
+}
+
 std::string Agent::log_text() const { return fs::read_file(root_ + "/berthd.log").value_or(""); }
 
 rapidjson::Document parse(const std::string& text) {

@@ -6,6 +6,7 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -54,6 +55,10 @@ class Agent {
   rapidjson::Document get(const std::string& id) const;     // the container
   rapidjson::Document wait(const std::string& id) const;    // the termination record
   std::string logs(const std::string& id, const std::string& query = "") const;
+  // Streams a JSON-lines response (events, pull progress) one whole line at a time;
+  // on_line returns false to stop reading.
+  Result<long> stream_lines(const std::string& method, const std::string& target, const std::string& body,
+                            const std::function<bool(const std::string& line)>& on_line) const;
 
   const std::string& root() const { return root_; }
   const std::string& socket() const { return socket_; }

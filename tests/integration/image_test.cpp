@@ -80,17 +80,11 @@ class Images : public ::testing::Test {
   // POST /v1/images/pull, collecting the JSON lines.
   std::vector<std::string> pull(const std::string& ref) {
     std::vector<std::string> lines;
-    std::string buf;
-    auto st = agent_->client().stream("POST", "/v1/images/pull", "{\"ref\": " + json_string(ref) + "}",
-                                      [&](std::string_view d) {
-                                        buf.append(d);
-                                        size_t nl;
-                                        while ((nl = buf.find('\n')) != std::string::npos) {
-                                          lines.push_back(buf.substr(0, nl));
-                                          buf.erase(0, nl + 1);
-                                        }
-                                        return true;
-                                      });
+    auto st = agent_->stream_lines("POST", "/v1/images/pull", "{\"ref\": " + json_string(ref) + "}",
+                                   [&](const std::string& line) {
+                                     lines.push_back(line);
+                                     return true;
+                                   });
     EXPECT_TRUE(st.has_value()) << (st ? "" : st.error().message);
     return lines;
   }

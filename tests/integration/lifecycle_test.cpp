@@ -259,19 +259,11 @@ TEST_F(Lifecycle, EventsArriveInOrder) {
   std::vector<std::string> types;
   std::string id;
   std::thread reader([&] {
-    auto seq = parse(agent_.request("GET", "/v1/info").body);  // make sure the server is up
-    (void)seq;
-    std::string buf;
-    (void)agent_.client().stream("GET", "/v1/events?since=0", "", [&](std::string_view d) {
-      buf.append(d);
-      size_t nl;
-      while ((nl = buf.find('\n')) != std::string::npos) {
-        auto ev = parse(buf.substr(0, nl));
-        buf.erase(0, nl + 1);
-        if (ev.HasMember("type")) types.push_back(ev["type"].GetString());
-        if (ev.HasMember("type") && std::string(ev["type"].GetString()) == "container.exited") return false;
-      }
-      return true;
+    (void)agent_.stream_lines("GET", "/v1/events?since=0", "", [&](const std::string& line) {
+      auto ev = parse(line);
+      if (!ev.HasMember("type")) return true;
+      types.push_back(ev["type"].GetString());
+      return types.back() != "container.exited";
     });
   });
   id = run({"true"});

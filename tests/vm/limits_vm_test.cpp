@@ -74,19 +74,12 @@ class LimitsVm : public ::testing::Test {
   // Every event about `id` from the start until its exit.
   std::vector<rapidjson::Document> events_of(const std::string& id) {
     std::vector<rapidjson::Document> out;
-    std::string buf;
-    (void)agent_.client().stream("GET", "/v1/events?since=0", "", [&](std::string_view d) {
-      buf.append(d);
-      size_t nl;
-      while ((nl = buf.find('\n')) != std::string::npos) {
-        auto ev = parse(buf.substr(0, nl));
-        buf.erase(0, nl + 1);
-        if (!ev.HasMember("id") || id != ev["id"].GetString()) continue;
-        bool exited = std::string(ev["type"].GetString()) == "container.exited";
-        out.push_back(std::move(ev));
-        if (exited) return false;
-      }
-      return true;
+    (void)agent_.stream_lines("GET", "/v1/events?since=0", "", [&](const std::string& line) {
+      auto ev = parse(line);
+      if (!ev.HasMember("id") || id != ev["id"].GetString()) return true;
+      bool exited = std::string(ev["type"].GetString()) == "container.exited";
+      out.push_back(std::move(ev));
+      return !exited;
     });
     return out;
   }
