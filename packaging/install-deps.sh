@@ -1,6 +1,7 @@
 #!/bin/sh
 # Installs the Debian packages berth's build, tests, demo and benchmarks need.
 # Idempotent: when every package is present it returns without touching apt.
+# g++ brings the sanitizer runtimes `make test` uses (libasan8, libubsan1, libtsan2).
 set -eu
 PACKAGES="
   g++ make pkg-config

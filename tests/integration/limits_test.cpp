@@ -14,6 +14,7 @@
 
 #include "common/json.hpp"
 #include "tests/integration/harness.hpp"
+#include "tests/integration/poll.hpp"
 
 namespace berth::testing {
 namespace {
@@ -31,11 +32,7 @@ class Limits : public ::testing::Test {
     return agent_.run(spec(rootfs_.path(), command, extra));
   }
   bool no_task_cgroups() {
-    for (int i = 0; i < 100; ++i) {
-      if (subdirs(agent_.cgroup_root() + "/containers").empty()) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return false;
+    return poll_until([&] { return subdirs(agent_.cgroup_root() + "/containers").empty(); }, std::chrono::seconds(5));
   }
 
   BusyboxRootfs rootfs_;
@@ -111,13 +108,20 @@ TEST_F(Limits, MaxRuntimeSurvivesABerthdRestart) {
 
 TEST_F(Limits, StatsShowWhatThisHostCounts) {
   std::string id = run({"sh", "-c", "echo x > /mnt/sandbox/f; sleep 60"}, R"("resources": {"disk_mb": 64}, "max_runtime_s": 600)");
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  auto r = agent_.request("GET", "/v1/containers/" + id + "/stats");
+  // The disk isolator measures in the background; wait for the measurement that sees the file.
+  cli::HttpResponse r;
+  rapidjson::Document s;
+  bool counted = poll_until([&] {
+    r = agent_.request("GET", "/v1/containers/" + id + "/stats");
+    if (r.status != 200) return true;
+    s = parse(r.body);
+    const auto& used = s["usage"]["disk"]["used_bytes"];
+    return used.IsUint64() && used.GetUint64() > 0;
+  }, std::chrono::seconds(10));
   ASSERT_EQ(r.status, 200) << r.body;
-  auto s = parse(r.body);
+  ASSERT_TRUE(counted) << "disk used_bytes still not above 0 after 10 s: " << r.body;
   EXPECT_TRUE(s["usage"]["cpu"]["usage_usec"].IsUint64()) << r.body;  // cgroup core counts it
   EXPECT_EQ(s["usage"]["disk"]["limit_bytes"].GetUint64(), 64u << 20);
-  EXPECT_GT(s["usage"]["disk"]["used_bytes"].GetUint64(), 0u);
   EXPECT_EQ(s["usage"]["runtime"]["limit_s"].GetUint64(), 600u);
   if (!controllers_.count("memory")) {
     EXPECT_TRUE(s["usage"]["memory"]["limit_bytes"].IsNull());

@@ -3,18 +3,19 @@
 // the termination record, the events stream, the stats numbers — for memory, oom "process",
 // pids, cpu bandwidth and weight, disk, max_runtime and a live update. Every test also checks
 // that no task cgroup is left behind.
-// Outside such a kernel (no cpu/memory/pids controller) the tests skip and say why.
+// Outside such a kernel (no cpu/cpuset/memory/pids controller) the tests skip and say why;
+// inside the VM a skip fails (tests/vm/fail_on_skip.cpp).
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cmath>
-#include <thread>
 
 #include "cgroups/cgroup.hpp"
 #include "common/fs.hpp"
 #include "common/json.hpp"
 #include "tests/integration/harness.hpp"
+#include "tests/integration/poll.hpp"
 
 namespace berth::testing {
 namespace {
@@ -56,11 +57,7 @@ class LimitsVm : public ::testing::Test {
 
   // The cgroup goes right after the record is written; allow it a moment.
   bool no_task_cgroups() {
-    for (int i = 0; i < 100; ++i) {
-      if (subdirs(agent_.cgroup_root() + "/containers").empty()) return true;
-      std::this_thread::sleep_for(50ms);
-    }
-    return false;
+    return poll_until([&] { return subdirs(agent_.cgroup_root() + "/containers").empty(); }, 5s);
   }
 
   std::string run(const std::vector<std::string>& cmd, const std::string& extra) {
@@ -70,6 +67,13 @@ class LimitsVm : public ::testing::Test {
     auto r = agent_.request("GET", "/v1/containers/" + id + "/stats");
     EXPECT_EQ(r.status, 200) << r.body;
     return parse(r.body);
+  }
+  static uint64_t cpu_usec(const rapidjson::Document& s) { return s["usage"]["cpu"]["usage_usec"].GetUint64(); }
+  // Polls the task's stats until it has used `usec` of CPU since `from` (its start if null).
+  bool poll_cpu_used(const std::string& id, uint64_t usec, const rapidjson::Document* from,
+                     rapidjson::Document& now) {
+    uint64_t base = from ? cpu_usec(*from) : 0;
+    return poll_until([&] { now = stats(id); return cpu_usec(now) - base >= usec; }, 60s);
   }
   // Every event about `id` from the start until its exit.
   std::vector<rapidjson::Document> events_of(const std::string& id) {
@@ -135,12 +139,17 @@ TEST_F(LimitsVm, OomProcessKillsTheChildAndTheTaskGoesOn) {
 TEST_F(LimitsVm, ForkBombIsContainedAndReported) {
   std::string id = run({"sh", "-c", "f() { f | f & }; f; exec sleep 120"},
                        R"("resources": {"pids": 24}, "max_runtime_s": 6)");
-  std::this_thread::sleep_for(3s);
-  auto s = stats(id);
-  if (s["state"] == "running") {
-    EXPECT_LE(s["usage"]["pids"]["current"].GetUint64(), 24u);
-    EXPECT_EQ(s["usage"]["pids"]["limit"].GetUint64(), 24u);
-  }
+  // While it runs the bomb holds every pid it may have, and the kernel refuses the rest.
+  rapidjson::Document s;
+  bool refused = poll_until([&] {
+    s = stats(id);
+    const auto& events = s["usage"]["pids"]["events"];
+    return s["state"] != "running" || (events.IsObject() && events["max"].GetUint64() > 0);
+  }, 6s);
+  ASSERT_TRUE(refused) << "no fork refused within 6 s: " << json::to_string(s);
+  ASSERT_TRUE(s["state"] == "running") << "it ended before a fork was refused: " << json::to_string(s);
+  EXPECT_LE(s["usage"]["pids"]["current"].GetUint64(), 24u);
+  EXPECT_EQ(s["usage"]["pids"]["limit"].GetUint64(), 24u);
   auto t = agent_.wait(id);
   // Contained, not fatal: it ran until its max_runtime_s.
   EXPECT_STREQ(t["reason"].GetString(), "max_runtime") << json::to_string(t);
@@ -168,13 +177,13 @@ TEST_F(LimitsVm, MaxRuntimeKillsOnTime) {
 
 TEST_F(LimitsVm, HalfACpuIsHalfACpuAndThrottled) {
   std::string id = run({"sh", "-c", "while :; do :; done"}, R"("resources": {"cpus": 0.5})");
-  std::this_thread::sleep_for(1s);
-  auto a = stats(id);
+  // Measured from the moment it spins, until it has used 2.5 s of CPU (5 s at half a CPU).
+  rapidjson::Document a, b;
+  ASSERT_TRUE(poll_cpu_used(id, 100'000, nullptr, a)) << "it never spun: " << json::to_string(a);
   auto t0 = std::chrono::steady_clock::now();
-  std::this_thread::sleep_for(5s);
-  auto b = stats(id);
+  ASSERT_TRUE(poll_cpu_used(id, 2'500'000, &a, b)) << "not 2.5 s of CPU in 60 s: " << json::to_string(b);
   double wall_us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
-  double used = static_cast<double>(b["usage"]["cpu"]["usage_usec"].GetUint64() - a["usage"]["cpu"]["usage_usec"].GetUint64());
+  double used = static_cast<double>(cpu_usec(b) - cpu_usec(a));
   double share = used / wall_us;
   std::printf("cpus 0.5: used %.3f CPU over %.1f s\n", share, wall_us / 1e6);
   EXPECT_NEAR(share, 0.5, 0.075);
@@ -188,12 +197,15 @@ TEST_F(LimitsVm, ContendedTasksSplitByAllocation) {
   // Both on CPU 0: 1.5 cpus (weight 150) against 0.5 (weight 50) share it 3:1.
   std::string big = run({"sh", "-c", "while :; do :; done"}, R"("resources": {"cpus": 1.5, "cpuset": "0"})");
   std::string small = run({"sh", "-c", "while :; do :; done"}, R"("resources": {"cpus": 0.5, "cpuset": "0"})");
-  std::this_thread::sleep_for(1s);
-  auto b0 = stats(big), s0 = stats(small);
-  std::this_thread::sleep_for(5s);
-  auto b1 = stats(big), s1 = stats(small);
-  double db = static_cast<double>(b1["usage"]["cpu"]["usage_usec"].GetUint64() - b0["usage"]["cpu"]["usage_usec"].GetUint64());
-  double ds = static_cast<double>(s1["usage"]["cpu"]["usage_usec"].GetUint64() - s0["usage"]["cpu"]["usage_usec"].GetUint64());
+  // Measured from the moment both spin, until the small one has used 1 s of CPU (~4 s).
+  rapidjson::Document b0, s0, b1, s1;
+  ASSERT_TRUE(poll_cpu_used(big, 100'000, nullptr, b0)) << "big never spun: " << json::to_string(b0);
+  ASSERT_TRUE(poll_cpu_used(small, 100'000, nullptr, s0)) << "small never spun: " << json::to_string(s0);
+  b0 = stats(big);
+  ASSERT_TRUE(poll_cpu_used(small, 1'000'000, &s0, s1)) << "small: not 1 s of CPU in 60 s: " << json::to_string(s1);
+  b1 = stats(big);
+  double db = static_cast<double>(cpu_usec(b1) - cpu_usec(b0));
+  double ds = static_cast<double>(cpu_usec(s1) - cpu_usec(s0));
   std::printf("contended: big %.0f us, small %.0f us, ratio %.2f\n", db, ds, db / ds);
   EXPECT_NEAR(db / ds, 3.0, 0.75);
 }

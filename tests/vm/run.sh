@@ -280,7 +280,9 @@ if [ -n "${BERTH_VM_OUT:-}" ]; then
             -device "virtio-9p-pci,fsdev=out,mount_tag=out")
 fi
 
-cmdline="console=ttyS0 panic=-1 berth.root=$root_mode"
+# psi=1: the tests read pressure (PSI) files, which a kernel built with PSI off by default
+# only has when asked.
+cmdline="console=ttyS0 panic=-1 psi=1 berth.root=$root_mode"
 if [ "${BERTH_VM_VERBOSE:-0}" = 1 ]; then cmdline+=" loglevel=7"; else cmdline+=" quiet loglevel=1"; fi
 
 # qboot starts the kernel faster than SeaBIOS and prints nothing on the serial console.

@@ -1,7 +1,8 @@
 #!/bin/bash
-# Smoke test of the VM that tests/vm/run.sh boots: cgroup2 with the cpu, memory and pids
-# controllers, a memory.max that really OOM-kills, a pids.max that really refuses forks, and
-# overlayfs. On the host it re-runs itself inside the VM; inside (BERTH_IN_VM=1) it asserts.
+# Smoke test of the VM that tests/vm/run.sh boots: cgroup2 with every controller the VM tests
+# use (cpu, cpuset, memory, pids) enabled for children, pressure (PSI) files, a memory.max that
+# really OOM-kills, a pids.max that really refuses forks, a cpu.max that throttles, a cpuset
+# that pins, and overlayfs. On the host it re-runs itself inside the VM; inside (BERTH_IN_VM=1) it asserts.
 # Exits 0 only if every assertion holds. With BERTH_VM_OUT set, a copy of the log lands there.
 set -euo pipefail
 
@@ -29,10 +30,12 @@ check "cgroup2 mounted at $cg" test "$(stat -f -c %T "$cg")" = cgroup2fs
 ctrls=$(cat "$cg/cgroup.controllers")
 subtree=$(cat "$cg/cgroup.subtree_control")
 say "controllers: $ctrls"
-for c in cpu memory pids; do
+# Every controller a VM test needs (tests/vm/*_test.cpp): a missing one fails here by name.
+for c in cpu cpuset memory pids; do
   check "controller $c available" grep -qw "$c" <<<"$ctrls"
   check "controller $c enabled for children" grep -qw "$c" <<<"$subtree"
 done
+check "pressure (PSI) files at the root" test -r "$cg/memory.pressure" -a -r "$cg/cpu.pressure"
 
 # --- memory.max OOM-kills -----------------------------------------------------------------
 mem="$cg/smoke-mem"
@@ -82,6 +85,16 @@ timeout 2 bash -c "echo \$\$ > '$cpu/cgroup.procs'; while :; do :; done" || true
 throttled=$(awk '$1 == "nr_throttled" {print $2}' "$cpu/cpu.stat")
 check "cpu.stat nr_throttled > 0 (got ${throttled:-none})" test "${throttled:-0}" -gt 0
 rmdir "$cpu"
+
+# --- cpuset pins ----------------------------------------------------------------------------
+cpuset="$cg/smoke-cpuset"
+rmdir "$cpuset" 2>/dev/null || true
+mkdir "$cpuset"
+echo 0 > "$cpuset/cpuset.cpus"
+check "cpuset.cpus.effective is 0" test "$(cat "$cpuset/cpuset.cpus.effective")" = 0
+allowed=$(bash -c "echo \$\$ > '$cpuset/cgroup.procs'; grep Cpus_allowed_list /proc/self/status" | awk '{print $2}')
+check "a member runs on CPU 0 only (got ${allowed:-none})" test "$allowed" = 0
+rmdir "$cpuset"
 
 # --- overlayfs ----------------------------------------------------------------------------
 ov=$(mktemp -d /var/lib/berth-smoke-ovl.XXXXXX)
