@@ -8,8 +8,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <gtest/gtest.h>
+
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -148,6 +151,15 @@ void Agent::stop() {
   int status;
   ::waitpid(pid_, &status, 0);
   pid_ = -1;
+  // A clean stop exits 0. Anything else is a crash, or a sanitizer's finding in a sanitizer
+  // build (its report is in the log, which goes with the agent's dir).
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    std::string log = log_text();
+    ADD_FAILURE() << "berthd did not stop cleanly on SIGTERM ("
+                  << (WIFEXITED(status) ? "exit " + std::to_string(WEXITSTATUS(status))
+                                        : std::string("signal ") + strsignal(WTERMSIG(status)))
+                  << "); the end of its log:\n" << log.substr(log.size() > 8000 ? log.size() - 8000 : 0);
+  }
 }
 
 void Agent::kill9() {

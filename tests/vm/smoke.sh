@@ -81,8 +81,16 @@ rmdir "$cpu" 2>/dev/null || true
 mkdir "$cpu"
 echo "10000 100000" > "$cpu/cpu.max"
 check "cpu.max reads back" test "$(cat "$cpu/cpu.max")" = "10000 100000"
-timeout 2 bash -c "echo \$\$ > '$cpu/cgroup.procs'; while :; do :; done" || true
-throttled=$(awk '$1 == "nr_throttled" {print $2}' "$cpu/cpu.stat")
+# A spinner runs until the kernel throttles it (up to 30 s: a guest under TCG on a loaded host
+# may take seconds to even start it).
+bash -c "echo \$\$ > '$cpu/cgroup.procs'; exec bash -c 'while :; do :; done'" &
+spinner=$!
+for _ in $(seq 300); do
+  throttled=$(awk '$1 == "nr_throttled" {print $2}' "$cpu/cpu.stat")
+  [ "${throttled:-0}" -gt 0 ] && break
+  sleep 0.1
+done
+kill -KILL "$spinner"; wait "$spinner" 2>/dev/null || true
 check "cpu.stat nr_throttled > 0 (got ${throttled:-none})" test "${throttled:-0}" -gt 0
 rmdir "$cpu"
 
