@@ -132,7 +132,9 @@ Status Agent::start() {
     ::_exit(127);
   }
   pid_ = pid;
-  for (int i = 0; i < 200; ++i) {
+  // 30 s: a sanitizer build, or the VM under qemu TCG on a busy host, can take seconds to
+  // start; a healthy berthd answers in milliseconds and ends the wait then.
+  for (int i = 0; i < 1200; ++i) {
     auto r = client().request("GET", "/v1/info");
     if (r && r->status == 200) return ok();
     int status;
@@ -142,7 +144,7 @@ Status Agent::start() {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(25));
   }
-  return make_error(Code::kUnavailable, "berthd did not answer within 5 s: " + log_text());
+  return make_error(Code::kUnavailable, "berthd did not answer within 30 s: " + log_text());
 }
 
 void Agent::stop() {

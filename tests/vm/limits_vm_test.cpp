@@ -49,7 +49,9 @@ class LimitsVm : public ::testing::Test {
   }
   void TearDown() override {
     if (agent_.pid() <= 0) return;
-    auto list = parse(agent_.request("GET", "/v1/containers").body);
+    auto r = agent_.request("GET", "/v1/containers");
+    if (r.status != 200) return;  // it never answered: SetUp has failed already
+    auto list = parse(r.body);
     for (const auto& c : list["containers"].GetArray())
       agent_.request("DELETE", std::string("/v1/containers/") + c["id"].GetString() + "?force=1");
     EXPECT_TRUE(no_task_cgroups()) << "task cgroups left: " << subdirs(agent_.cgroup_root() + "/containers").size();
