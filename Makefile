@@ -90,11 +90,12 @@ ifeq ($(SAN),)
 $(BUILD)/berth-shim: $(SHIM_OBJS) $(BUILD)/libberth.a
 	$(CXX) $(LDFLAGS) -static -o $@ $^
 else
-# A sanitizer build runs the optimised build's shim. ASan and TSan cannot link statically
-# (their runtimes intercept libc through the dynamic linker), and a dynamic sanitized shim
-# would not be the shim berth ships: it execs tasks from a clone3 child after pivot_root, where
-# the sanitizer runtime has no /proc of ours and no symbolizer. The shim's code is covered
-# under ASan+UBSan by the sandbox unit tests (launch plan, records, log writer, user).
+# A sanitizer build runs the optimised build's shim. g++ refuses -static with ASan or TSan
+# (their runtimes intercept libc through the dynamic linker); -static-pie links but the binary
+# dies at its first instruction of ASan init (SIGSEGV, g++ 12). A dynamic sanitized shim would
+# not be the shim berth ships: its pre-exec child runs in the task's cgroup, under the task's
+# memory limit, with the sanitizer's shadow memory. The shim's code runs under ASan+UBSan in
+# the sandbox unit tests (launch plan, records, log writer, user, OCI spec).
 $(BUILD)/berth-shim: FORCE
 	@$(MAKE) --no-print-directory SAN= BUILD=$(PLAIN_BUILD) $(PLAIN_BUILD)/berth-shim
 	@mkdir -p $(dir $@)
