@@ -91,8 +91,8 @@ $(BUILD)/berth-shim: $(SHIM_OBJS) $(BUILD)/libberth.a
 	$(CXX) $(LDFLAGS) -static -o $@ $^
 else
 # A sanitizer build runs the optimised build's shim. g++ refuses -static with ASan or TSan
-# (their runtimes intercept libc through the dynamic linker); -static-pie links but the binary
-# dies at its first instruction of ASan init (SIGSEGV, g++ 12). A dynamic sanitized shim would
+# (their runtimes intercept libc through the dynamic linker); -static-pie links, but the
+# binary dies at startup (SIGSEGV in ASan init, g++ 12). A dynamic sanitized shim would
 # not be the shim berth ships: its pre-exec child runs in the task's cgroup, under the task's
 # memory limit, with the sanitizer's shadow memory. The shim's code runs under ASan+UBSan in
 # the sandbox unit tests (launch plan, records, log writer, user, OCI spec).
