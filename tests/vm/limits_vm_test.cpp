@@ -112,10 +112,13 @@ TEST_F(LimitsVm, MemoryHogDiesWithMemoryLimitAndOomCounters) {
   EXPECT_EQ(mem["limit_bytes"].GetUint64(), 32u << 20);
   EXPECT_GT(mem["peak_bytes"].GetUint64(), 16u << 20);
   EXPECT_LE(mem["peak_bytes"].GetUint64(), 32u << 20);
-  // The record is in the sandbox and survives a berthd restart.
-  auto file = fs::read_file(agent_.state_dir() + "/sandboxes/" + id + "/termination.json");
-  ASSERT_TRUE(file.has_value());
-  EXPECT_NE(file->find("\"memory_limit\""), std::string::npos);
+  // The record is in the sandbox (written just after waiters are answered, outside the table
+  // lock) and survives a berthd restart.
+  std::string path = agent_.state_dir() + "/sandboxes/" + id + "/termination.json";
+  ASSERT_TRUE(poll_until([&] { return fs::exists(path); }, 10s)) << path << " not written within 10 s";
+  auto file = fs::read_file(path);
+  ASSERT_TRUE(file.has_value()) << file.error().message;
+  EXPECT_NE(file->find("\"memory_limit\""), std::string::npos) << *file;
   ASSERT_TRUE(no_task_cgroups());
   agent_.stop();
   ASSERT_TRUE(agent_.start().has_value());
