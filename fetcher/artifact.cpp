@@ -147,9 +147,7 @@ Error over_budget(uint64_t have_at_least, uint64_t limit, const std::string& nam
 }
 }  // namespace
 
-// file:///abs/path, read only beneath one of file_roots. The root itself may be reached
-// through symlinks (the operator chose it); inside it nothing resolves outside it.
-Result<UniqueFd> ArtifactCache::open_file_uri(const std::string& uri) const {
+Result<std::pair<std::string, std::string>> ArtifactCache::file_root_of(const std::string& uri) const {
   std::string path = uri.substr(7);
   if (path.empty() || path.front() != '/')
     return make_error(Code::kInvalidArgument, "file URI must be file:///absolute/path");
@@ -157,20 +155,28 @@ Result<UniqueFd> ArtifactCache::open_file_uri(const std::string& uri) const {
     return make_error(Code::kInvalidArgument, "file URI path may not contain '.' or '..' components");
   for (const auto& root : options_.file_roots) {
     std::string prefix = root == "/" ? "/" : root + "/";
-    if (!path.starts_with(prefix) || path.size() == prefix.size()) continue;
-    BERTH_TRY_CTX(UniqueFd root_fd, fs::open_dir(root), "file root");
-    auto in = open_input(root_fd.get(), path.substr(prefix.size()), RESOLVE_BENEATH, InputKind::kFile);
-    if (!in && in.error().code == Code::kPermissionDenied)
-      return make_error(Code::kPermissionDenied, path + " resolves outside " + root + " (a symlink leaves the "
-                                                     "directory " + options_.file_roots_name + " allows)");
-    if (!in) return std::move(in).error();
-    return std::move(in->fd);
+    if (path.starts_with(prefix) && path.size() > prefix.size()) return std::pair{root, path.substr(prefix.size())};
   }
   std::string roots;
   for (const auto& r : options_.file_roots) roots += (roots.empty() ? "" : ", ") + r;
   return make_error(Code::kPermissionDenied,
                     path + " is not beneath a directory berthd may read artifacts from (" + options_.file_roots_name +
                         (roots.empty() ? " is empty, so file:// artifacts are off)" : ": " + roots + ")"));
+}
+
+// file:///abs/path, read only beneath one of file_roots. The root itself may be reached
+// through symlinks (the operator chose it); inside it nothing resolves outside it.
+Result<UniqueFd> ArtifactCache::open_file_uri(const std::string& uri) const {
+  BERTH_TRY(auto where, file_root_of(uri));
+  const auto& [root, rel] = where;
+  BERTH_TRY_CTX(UniqueFd root_fd, fs::open_dir(root), "file root");
+  auto in = open_input(root_fd.get(), rel, RESOLVE_BENEATH, InputKind::kFile, /*follow_last=*/true);
+  if (!in && in.error().code == Code::kPermissionDenied)
+    return make_error(Code::kPermissionDenied, uri.substr(7) + " resolves outside " + root +
+                                                   " (a symlink leaves the directory " + options_.file_roots_name +
+                                                   " allows)");
+  if (!in) return std::move(in).error();
+  return std::move(in->fd);
 }
 
 Status ArtifactCache::download(const std::string& uri, int fd, const Budget& budget, std::string* hex_out) {
@@ -222,7 +228,7 @@ Status ArtifactCache::download_http(const std::string& uri, int fd, const Budget
 
 Result<UniqueFd> ArtifactCache::obtain(const ArtifactSpec& spec, const std::string& hex, const Budget& budget) {
   // A file:// URI outside file_roots is refused even when its checksum is cached.
-  if (spec.uri.starts_with("file://")) BERTH_CHECK(open_file_uri(spec.uri));
+  if (spec.uri.starts_with("file://")) BERTH_CHECK(file_root_of(spec.uri));
   if (!hex.empty()) {
     std::lock_guard lk(mu_);
     std::string rel = std::string(kCacheDir) + "/" + hex;
@@ -327,6 +333,8 @@ Status ArtifactCache::check(const ArtifactSpec& spec) const {
     BERTH_CHECK(check_output(out));
   }
   if (spec.uri.starts_with("file://")) {
+    BERTH_CHECK(file_root_of(spec.uri));
+    if (!spec.sha256.empty() && is_cached(spec.sha256)) return ok();  // served without reading the source
     BERTH_TRY(UniqueFd in, open_file_uri(spec.uri));
     struct stat st {};
     if (::fstat(in.get(), &st) != 0) return errno_error("stat");
@@ -423,7 +431,7 @@ uint64_t ArtifactCache::cached_bytes() {
   return total;
 }
 
-bool ArtifactCache::is_cached(const std::string& sha256) {
+bool ArtifactCache::is_cached(const std::string& sha256) const {
   auto hex = normalize_sha(sha256);
   if (!hex) return false;
   return ::faccessat(dir_fd_.get(), (std::string(kCacheDir) + "/" + *hex).c_str(), F_OK, AT_SYMLINK_NOFOLLOW) == 0;

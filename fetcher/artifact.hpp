@@ -8,8 +8,9 @@
 // What a URI may reach: only the http, https and file schemes (curl follows redirects to http
 // and https only and sends no registry credentials: this class never sees them). file:// reads
 // only regular files beneath `file_roots` (none by default), resolved with RESOLVE_BENEATH so
-// symlinks cannot leave a root; the last component is never followed and a FIFO or a device
-// is refused without being opened for reading.
+// symlinks cannot leave a root; a FIFO or a device is refused without being opened for
+// reading. A cached artifact (by sha256) is served without reading its file:// source again,
+// but its path must still lie beneath a root.
 // Budgets: each artifact's bytes (downloaded, and extracted) within max_bytes, a task's
 // artifacts together within task_max_bytes; an archive is measured (decompressed, nothing
 // written) before it is extracted, so a refused artifact leaves no partial file in the
@@ -79,7 +80,7 @@ class ArtifactCache {
   Status fetch_into(const ArtifactSpec& spec, int dest_dir_fd) { return fetch_all({&spec, 1}, dest_dir_fd); }
 
   uint64_t cached_bytes();
-  bool is_cached(const std::string& sha256);
+  bool is_cached(const std::string& sha256) const;
 
  private:
   ArtifactCache(std::string dir, ArtifactOptions options, UniqueFd dir_fd)
@@ -92,6 +93,8 @@ class ArtifactCache {
   };
   Budget budget_left(uint64_t task_placed) const;
   Status fetch_one(const ArtifactSpec& spec, int dest_dir_fd, uint64_t& task_placed);
+  // The root a file:// path lies beneath (lexically) and the path relative to it.
+  Result<std::pair<std::string, std::string>> file_root_of(const std::string& uri) const;
   Result<UniqueFd> open_file_uri(const std::string& uri) const;
   // An fd open on the artifact's bytes (verified when a checksum was given).
   Result<UniqueFd> obtain(const ArtifactSpec& spec, const std::string& hex, const Budget& budget);

@@ -9,10 +9,10 @@
 namespace berth::fetcher {
 namespace {
 
-Result<UniqueFd> openat2_fd(int dirfd, const std::string& path, int flags, uint64_t resolve) {
+Result<UniqueFd> openat2_fd(int dirfd, const std::string& path, int flags, uint64_t resolve, bool follow_last) {
   if (path.find('\0') != std::string::npos) return make_error(Code::kInvalidArgument, "path contains a NUL byte");
   struct open_how how {};
-  how.flags = static_cast<uint64_t>(flags | O_CLOEXEC | O_NOFOLLOW);
+  how.flags = static_cast<uint64_t>(flags | O_CLOEXEC | (follow_last ? 0 : O_NOFOLLOW));
   how.resolve = resolve | RESOLVE_NO_MAGICLINKS;
   for (;;) {
     long fd = ::syscall(SYS_openat2, dirfd, path.c_str(), &how, sizeof how);
@@ -51,15 +51,16 @@ std::string wanted(InputKind kind) {
 
 }  // namespace
 
-Result<InputFile> open_input(int dirfd, const std::string& path, uint64_t resolve, InputKind kind) {
-  BERTH_TRY(UniqueFd pathfd, openat2_fd(dirfd, path, O_PATH, resolve));
+Result<InputFile> open_input(int dirfd, const std::string& path, uint64_t resolve, InputKind kind,
+                             bool follow_last) {
+  BERTH_TRY(UniqueFd pathfd, openat2_fd(dirfd, path, O_PATH, resolve, follow_last));
   struct stat st {};
   if (::fstat(pathfd.get(), &st) != 0) return errno_error("stat " + path);
   if (!accepted(st.st_mode, kind))
     return make_error(Code::kInvalidArgument,
                       path + " is " + type_name(st.st_mode) + "; berth reads only " + wanted(kind) + " here");
   BERTH_TRY(UniqueFd fd, openat2_fd(dirfd, path, O_RDONLY | O_NONBLOCK | (S_ISDIR(st.st_mode) ? O_DIRECTORY : 0),
-                                    resolve));
+                                    resolve, follow_last));
   struct stat again {};
   if (::fstat(fd.get(), &again) != 0) return errno_error("stat " + path);
   if (again.st_dev != st.st_dev || again.st_ino != st.st_ino)

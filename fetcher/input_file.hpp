@@ -4,7 +4,8 @@
 // watchdog arms, a tape rewinds); a symlink may point anywhere. So: resolve with O_PATH (no
 // open side effects), fstat, accept only a regular file or (when asked) a directory, then
 // reopen with O_NONBLOCK, so even a path swapped in between cannot block, and check it is the
-// same inode. The last component is never followed; openat2 RESOLVE_* flags confine the rest.
+// same inode. The last component is not followed unless asked (and then only as far as the
+// openat2 RESOLVE_* flags allow, which confine every component).
 // Thread-safe: plain functions.
 #pragma once
 
@@ -28,6 +29,7 @@ enum class InputKind { kFile, kFileOrDirectory, kDirectory };
 // name inside a layout). Errors name `path`: kNotFound when missing, kPermissionDenied when it
 // resolves outside `dirfd` under RESOLVE_BENEATH, kInvalidArgument for a symlink or any type
 // not in `kind` (FIFO, device, socket).
-Result<InputFile> open_input(int dirfd, const std::string& path, uint64_t resolve, InputKind kind);
+Result<InputFile> open_input(int dirfd, const std::string& path, uint64_t resolve, InputKind kind,
+                             bool follow_last = false);
 
 }  // namespace berth::fetcher

@@ -97,7 +97,7 @@ TEST_F(Artifacts, LruEvictionKeepsTheCacheBounded) {
     shas.push_back(Digest::of(data).hex());
     ASSERT_TRUE(c->fetch_into({file_uri("f" + std::to_string(i), data), shas.back(), false, false, ""}, sandbox_.get()));
     if (i == 2) {  // use the first again: it becomes the most recent
-      ASSERT_TRUE(c->fetch_into({"file:///nonexistent", shas[0], false, false, "again"}, sandbox_.get()));
+      ASSERT_TRUE(c->fetch_into({"file://" + (tmp_ / "nonexistent"), shas[0], false, false, "again"}, sandbox_.get()));
     }
   }
   EXPECT_LE(c->cached_bytes(), 350u);
