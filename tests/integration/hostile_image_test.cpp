@@ -3,6 +3,7 @@
 // to load, a decompression bomb pushed as a layer, file:// outside the allowed roots, an
 // oversized artifact, and registry credentials offered to an artifact server. Each asserts the
 // client's answer, that nothing was left behind, and that berthd still answers (and stops).
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -128,8 +129,10 @@ class HostileImage : public ::testing::Test {
     return cli::HttpResponse{-1, "no reply within " + std::to_string(limit.count()) + " s"};
   }
   static void unblock_fifo(const std::string& path) {
-    int fd = ::open(path.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-    if (fd >= 0) ::close(fd);
+    for (const std::string& p : {path, path + "/index.json"}) {
+      int fd = ::open(p.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+      if (fd >= 0) ::close(fd);
+    }
   }
   bool store_is_empty() {
     std::string store = agent_->state_dir() + "/store";
