@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstring>
 #include <future>
 #include <mutex>
 #include <thread>
@@ -208,7 +209,15 @@ TEST_F(HostileImage, ABombLayerIsRefusedWithTheBudgetNamedAndLeavesNothing) {
 TEST_F(HostileImage, AFullStoreIsReportedAsTheCause) {
   // The free-space reserve: a store that cannot keep it refuses the layer and says why.
   start_agent(R"("unpack": {"min_free_mb": 1048576})");
-  std::string layer = TarBuilder().file("f", "data").build(Compression::kGzip);
+  // Larger than the pull's 8 MiB channel, so the transfer is still running when the unpack
+  // stops: that used to surface as "unpacking stopped" instead of the cause.
+  std::string noise(24 << 20, '\0');
+  uint64_t x = 88172645463325252ull;
+  for (size_t i = 0; i < noise.size(); i += 8) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    std::memcpy(&noise[i], &x, 8);
+  }
+  std::string layer = TarBuilder().file("f", noise).build(Compression::kGzip);
   auto pushed = push_blob_image(*registry_, "hostile/small", "1", layer, "application/vnd.oci.image.layer.v1.tar+gzip");
   ASSERT_TRUE(pushed.has_value()) << pushed.error().message;
   std::string last = pull_final_line(registry_->host() + "/hostile/small:1");
