@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <set>
+#include <stop_token>
 #include <string>
 #include <vector>
 
@@ -50,18 +51,29 @@ class Images {
 
   Status fetch_artifact(const fetcher::ArtifactSpec& spec, int dest_dir_fd);
 
+  // berthd is stopping: every pull in flight (API pulls and pulls for launches) aborts its
+  // transfers and retries and fails soon with a "cancelled" error; later pulls fail at once.
+  // What they committed is collected by the store (content_store.hpp). Thread-safe.
+  void cancel_pulls() { stop_.request_stop(); }
+
  private:
   Images(const Config& config, std::unique_ptr<fetcher::ContentStore> store,
          std::unique_ptr<fetcher::RegistryClient> client, std::unique_ptr<fetcher::ArtifactCache> artifacts);
+
+  // Records written before compressed_size was kept get it from their manifest.
+  fetcher::ImageRecord with_compressed_size(fetcher::ImageRecord rec) const;
 
   const Config& config_;
   std::unique_ptr<fetcher::ContentStore> store_;
   std::unique_ptr<fetcher::RegistryClient> client_;
   std::unique_ptr<fetcher::Puller> puller_;
   std::unique_ptr<fetcher::ArtifactCache> artifacts_;
+  std::stop_source stop_;
 };
 
-// The image as the API shows it.
+// The image as the API shows it (docs/API.md "Images"): layers are the layer blob digests,
+// diff_ids the uncompressed digests, both base first; size the compressed bytes of all layers,
+// unpacked_size the bytes unpacked.
 std::string image_json(const fetcher::ImageRecord& image, bool in_use);
 
 }  // namespace berth::agent
