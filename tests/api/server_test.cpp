@@ -77,6 +77,15 @@ int thread_count() {
   return n;
 }
 
+UniqueFd connect_to(const std::string& sock) {
+  UniqueFd fd = UniqueFd::adopt(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_un a {};
+  a.sun_family = AF_UNIX;
+  std::strcpy(a.sun_path, sock.c_str());
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) return UniqueFd();
+  return fd;
+}
+
 // Waits up to `limit` for pred(); returns its last value.
 template <typename P>
 bool eventually(P pred, std::chrono::milliseconds limit = 3000ms) {
@@ -319,11 +328,8 @@ TEST_F(ServerTest, StreamEndsWhenClientDisconnects) {
   start();
   int threads_before = thread_count();
   {
-    UniqueFd fd = UniqueFd::adopt(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    sockaddr_un a {};
-    a.sun_family = AF_UNIX;
-    std::strcpy(a.sun_path, sock_.c_str());
-    ASSERT_EQ(::connect(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+    UniqueFd fd = connect_to(sock_);
+    ASSERT_TRUE(fd.valid());
     std::string req = "GET /stream HTTP/1.1\r\nHost: x\r\n\r\n";
     ASSERT_EQ(::write(fd.get(), req.data(), req.size()), static_cast<ssize_t>(req.size()));
     std::string got;
@@ -381,14 +387,6 @@ TEST_F(ServerTest, BlockingHandlerSeesCancelOnStop) {
   client.join();
 }
 
-UniqueFd connect_to(const std::string& sock) {
-  UniqueFd fd = UniqueFd::adopt(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_un a {};
-  a.sun_family = AF_UNIX;
-  std::strcpy(a.sun_path, sock.c_str());
-  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) return UniqueFd();
-  return fd;
-}
 
 // True when the server closed the connection within `limit` (read gives EOF or an error).
 bool closed_by_server(int fd, std::chrono::milliseconds limit) {
