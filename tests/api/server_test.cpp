@@ -482,8 +482,10 @@ TEST_F(ServerTest, ASlowHandlerDoesNotStallOthers) {
 
 TEST_F(ServerTest, DeferredReplyCostsNoThreadAndSeesAHangUp) {
   auto cancelled_seen = std::make_shared<std::atomic<bool>>(false);
-  server_->route("GET", "/wait", [cancelled_seen](const Request&) {
-    return Response::later([cancelled_seen](bool cancelled) -> std::optional<Response> {
+  auto asked = std::make_shared<std::atomic<int>>(0);
+  server_->route("GET", "/wait", [cancelled_seen, asked](const Request&) {
+    return Response::later([cancelled_seen, asked](bool cancelled) -> std::optional<Response> {
+      ++*asked;
       if (!cancelled) return std::nullopt;
       cancelled_seen->store(true);
       return Response::json(503, "{}");
@@ -497,6 +499,8 @@ TEST_F(ServerTest, DeferredReplyCostsNoThreadAndSeesAHangUp) {
     std::string req = "GET /wait HTTP/1.1\r\nHost: x\r\n\r\n";
     ASSERT_EQ(::write(waiters.back().get(), req.data(), req.size()), static_cast<ssize_t>(req.size()));
   }
+  // Every waiter's reply has been asked for on the pump's beat at least twice: all are parked.
+  ASSERT_TRUE(eventually([&] { return asked->load() >= 100; }));
   EXPECT_TRUE(eventually([&] { return thread_count() <= threads_before + 2; }))
       << thread_count() << " threads for 50 waiters, " << threads_before << " before";
   waiters.clear();
