@@ -26,6 +26,12 @@ std::string join(const std::set<std::string>& s) {
   return out.empty() ? "none" : out;
 }
 
+std::vector<fetcher::ArtifactSpec> artifact_specs(const TaskSpec& spec) {
+  std::vector<fetcher::ArtifactSpec> out;
+  for (const auto& f : spec.fetch) out.push_back({f.uri, f.sha256, f.extract, f.executable, f.output});
+  return out;
+}
+
 }  // namespace
 
 Status Containers::check_resources(const Resources& r) const {
@@ -64,6 +70,12 @@ Status Containers::check_spec(const TaskSpec& spec) const {
     struct stat st {};
     if (::stat(v.host_path.c_str(), &st) != 0)
       return make_error(Code::kInvalidArgument, "volume host_path " + v.host_path + " does not exist");
+  }
+  auto artifacts = artifact_specs(spec);
+  for (size_t i = 0; i < artifacts.size(); ++i) {
+    if (!images_) return make_error(Code::kFailedPrecondition, "this berthd has no artifact cache");
+    BERTH_CHECK_CTX(images_->check_artifact(artifacts[i]),
+                    "field '/fetch/" + std::to_string(i) + "': " + fetcher::redact_url(artifacts[i].uri));
   }
   return ok();
 }
@@ -141,7 +153,8 @@ Status Containers::prepare_dirs(const ContainerRecord& rec, const Root& root) {
   return ok();
 }
 
-Status Containers::write_bundle(const ContainerRecord& rec, const Root& root) {
+Status Containers::write_bundle(const ContainerRecord& rec, const Root& root,
+                                const isolators::LaunchAdditions& additions) {
   sandbox::OciUser user;
   if (!root.effective.user.empty()) {
     BERTH_TRY_CTX(UniqueFd passwd_root, fs::open_dir(root.passwd_root), "root filesystem");
@@ -152,8 +165,8 @@ Status Containers::write_bundle(const ContainerRecord& rec, const Root& root) {
   if (::chown(work.c_str(), user.uid, user.gid) != 0) return errno_error("chown " + work);
 
   TaskPaths paths{rec.bundle_dir + "/rootfs", root.lowerdir, rec.sandbox_dir + "/overlay/upper",
-                  rec.sandbox_dir + "/overlay/work", work};
-  sandbox::OciSpec oci = translate(root.effective, rec.id, paths, user);
+                  rec.sandbox_dir + "/overlay/work"};
+  BERTH_TRY(sandbox::OciSpec oci, translate(root.effective, rec.id, paths, user, additions));
   BERTH_CHECK(fs::write_file_atomic(rec.bundle_dir + "/config.json", sandbox::to_json(oci), 0600,
                                     fs::Durability::kVolatile));
 
@@ -167,7 +180,7 @@ Status Containers::write_bundle(const ContainerRecord& rec, const Root& root) {
 
 // The task's cgroup with its limits in place: the shim clones the task straight into it, so
 // the task never runs a single instruction unlimited.
-Status Containers::create_cgroup(const ContainerRecord& rec) {
+Result<isolators::LaunchAdditions> Containers::create_cgroup(const ContainerRecord& rec) {
   BERTH_TRY(cgroups::Cgroup cg, containers_cg_->create_child(rec.id));
   (void)cg;
   return isolators_->prepare(rec.id, isolator_spec(rec));
@@ -177,11 +190,7 @@ Status Containers::fetch_artifacts(const ContainerRecord& rec) {
   if (rec.spec.fetch.empty()) return ok();
   if (!images_) return make_error(Code::kFailedPrecondition, "this berthd has no artifact cache");
   BERTH_TRY(UniqueFd work, fs::open_dir(rec.sandbox_dir + "/work"));
-  for (const auto& f : rec.spec.fetch) {
-    fetcher::ArtifactSpec a{f.uri, f.sha256, f.extract, f.executable, f.output};
-    BERTH_CHECK(images_->fetch_artifact(a, work.get()));  // names the URI, without credentials
-  }
-  return ok();
+  return images_->fetch_artifacts(artifact_specs(rec.spec), work.get());  // names the URI, without credentials
 }
 
 void Containers::undo_prepare(const ContainerRecord& rec) {
@@ -224,8 +233,8 @@ Result<ContainerRecord> Containers::launch(TaskSpec spec, const Caller& caller) 
   BERTH_TRY(Root root, resolve_root(rec));  // names the image itself; the id dies with the undo
   std::string ctx = "launch " + id;
   BERTH_CHECK_CTX(prepare_dirs(rec, root), ctx);
-  BERTH_CHECK_CTX(write_bundle(rec, root), ctx);
-  BERTH_CHECK_CTX(create_cgroup(rec), ctx);
+  BERTH_TRY_CTX(isolators::LaunchAdditions additions, create_cgroup(rec), ctx);
+  BERTH_CHECK_CTX(write_bundle(rec, root, additions), ctx);
   {
     std::lock_guard lk(mu_);
     e->rec.state = State::kPreparing;
