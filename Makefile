@@ -47,8 +47,11 @@ CLI_SRCS  := $(filter-out cli/main.cpp,$(wildcard cli/*.cpp))
 CLI_OBJS  := $(CLI_SRCS:%.cpp=$(BUILD)/%.o)
 
 BINS := $(BUILD)/berthd $(BUILD)/berth-shim $(BUILD)/berth
-# Benchmark drivers: one standalone binary per bench/*.cpp (no berth code in them).
-BENCH_BINS := $(patsubst bench/%.cpp,$(BUILD)/bench/%,$(wildcard bench/*.cpp))
+# Benchmark drivers: one standalone binary per bench/*.cpp (no berth code in them). The ones
+# that drive berthd through the integration harness are built by their own scripts
+# (bench/limits_bench.sh, bench/api_latency.sh).
+HARNESS_BENCHES := bench/limits_bench.cpp bench/api_latency.cpp
+BENCH_BINS := $(patsubst bench/%.cpp,$(BUILD)/bench/%,$(filter-out $(HARNESS_BENCHES),$(wildcard bench/*.cpp)))
 
 # Unit tests: one binary per folder under tests/ (not integration/, vm/, fixtures/).
 UNIT_DIRS  := $(filter-out integration vm fixtures,$(notdir $(patsubst %/,%,$(wildcard tests/*/))))
