@@ -57,6 +57,15 @@ class HostileTask : public ::testing::Test {
     return id;
   }
 
+  // rm of an exited task with a deep sandbox: removed, and berthd still answers.
+  void remove_and_expect_gone(const std::string& id) {
+    EXPECT_STREQ(agent_.get(id)["state"].GetString(), "exited");
+    auto rm = agent_.request("DELETE", "/v1/containers/" + id);
+    EXPECT_EQ(rm.status, 204) << rm.body;
+    expect_answering();
+    EXPECT_FALSE(fs::exists(sandbox_of(id)));
+  }
+
   BusyboxRootfs rootfs_;
   Agent agent_;
 };
@@ -64,11 +73,7 @@ class HostileTask : public ::testing::Test {
 TEST_F(HostileTask, ADeepChainInTheSandboxDoesNotKillBerthdAtExitOrRm) {
   std::string id = leave_deep_chain();
   expect_answering();
-  EXPECT_STREQ(agent_.get(id)["state"].GetString(), "exited");
-  auto rm = agent_.request("DELETE", "/v1/containers/" + id);
-  EXPECT_EQ(rm.status, 204) << rm.body;
-  expect_answering();
-  EXPECT_FALSE(fs::exists(sandbox_of(id)));
+  remove_and_expect_gone(id);
 }
 
 TEST_F(HostileTask, BerthdRestartedOverADeepSandboxComesUpAndRemovesIt) {
@@ -77,11 +82,7 @@ TEST_F(HostileTask, BerthdRestartedOverADeepSandboxComesUpAndRemovesIt) {
   auto st = agent_.start();
   ASSERT_TRUE(st.has_value()) << st.error().message;
   expect_answering();
-  EXPECT_STREQ(agent_.get(id)["state"].GetString(), "exited");
-  auto rm = agent_.request("DELETE", "/v1/containers/" + id);
-  EXPECT_EQ(rm.status, 204) << rm.body;
-  expect_answering();
-  EXPECT_FALSE(fs::exists(sandbox_of(id)));
+  remove_and_expect_gone(id);
 }
 
 TEST_F(HostileTask, StartupRemovesADeepSandboxNoRecordOwns) {
