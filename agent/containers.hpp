@@ -117,8 +117,8 @@ class Containers {
   Result<std::shared_ptr<Entry>> reserve(TaskSpec spec);
   Result<Root> resolve_root(const ContainerRecord& rec);
   Status prepare_dirs(const ContainerRecord& rec, const Root& root);
-  Status write_bundle(const ContainerRecord& rec, const Root& root);
-  Status create_cgroup(const ContainerRecord& rec);
+  Status write_bundle(const ContainerRecord& rec, const Root& root, const isolators::LaunchAdditions& additions);
+  Result<isolators::LaunchAdditions> create_cgroup(const ContainerRecord& rec);
   Status fetch_artifacts(const ContainerRecord& rec);
   void undo_prepare(const ContainerRecord& rec);
   void set_state(Entry& e, State s);

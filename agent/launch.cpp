@@ -141,7 +141,8 @@ Status Containers::prepare_dirs(const ContainerRecord& rec, const Root& root) {
   return ok();
 }
 
-Status Containers::write_bundle(const ContainerRecord& rec, const Root& root) {
+Status Containers::write_bundle(const ContainerRecord& rec, const Root& root,
+                                const isolators::LaunchAdditions& additions) {
   sandbox::OciUser user;
   if (!root.effective.user.empty()) {
     BERTH_TRY_CTX(UniqueFd passwd_root, fs::open_dir(root.passwd_root), "root filesystem");
@@ -152,8 +153,8 @@ Status Containers::write_bundle(const ContainerRecord& rec, const Root& root) {
   if (::chown(work.c_str(), user.uid, user.gid) != 0) return errno_error("chown " + work);
 
   TaskPaths paths{rec.bundle_dir + "/rootfs", root.lowerdir, rec.sandbox_dir + "/overlay/upper",
-                  rec.sandbox_dir + "/overlay/work", work};
-  sandbox::OciSpec oci = translate(root.effective, rec.id, paths, user);
+                  rec.sandbox_dir + "/overlay/work"};
+  BERTH_TRY(sandbox::OciSpec oci, translate(root.effective, rec.id, paths, user, additions));
   BERTH_CHECK(fs::write_file_atomic(rec.bundle_dir + "/config.json", sandbox::to_json(oci), 0600,
                                     fs::Durability::kVolatile));
 
@@ -167,7 +168,7 @@ Status Containers::write_bundle(const ContainerRecord& rec, const Root& root) {
 
 // The task's cgroup with its limits in place: the shim clones the task straight into it, so
 // the task never runs a single instruction unlimited.
-Status Containers::create_cgroup(const ContainerRecord& rec) {
+Result<isolators::LaunchAdditions> Containers::create_cgroup(const ContainerRecord& rec) {
   BERTH_TRY(cgroups::Cgroup cg, containers_cg_->create_child(rec.id));
   (void)cg;
   return isolators_->prepare(rec.id, isolator_spec(rec));
@@ -224,8 +225,8 @@ Result<ContainerRecord> Containers::launch(TaskSpec spec, const Caller& caller) 
   BERTH_TRY(Root root, resolve_root(rec));  // names the image itself; the id dies with the undo
   std::string ctx = "launch " + id;
   BERTH_CHECK_CTX(prepare_dirs(rec, root), ctx);
-  BERTH_CHECK_CTX(write_bundle(rec, root), ctx);
-  BERTH_CHECK_CTX(create_cgroup(rec), ctx);
+  BERTH_TRY_CTX(isolators::LaunchAdditions additions, create_cgroup(rec), ctx);
+  BERTH_CHECK_CTX(write_bundle(rec, root, additions), ctx);
   {
     std::lock_guard lk(mu_);
     e->rec.state = State::kPreparing;

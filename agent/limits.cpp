@@ -113,7 +113,13 @@ void Containers::handle_limitations(std::vector<isolators::ContainerLimitation> 
 }
 
 isolators::ContainerSpec Containers::isolator_spec(const ContainerRecord& rec) const {
-  return isolators::ContainerSpec{rec.spec.resources, rec.spec.policy, rec.cgroup, rec.sandbox_dir};
+  isolators::ContainerSpec s;
+  s.resources = rec.spec.resources;
+  s.policy = rec.spec.policy;
+  if (auto task = cgroups::TaskCgroups::open(rec.cgroup)) s.cgroups = std::move(task).value();
+  s.sandbox_dir = rec.sandbox_dir;
+  for (const auto& v : rec.spec.volumes) s.volumes.push_back({v.host_path, v.container_path, v.read_only});
+  return s;
 }
 
 // Usage at the end: through the isolators while they still know the task, else straight

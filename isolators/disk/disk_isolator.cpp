@@ -10,6 +10,7 @@
 #include "cgroups/pressure.hpp"
 #include "cgroups/stats.hpp"
 #include "common/clock.hpp"
+#include "sandbox/layout.hpp"
 
 namespace berth::isolators {
 namespace {
@@ -52,8 +53,9 @@ DiskIsolator::~DiskIsolator() {
 
 DiskUsage DiskIsolator::measure(const std::string& sandbox_dir) {
   DiskUsage total;
-  for (const char* sub : {"/work", "/overlay/upper"}) {
-    auto u = disk_usage(sandbox_dir + sub, budget_);
+  sandbox::SandboxLayout layout(sandbox_dir);
+  for (const std::string& dir : {layout.work_path(), layout.overlay_upper_path()}) {
+    auto u = disk_usage(dir, budget_);
     if (!u) {
       // Unreadable: say so as a stop, keep what was counted.
       total.stop = fs::WalkStop::kCancelled;
@@ -132,7 +134,7 @@ std::optional<DiskUsage> DiskIsolator::last_of(const ContainerId& id, bool reque
 
 Status DiskIsolator::recover(std::span<const ContainerState> known) {
   for (const auto& s : known) {
-    State& st = tasks_[s.id] = State{s.spec.cgroup, limit_of(s.spec.resources)};
+    State& st = tasks_[s.id] = State{s.spec.cgroups, limit_of(s.spec.resources)};
     st.running = true;
     set_target(s.id, s.spec.sandbox_dir, st);
   }
@@ -140,7 +142,7 @@ Status DiskIsolator::recover(std::span<const ContainerState> known) {
 }
 
 Result<LaunchAdditions> DiskIsolator::prepare(const ContainerId& id, const ContainerSpec& spec) {
-  State& st = tasks_[id] = State{spec.cgroup, limit_of(spec.resources)};
+  State& st = tasks_[id] = State{spec.cgroups, limit_of(spec.resources)};
   set_target(id, spec.sandbox_dir, st);
   return LaunchAdditions{};
 }
@@ -153,15 +155,26 @@ Status DiskIsolator::isolate(const ContainerId& id, pid_t, int64_t) {
   return ok();
 }
 
-Status DiskIsolator::update(const ContainerId& id, const Resources& r) {
+Status DiskIsolator::check_update(const ContainerId& id, const Resources&) {
+  if (!tasks_.count(id)) return make_error(Code::kNotFound, "no task '" + id + "'");
+  return ok();
+}
+
+Result<Undo> DiskIsolator::update(const ContainerId& id, const Resources& r) {
   auto it = tasks_.find(id);
   if (it == tasks_.end()) return make_error(Code::kNotFound, "no task '" + id + "'");
-  if (r.disk_mb) {
-    it->second.limit_bytes = limit_of(r);
-    it->second.reported = false;
-    set_target(id, "", it->second);
-  }
-  return ok();
+  if (!r.disk_mb) return no_undo();
+  State before = it->second;
+  it->second.limit_bytes = limit_of(r);
+  it->second.reported = false;
+  set_target(id, "", it->second);
+  return Undo([this, id, before]() -> Status {
+    auto again = tasks_.find(id);
+    if (again == tasks_.end()) return ok();
+    again->second = before;
+    set_target(id, "", before);
+    return ok();
+  });
 }
 
 Result<Usage> DiskIsolator::usage(const ContainerId& id) {
@@ -171,8 +184,9 @@ Result<Usage> DiskIsolator::usage(const ContainerId& id) {
   // The last measurement, and a fresh one asked for: never a walk here.
   if (auto last = last_of(id, true)) u.disk_used_bytes = last->bytes;
   u.disk_limit_bytes = it->second.limit_bytes;
-  if (auto cg = cgroups::Cgroup::open(it->second.cgroup)) {
-    BERTH_CHECK(cgroups::read_optional(u.cgroup.io_pressure, cgroups::pressure::read(*cg, cgroups::pressure::Resource::kIo)));
+  if (it->second.cgroups) {
+    const cgroups::Cgroup& cg = it->second.cgroups->for_controller("io");
+    BERTH_CHECK(cgroups::read_optional(u.cgroup.io_pressure, cgroups::pressure::read(cg, cgroups::pressure::Resource::kIo)));
   }
   return u;
 }

@@ -17,6 +17,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -45,14 +46,15 @@ class DiskIsolator : public Isolator {
   Status recover(std::span<const ContainerState> known) override;
   Result<LaunchAdditions> prepare(const ContainerId&, const ContainerSpec&) override;
   Status isolate(const ContainerId&, pid_t, int64_t started_at_ns) override;
-  Status update(const ContainerId&, const Resources&) override;
+  Status check_update(const ContainerId&, const Resources&) override;
+  Result<Undo> update(const ContainerId&, const Resources&) override;
   Result<Usage> usage(const ContainerId&) override;
   Status cleanup(const ContainerId&) override;
   std::vector<ContainerLimitation> tick(int64_t now_ns) override;
 
  private:
   struct State {  // the Registry's view, under its lock
-    std::string cgroup;
+    std::shared_ptr<const cgroups::TaskCgroups> cgroups;  // for io.pressure
     std::optional<uint64_t> limit_bytes;
     bool running = false;  // checked from isolate() on: a breach needs a task to kill
     bool reported = false;

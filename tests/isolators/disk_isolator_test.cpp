@@ -10,6 +10,7 @@
 
 #include "common/clock.hpp"
 #include "common/fs.hpp"
+#include "cgroups/task_cgroups.hpp"
 #include "isolators/disk/disk_isolator.hpp"
 #include "tests/cgroups/fake_tree.hpp"
 
@@ -19,7 +20,7 @@ namespace {
 class DiskTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    spec_.cgroup = cg_.path();
+    spec_.cgroups = cgroups::TaskCgroups::open(cg_.path()).value();
     spec_.sandbox_dir = sandbox_.path();
     ASSERT_TRUE(fs::mkdir_p(sandbox_.path() + "/work").has_value());
   }
