@@ -6,6 +6,9 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <thread>
+
 #include "common/fs.hpp"
 #include "tests/integration/harness.hpp"
 
@@ -57,6 +60,21 @@ class HostileTask : public ::testing::Test {
     return id;
   }
 
+  // Starts berthd and waits until it answers. Startup removes a leftover sandbox before it
+  // serves the API (agent/recovery.cpp), which for a deep tree on a loaded machine can take
+  // longer than the harness's 5 s: then poll, asserting berthd stays alive meanwhile.
+  void start_and_wait_until_answering() {
+    auto st = agent_.start();
+    if (st) return;
+    ASSERT_NE(st.error().message.find("did not answer"), std::string::npos) << st.error().message;
+    bool answered = false;
+    for (int i = 0; i < 3000 && !answered; ++i) {
+      ASSERT_TRUE(process_alive(agent_.pid())) << "berthd died at startup:\n" << agent_.log_text();
+      answered = agent_.request("GET", "/v1/containers").status == 200;
+      if (!answered) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    ASSERT_TRUE(answered) << "berthd did not answer within 5 minutes";
+  }
   // rm of an exited task with a deep sandbox: removed, and berthd still answers.
   void remove_and_expect_gone(const std::string& id) {
     EXPECT_STREQ(agent_.get(id)["state"].GetString(), "exited");
@@ -91,8 +109,7 @@ TEST_F(HostileTask, StartupRemovesADeepSandboxNoRecordOwns) {
   agent_.kill9();
   std::string orphan = agent_.state_dir() + "/sandboxes/deadbeefdeadbeef";
   ASSERT_EQ(::rename(sandbox_of(id).c_str(), orphan.c_str()), 0);
-  auto st = agent_.start();
-  ASSERT_TRUE(st.has_value()) << st.error().message;
+  start_and_wait_until_answering();
   expect_answering();
   EXPECT_FALSE(fs::exists(orphan));
 }
