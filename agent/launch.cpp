@@ -26,6 +26,12 @@ std::string join(const std::set<std::string>& s) {
   return out.empty() ? "none" : out;
 }
 
+std::vector<fetcher::ArtifactSpec> artifact_specs(const TaskSpec& spec) {
+  std::vector<fetcher::ArtifactSpec> out;
+  for (const auto& f : spec.fetch) out.push_back({f.uri, f.sha256, f.extract, f.executable, f.output});
+  return out;
+}
+
 }  // namespace
 
 Status Containers::check_resources(const Resources& r) const {
@@ -64,6 +70,12 @@ Status Containers::check_spec(const TaskSpec& spec) const {
     struct stat st {};
     if (::stat(v.host_path.c_str(), &st) != 0)
       return make_error(Code::kInvalidArgument, "volume host_path " + v.host_path + " does not exist");
+  }
+  auto artifacts = artifact_specs(spec);
+  for (size_t i = 0; i < artifacts.size(); ++i) {
+    if (!images_) return make_error(Code::kFailedPrecondition, "this berthd has no artifact cache");
+    BERTH_CHECK_CTX(images_->check_artifact(artifacts[i]),
+                    "field '/fetch/" + std::to_string(i) + "': " + fetcher::redact_url(artifacts[i].uri));
   }
   return ok();
 }
@@ -178,11 +190,7 @@ Status Containers::fetch_artifacts(const ContainerRecord& rec) {
   if (rec.spec.fetch.empty()) return ok();
   if (!images_) return make_error(Code::kFailedPrecondition, "this berthd has no artifact cache");
   BERTH_TRY(UniqueFd work, fs::open_dir(rec.sandbox_dir + "/work"));
-  for (const auto& f : rec.spec.fetch) {
-    fetcher::ArtifactSpec a{f.uri, f.sha256, f.extract, f.executable, f.output};
-    BERTH_CHECK(images_->fetch_artifact(a, work.get()));  // names the URI, without credentials
-  }
-  return ok();
+  return images_->fetch_artifacts(artifact_specs(rec.spec), work.get());  // names the URI, without credentials
 }
 
 void Containers::undo_prepare(const ContainerRecord& rec) {

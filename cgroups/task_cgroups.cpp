@@ -17,6 +17,7 @@ namespace {
 // namespace read-only); the walks below refuse to go further rather than recurse.
 constexpr size_t kMaxDepth = 64;
 constexpr int kKillRounds = 100;
+constexpr std::chrono::milliseconds kKillStep{100};
 
 bool gone(const Error& e) { return e.sys_errno == ENOENT || e.sys_errno == ENODEV; }
 
@@ -122,12 +123,13 @@ Status TaskCgroups::kill() const {
   // frozen processes), kill everything listed, thaw so the kills take effect, repeat.
   bool can_freeze = has_file(unified_, "cgroup.freeze");
   for (int round = 0; round < kKillRounds; ++round) {
-    if (can_freeze) (void)freeze(std::chrono::milliseconds(100));
+    if (can_freeze) (void)freeze(kKillStep);
     bool any = false;
     auto killed = signal_every_process(unified_, &any);
     if (can_freeze) (void)thaw();
     BERTH_CHECK(killed);
-    if (!any) return ok();
+    // Dying takes a moment: only what is still there after that was forked meanwhile.
+    if (!any || wait_empty(kKillStep)) return ok();
   }
   return make_error(Code::kInternal, "cgroup " + path() + ": processes keep appearing");
 }

@@ -135,7 +135,7 @@ Result<LaunchedTask> launch(const OciSpec& spec, const TaskStdio& stdio, const L
   plan.stdin_fd = stdio.in;
   plan.stdout_fd = stdio.out;
   plan.stderr_fd = stdio.err;
-  plan.new_uts = has_namespace(spec, "uts");
+  plan.new_uts = ns_flags & CLONE_NEWUTS;  // a joined uts namespace is shared: never renamed
   plan.new_net = ns_flags & CLONE_NEWNET;
   BERTH_TRY(plan.joins, namespace_joins(spec));
   for (const auto& [key, value] : spec.sysctls) {

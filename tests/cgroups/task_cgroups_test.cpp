@@ -8,7 +8,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <thread>
+
 #include "common/fs.hpp"
+#include "tests/cgroups/fake_tree.hpp"
 
 namespace berth::cgroups {
 namespace {
@@ -122,6 +125,34 @@ TEST_F(TaskCgroupsTest, UnknownIdsAndBadNames) {
   EXPECT_FALSE(fs::exists(parent_ + "/../escape"));
   auto reopened = TaskCgroups::open(parent_ + "/nope");
   EXPECT_EQ(reopened.error().code, Code::kNotFound);
+}
+
+// A kernel without cgroup.kill (before 5.14, and v1 hierarchies): freeze, SIGKILL every pid
+// listed, thaw, until empty. The fake tree plays the kernel: the pid leaves cgroup.procs
+// and the group turns unpopulated once the process is dead.
+TEST(TaskCgroupsFallback, WithoutCgroupKillFreezesKillsEveryPidAndThaws) {
+  testing::FakeTree t;
+  pid_t child = ::fork();
+  if (child == 0) {
+    ::pause();
+    ::_exit(0);
+  }
+  t.put("cgroup.procs", std::to_string(child) + "\n");
+  t.put("cgroup.freeze", "0\n");
+  t.put("cgroup.events", "populated 1\nfrozen 1\n");
+  int status = 0;
+  std::thread kernel([&] {
+    ::waitpid(child, &status, 0);
+    t.put("cgroup.procs", "");
+    t.put("cgroup.events", "populated 0\nfrozen 0\n");
+  });
+  auto task = TaskCgroups::open(t.path());
+  ASSERT_TRUE(task.has_value());
+  auto killed = (*task)->kill();
+  kernel.join();
+  ASSERT_TRUE(killed.has_value()) << killed.error().message;
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+  EXPECT_EQ(t.get("cgroup.freeze"), "0");  // thawed again, so the kills take effect on v1
 }
 
 }  // namespace
