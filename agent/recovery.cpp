@@ -6,14 +6,13 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include <sstream>
-
 #include "agent/containers.hpp"
 #include "agent/shim_process.hpp"
 #include "common/clock.hpp"
 #include "common/fs.hpp"
 #include "common/json.hpp"
 #include "common/log.hpp"
+#include "common/mountinfo.hpp"
 
 namespace berth::agent {
 
@@ -106,16 +105,11 @@ void Containers::reconcile(std::vector<std::string>* removed) {
   }
   // Stray mounts below berth's dirs: berth mounts only inside task mount namespaces, so any
   // mount here is left over from something else and would pin the dirs we remove.
-  if (auto mi = fs::read_file("/proc/self/mountinfo")) {
-    std::istringstream in(*mi);
-    std::string line;
+  if (auto mi = fs::read_mountinfo()) {
     std::vector<std::string> mounts;
-    while (std::getline(in, line)) {
-      std::istringstream f(line);
-      std::string a, b, c, root, mp;
-      f >> a >> b >> c >> root >> mp;
+    for (const auto& m : *mi) {
       for (const std::string& dir : {config_.containers_run_dir() + "/", config_.sandboxes_dir() + "/"})
-        if (mp.rfind(dir, 0) == 0) mounts.push_back(mp);
+        if (m.mount_point.starts_with(dir)) mounts.push_back(m.mount_point);
     }
     for (auto it = mounts.rbegin(); it != mounts.rend(); ++it) {
       if (::umount2(it->c_str(), MNT_DETACH) == 0) removed->push_back("mount " + *it);

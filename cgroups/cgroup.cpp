@@ -11,25 +11,14 @@
 #include <thread>
 
 #include "common/fs.hpp"
+#include "common/mountinfo.hpp"
 
 namespace berth::cgroups {
 
 Result<std::string> find_cgroup2_mount(const std::string& mountinfo_text) {
-  std::istringstream in(mountinfo_text);
-  std::string line;
-  while (std::getline(in, line)) {
-    // id parent major:minor root mount-point options [optional...] - fstype source superopts
-    auto dash = line.find(" - ");
-    if (dash == std::string::npos) continue;
-    std::istringstream tail(line.substr(dash + 3));
-    std::string fstype;
-    tail >> fstype;
-    if (fstype != "cgroup2") continue;
-    std::istringstream head(line.substr(0, dash));
-    std::string id, parent, devno, root, mount_point;
-    head >> id >> parent >> devno >> root >> mount_point;
-    if (root != "/") continue;  // a bind of a sub-cgroup is not the hierarchy root
-    return mount_point;
+  for (const auto& m : fs::parse_mountinfo(mountinfo_text)) {
+    // A bind of a sub-cgroup is not the hierarchy root.
+    if (m.fstype == "cgroup2" && m.root == "/") return m.mount_point;
   }
   return make_error(Code::kFailedPrecondition, "no cgroup2 file system is mounted");
 }
@@ -66,7 +55,7 @@ Result<Cgroup> Cgroup::open_or_create(const std::string& path) {
 Result<Cgroup> Cgroup::child(const std::string& name) const {
   if (name.empty() || name.find('/') != std::string::npos || name == "." || name == "..")
     return make_error(Code::kInvalidArgument, "bad cgroup name '" + name + "'");
-  BERTH_TRY(UniqueFd fd, fs::open_dir_at(fd_.get(), name));
+  BERTH_TRY(UniqueFd fd, fs::open_dir_nofollow(fd_.get(), name));
   return Cgroup(std::move(fd), path_ + "/" + name);
 }
 
@@ -98,8 +87,9 @@ Result<std::string> Cgroup::read(const std::string& file) const {
 
 Status Cgroup::write(const std::string& file, const std::string& value) const {
   BERTH_TRY_CTX(UniqueFd fd, fs::open_at(fd_.get(), file, O_WRONLY | O_TRUNC | O_NOFOLLOW), "cgroup " + path_);
-  if (::write(fd.get(), value.data(), value.size()) < 0)
-    return errno_error("write " + path_ + "/" + file + " '" + value + "'");
+  // write_all retries EINTR and continues after a short write.
+  auto st = fs::write_all(fd.get(), value.data(), value.size());
+  if (!st) return std::move(st).error().wrap(path_ + "/" + file + " '" + value + "'");
   return ok();
 }
 

@@ -102,23 +102,7 @@ Result<std::pair<UniqueFd, std::string>> open_parent_beneath(int dest, const std
   auto slash = rel.rfind('/');
   std::string dir = slash == std::string::npos ? "." : rel.substr(0, slash);
   std::string name = slash == std::string::npos ? rel : rel.substr(slash + 1);
-  if (dir != ".") {
-    // mkdir -p beneath dest, one component at a time.
-    std::string cur;
-    size_t i = 0;
-    while (i <= dir.size()) {
-      size_t j = dir.find('/', i);
-      if (j == std::string::npos) j = dir.size();
-      std::string comp = dir.substr(i, j - i);
-      if (!comp.empty() && comp != ".") {
-        BERTH_TRY(UniqueFd parent, fs::open_beneath(dest, cur.empty() ? "." : cur, O_RDONLY | O_DIRECTORY));
-        if (::mkdirat(parent.get(), comp.c_str(), 0755) != 0 && errno != EEXIST) return errno_error("mkdir " + comp);
-        cur += (cur.empty() ? "" : "/") + comp;
-      }
-      i = j + 1;
-    }
-  }
-  BERTH_TRY(UniqueFd parent, fs::open_beneath(dest, dir, O_RDONLY | O_DIRECTORY));
+  BERTH_TRY(UniqueFd parent, fs::mkdir_p_beneath(dest, dir, 0755, {fs::Confine::kBeneath, false}));
   return std::pair{std::move(parent), name};
 }
 

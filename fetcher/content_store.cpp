@@ -143,7 +143,7 @@ Status LayerWriter::commit(const Digest& expected, const Digest& actual, uint64_
                       "layer diff_id mismatch: image config says " + expected.str() + ", content is " + actual.str());
   json::JsonWriter w;
   w.begin_object().kv("diff_id", expected.str()).kv("size", size).end_object();
-  BERTH_TRY(UniqueFd dir, fs::open_dir_at(root, tmp_name_));
+  BERTH_TRY(UniqueFd dir, fs::open_dir_nofollow(root, tmp_name_));
   BERTH_CHECK(fs::write_file_atomic(dir.get(), "layer.json", w.str()));
   if (store_->options_.durable && ::syncfs(dir.get()) != 0) return errno_error("syncfs before layer commit");
   BERTH_TRY(std::string link, make_layer_link(root, expected.hex(), tmp_name_));
@@ -209,7 +209,7 @@ std::string ContentStore::new_tmp_name(std::string_view kind) {
 }
 
 Status ContentStore::fsync_dir(const char* rel) const {
-  BERTH_TRY(UniqueFd d, fs::open_dir_at(root_fd_.get(), rel));
+  BERTH_TRY(UniqueFd d, fs::open_dir_nofollow(root_fd_.get(), rel));
   if (::fsync(d.get()) != 0) return errno_error(std::string("fsync ") + rel);
   return ok();
 }
@@ -260,13 +260,13 @@ Result<LayerWriter> ContentStore::begin_layer() {
   std::string name = new_tmp_name("layer");
   if (::mkdirat(root_fd_.get(), name.c_str(), 0700) != 0) return errno_error("create " + name);
   if (::mkdirat(root_fd_.get(), (name + "/fs").c_str(), 0755) != 0) return errno_error("create " + name + "/fs");
-  BERTH_TRY(UniqueFd fs_fd, fs::open_dir_at(root_fd_.get(), name + "/fs"));
+  BERTH_TRY(UniqueFd fs_fd, fs::open_dir_nofollow(root_fd_.get(), name + "/fs"));
   return LayerWriter(this, std::move(name), std::move(fs_fd));
 }
 
 Status ContentStore::put_image(const ImageRecord& rec) {
   std::lock_guard lk(meta_mutex_);
-  BERTH_TRY(UniqueFd dir, fs::open_dir_at(root_fd_.get(), kImageDir));
+  BERTH_TRY(UniqueFd dir, fs::open_dir_nofollow(root_fd_.get(), kImageDir));
   return fs::write_file_atomic(dir.get(), image_file(rec.ref), image_record_json(rec));
 }
 
@@ -322,7 +322,7 @@ Result<ImageRecord> ContentStore::acquire(const std::string& task_id, const std:
     return make_error(Code::kInvalidArgument, "task id '" + task_id + "' must be 1-128 of [A-Za-z0-9._-]");
   BERTH_TRY(auto rec, get_image(ref));
   std::lock_guard lk(meta_mutex_);
-  BERTH_TRY(UniqueFd dir, fs::open_dir_at(root_fd_.get(), kLeaseDir));
+  BERTH_TRY(UniqueFd dir, fs::open_dir_nofollow(root_fd_.get(), kLeaseDir));
   BERTH_CHECK(fs::write_file_atomic(dir.get(), task_id + ".json", image_record_json(rec)));
   // The record's mtime is the image's last use, for gc_for_headroom's LRU order.
   ::utimensat(root_fd_.get(), (std::string(kImageDir) + "/" + image_file(ref)).c_str(), nullptr, 0);

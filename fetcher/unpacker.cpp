@@ -3,10 +3,8 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
-#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -44,44 +42,35 @@ Error refuse(std::string_view entry, const std::string& why) {
   return make_error(Code::kInvalidArgument, "entry '" + show(entry) + "': " + why);
 }
 
-// Lexical split. Leading '/' is dropped (absolute paths are confined); '.' and empty
-// components vanish; '..' is refused outright rather than cleaned, because no sane layer has it.
-Result<Path> split_path(std::string_view raw, std::string_view entry) {
+// Lexical split (fs::split_path: a leading '/' is dropped, so absolute paths are confined; '.'
+// and empty components vanish), then '..' is refused outright rather than cleaned, because no
+// sane layer has it.
+Result<Path> split_entry_path(std::string_view raw, std::string_view entry) {
   if (raw.size() > kMaxPath) return refuse(entry, "path longer than 4096 bytes (refused)");
-  Path out;
-  size_t i = 0;
-  while (i <= raw.size()) {
-    size_t j = raw.find('/', i);
-    if (j == std::string_view::npos) j = raw.size();
-    std::string_view c = raw.substr(i, j - i);
+  Path out = fs::split_path(raw);
+  for (const auto& c : out) {
     if (c == "..") return refuse(entry, "'..' in entry path (refused: an entry may not climb out of the root)");
     if (c.size() > kMaxName) return refuse(entry, "a path component is longer than 255 bytes (refused)");
-    if (!c.empty() && c != ".") out.emplace_back(c);
-    i = j + 1;
   }
   return out;
 }
 
-std::string join(const Path& p, size_t n) {
-  std::string s;
-  for (size_t i = 0; i < n && i < p.size(); ++i) {
-    if (i) s += '/';
-    s += p[i];
-  }
-  return s.empty() ? "." : s;
-}
+std::string join(const Path& p, size_t n) { return fs::join_path(p, n); }
+
+// Parents resolve in the root and never cross into another mount.
+constexpr fs::ResolveOptions kResolve{fs::Confine::kInRoot, true};
 
 Result<UniqueFd> open_in_root(int root, const std::string& path, int flags) {
-  struct open_how how {};
-  how.flags = static_cast<unsigned long long>(flags | O_CLOEXEC);
-  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
-  for (;;) {
-    long fd = ::syscall(SYS_openat2, root, path.c_str(), &how, sizeof(how));
-    if (fd >= 0) return UniqueFd::adopt(static_cast<int>(fd));
-    if (errno == EINTR || errno == EAGAIN) continue;
-    return errno_error("open " + show(path));
-  }
+  auto fd = fs::open_confined(root, path, flags, 0, kResolve);
+  if (!fd) return errno_error(fd.error().sys_errno, "open " + show(path));
+  return fd;
 }
+
+// Directory times are set at the end (creating children moves them), remembered by path. The
+// paths held at once are capped: past the cap the pending ones are set early, so memory stays
+// bounded whatever the number of directories (a directory that gets more children after
+// that keeps the time of unpacking).
+constexpr size_t kMaxPendingDirTimeBytes = 1 << 20;
 
 std::string mib(uint64_t bytes) { return std::to_string(bytes >> 20) + " MiB"; }
 
@@ -104,7 +93,7 @@ Status enable_decompressors(struct archive* a, const Decompressors& d) {
 }
 
 struct DirTime {
-  Path path;
+  std::string path;
   struct timespec times[2];
 };
 
@@ -124,7 +113,13 @@ class Unpacker {
   Status check_free_space();
   Status measure_entry();
   Status handle_entry(struct archive_entry* e);
-  Result<UniqueFd> open_parent(const Path& p, std::string_view entry);
+  // The parent directory of entry `p`, created as needed; borrowed, valid until the next call
+  // or until forget_parent.
+  Result<int> open_parent(const Path& p, std::string_view entry);
+  void remember_parent(Path dir, UniqueFd fd);
+  // An entry that changes `touched` invalidates a cached directory at or below it.
+  void forget_parent_if_under(const Path& touched);
+  Status add_dir_time(DirTime t);
   Status remove_existing(int parent, const std::string& name, bool keep_dir);
   Status apply_meta(int fd, int parent, const std::string& name, struct archive_entry* e, bool is_link);
   Status write_file(int parent, const std::string& name, struct archive_entry* e, std::string_view entry);
@@ -149,6 +144,9 @@ class Unpacker {
   uint64_t compressed_ = 0;       // bytes taken from read_, for the ratio budget
   uint64_t next_free_check_ = 0;  // uncompressed offset of the next statvfs
   std::vector<DirTime> dir_times_;
+  size_t dir_time_bytes_ = 0;
+  Path cached_dir_;         // the last parent directory used, and its fd
+  UniqueFd cached_dir_fd_;
 };
 
 la_ssize_t Unpacker::outer_read(struct archive*, void* self, const void** buf) {
@@ -285,28 +283,34 @@ Result<UnpackStats> Unpacker::run() {
   return stats_;
 }
 
-Result<UniqueFd> Unpacker::open_parent(const Path& p, std::string_view entry) {
-  size_t n = p.size() - 1;
-  auto full = open_in_root(root_, join(p, n), O_RDONLY | O_DIRECTORY);
-  if (full || full.error().sys_errno != ENOENT) {
-    if (!full) return refuse(entry, "parent directory: " + full.error().message);
-    return full;
-  }
-  // Some components are missing: create them one by one, each relative to the directory fd the
-  // previous step resolved inside the root.
-  BERTH_TRY(UniqueFd cur, open_in_root(root_, ".", O_RDONLY | O_DIRECTORY));
-  for (size_t i = 0; i < n; ++i) {
-    auto next = open_in_root(root_, join(p, i + 1), O_RDONLY | O_DIRECTORY);
-    if (!next && next.error().sys_errno == ENOENT) {
-      if (::mkdirat(cur.get(), p[i].c_str(), 0755) != 0 && errno != EEXIST)
-        return refuse(entry, errno_error("create parent directory " + show(p[i])).message);
-      next = open_in_root(root_, join(p, i + 1), O_RDONLY | O_DIRECTORY);
-    }
-    if (!next) return refuse(entry, "parent " + show(join(p, i + 1)) + " is not a directory inside the root (" +
-                                        next.error().message + ")");
-    cur = std::move(next).value();
-  }
-  return cur;
+Result<int> Unpacker::open_parent(const Path& p, std::string_view entry) {
+  Path dir(p.begin(), p.end() - 1);
+  // Entries of one directory come together in a tar: most lookups end here, with no syscall.
+  if (cached_dir_fd_ && cached_dir_ == dir) return cached_dir_fd_.get();
+  // One lookup from the root when the parent exists, one step per component when it does not.
+  auto fd = fs::mkdir_p_beneath(root_, join(dir, dir.size()), 0755, kResolve);
+  if (!fd) return refuse(entry, "parent directory " + show(join(dir, dir.size())) +
+                                    " is not a directory inside the root (" + fd.error().message + ")");
+  remember_parent(std::move(dir), std::move(*fd));
+  return cached_dir_fd_.get();
+}
+
+void Unpacker::remember_parent(Path dir, UniqueFd fd) {
+  cached_dir_ = std::move(dir);
+  cached_dir_fd_ = std::move(fd);
+}
+
+void Unpacker::forget_parent_if_under(const Path& touched) {
+  if (!cached_dir_fd_ || touched.size() > cached_dir_.size()) return;
+  if (std::equal(touched.begin(), touched.end(), cached_dir_.begin())) cached_dir_fd_.reset();
+}
+
+Status Unpacker::add_dir_time(DirTime t) {
+  dir_time_bytes_ += t.path.size() + sizeof(DirTime);
+  dir_times_.push_back(std::move(t));
+  if (dir_time_bytes_ <= kMaxPendingDirTimeBytes) return ok();
+  BERTH_CHECK(set_dir_times());
+  return ok();
 }
 
 Status Unpacker::remove_existing(int parent, const std::string& name, bool keep_dir) {
@@ -392,23 +396,25 @@ Status Unpacker::make_dir(const Path& p, struct archive_entry* e, std::string_vi
   UniqueFd dir;
   if (p.empty()) {
     BERTH_TRY(dir, open_in_root(root_, ".", O_RDONLY | O_DIRECTORY));
+    BERTH_CHECK(apply_meta(dir.get(), -1, ".", e, false));
   } else {
-    BERTH_TRY(UniqueFd parent, open_parent(p, entry));
+    BERTH_TRY(int parent, open_parent(p, entry));
     const std::string& name = p.back();
-    BERTH_CHECK(remove_existing(parent.get(), name, true));
-    if (::mkdirat(parent.get(), name.c_str(), 0700) != 0 && errno != EEXIST)
+    BERTH_CHECK(remove_existing(parent, name, true));
+    if (::mkdirat(parent, name.c_str(), 0700) != 0 && errno != EEXIST)
       return errno_error("mkdir " + show(entry));
-    int fd = ::openat(parent.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int fd = ::openat(parent, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) return errno_error("open " + show(entry));
     dir = UniqueFd::adopt(fd);
-    BERTH_CHECK(apply_meta(dir.get(), parent.get(), name, e, false));
+    BERTH_CHECK(apply_meta(dir.get(), parent, name, e, false));
   }
-  if (p.empty()) BERTH_CHECK(apply_meta(dir.get(), -1, ".", e, false));
   // Directory times are set at the end: creating children would move them again.
-  DirTime t{p, {{archive_entry_atime(e), archive_entry_atime_nsec(e)},
-                {archive_entry_mtime(e), archive_entry_mtime_nsec(e)}}};
+  DirTime t{join(p, p.size()), {{archive_entry_atime(e), archive_entry_atime_nsec(e)},
+                                {archive_entry_mtime(e), archive_entry_mtime_nsec(e)}}};
   if (!archive_entry_atime_is_set(e)) t.times[0] = t.times[1];
-  dir_times_.push_back(std::move(t));
+  BERTH_CHECK(add_dir_time(std::move(t)));
+  // Its children most likely come next.
+  remember_parent(p, std::move(dir));
   return ok();
 }
 
@@ -418,9 +424,12 @@ Status Unpacker::make_whiteout(const Path& p, std::string_view entry) {
     return refuse(entry, "whiteout names the root or a parent (refused)");
   if (target.starts_with(kWhPrefix))
     return refuse(entry, "unsupported AUFS metadata entry (refused)");
-  BERTH_TRY(UniqueFd parent, open_parent(p, entry));
-  BERTH_CHECK(remove_existing(parent.get(), target, false));
-  if (::mknodat(parent.get(), target.c_str(), S_IFCHR | 0, makedev(0, 0)) != 0)
+  Path touched(p.begin(), p.end() - 1);
+  touched.push_back(target);
+  forget_parent_if_under(touched);
+  BERTH_TRY(int parent, open_parent(p, entry));
+  BERTH_CHECK(remove_existing(parent, target, false));
+  if (::mknodat(parent, target.c_str(), S_IFCHR | 0, makedev(0, 0)) != 0)
     return errno_error("create overlay whiteout for '" + show(entry) + "' (needs CAP_MKNOD)");
   return ok();
 }
@@ -431,12 +440,13 @@ Status Unpacker::make_opaque(const Path& p, std::string_view entry) {
     BERTH_TRY(dir, open_in_root(root_, ".", O_RDONLY | O_DIRECTORY));
   } else {
     Path dir_path(p.begin(), p.end() - 1);
-    BERTH_TRY(UniqueFd parent, open_parent(dir_path, entry));
+    forget_parent_if_under(dir_path);
+    BERTH_TRY(int parent, open_parent(dir_path, entry));
     const std::string& name = dir_path.back();
-    BERTH_CHECK(remove_existing(parent.get(), name, true));
-    if (::mkdirat(parent.get(), name.c_str(), 0755) != 0 && errno != EEXIST)
+    BERTH_CHECK(remove_existing(parent, name, true));
+    if (::mkdirat(parent, name.c_str(), 0755) != 0 && errno != EEXIST)
       return errno_error("mkdir for '" + show(entry) + "'");
-    int fd = ::openat(parent.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int fd = ::openat(parent, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) return errno_error("open directory of '" + show(entry) + "'");
     dir = UniqueFd::adopt(fd);
   }
@@ -447,7 +457,7 @@ Status Unpacker::make_opaque(const Path& p, std::string_view entry) {
 
 Status Unpacker::make_hardlink(int parent, const std::string& name, struct archive_entry* e, std::string_view entry) {
   const char* raw = archive_entry_hardlink(e);
-  BERTH_TRY(Path target, split_path(raw, entry));
+  BERTH_TRY(Path target, split_entry_path(raw, entry));
   if (target.empty()) return refuse(entry, "hardlink to the root (refused)");
   std::string tdir = join(target, target.size() - 1);
   auto tparent = open_in_root(root_, tdir, O_RDONLY | O_DIRECTORY);
@@ -465,48 +475,49 @@ Status Unpacker::handle_entry(struct archive_entry* e) {
   const char* raw = archive_entry_pathname(e);
   if (!raw) return make_error(Code::kInvalidArgument, "tar entry without a path");
   std::string_view entry(raw);
-  BERTH_TRY(Path p, split_path(entry, entry));
+  BERTH_TRY(Path p, split_entry_path(entry, entry));
   mode_t type = archive_entry_filetype(e);
 
   if (opts_.whiteouts == WhiteoutMode::kOverlay && !p.empty() && p.back().starts_with(kWhPrefix)) {
     if (p.back() == kOpaque) return make_opaque(p, entry);
     return make_whiteout(p, entry);
   }
+  if (p.empty() && type != AE_IFDIR) return refuse(entry, "a non-directory entry for the root itself (refused)");
+  forget_parent_if_under(p);
   if (type == AE_IFDIR) return make_dir(p, e, entry);
-  if (p.empty()) return refuse(entry, "a non-directory entry for the root itself (refused)");
   if (type == AE_IFCHR || type == AE_IFBLK || type == AE_IFSOCK) {
     ++stats_.skipped_devices;
     return ok();
   }
-  BERTH_TRY(UniqueFd parent, open_parent(p, entry));
+  BERTH_TRY(int parent, open_parent(p, entry));
   const std::string& name = p.back();
-  if (archive_entry_hardlink(e)) return make_hardlink(parent.get(), name, e, entry);
+  if (archive_entry_hardlink(e)) return make_hardlink(parent, name, e, entry);
 
   switch (type) {
     case AE_IFREG:
-      return write_file(parent.get(), name, e, entry);
+      return write_file(parent, name, e, entry);
     case AE_IFLNK: {
       const char* target = archive_entry_symlink(e);
       if (!target || !*target) return refuse(entry, "symlink without a target");
       if (std::strlen(target) >= kMaxPath) return refuse(entry, "symlink target longer than 4095 bytes (refused)");
-      BERTH_CHECK(remove_existing(parent.get(), name, false));
+      BERTH_CHECK(remove_existing(parent, name, false));
       // The target is stored as is: it is only ever followed later, inside the container's root.
-      if (::symlinkat(target, parent.get(), name.c_str()) != 0) return errno_error("symlink " + show(entry));
-      BERTH_CHECK(apply_meta(-1, parent.get(), name, e, true));
+      if (::symlinkat(target, parent, name.c_str()) != 0) return errno_error("symlink " + show(entry));
+      BERTH_CHECK(apply_meta(-1, parent, name, e, true));
       struct timespec ts[2] = {{archive_entry_mtime(e), archive_entry_mtime_nsec(e)},
                                {archive_entry_mtime(e), archive_entry_mtime_nsec(e)}};
-      if (::utimensat(parent.get(), name.c_str(), ts, AT_SYMLINK_NOFOLLOW) != 0)
+      if (::utimensat(parent, name.c_str(), ts, AT_SYMLINK_NOFOLLOW) != 0)
         return errno_error("set times of " + show(entry));
       return ok();
     }
     case AE_IFIFO: {
-      BERTH_CHECK(remove_existing(parent.get(), name, false));
-      if (::mkfifoat(parent.get(), name.c_str(), 0600) != 0) return errno_error("mkfifo " + show(entry));
+      BERTH_CHECK(remove_existing(parent, name, false));
+      if (::mkfifoat(parent, name.c_str(), 0600) != 0) return errno_error("mkfifo " + show(entry));
       // Opening a FIFO would block: work through the parent with no-follow instead.
       if (opts_.keep_owners &&
-          ::fchownat(parent.get(), name.c_str(), archive_entry_uid(e), archive_entry_gid(e), AT_SYMLINK_NOFOLLOW) != 0)
+          ::fchownat(parent, name.c_str(), archive_entry_uid(e), archive_entry_gid(e), AT_SYMLINK_NOFOLLOW) != 0)
         return errno_error("chown " + show(entry));
-      if (::fchmodat(parent.get(), name.c_str(), archive_entry_mode(e) & 07777, 0) != 0)
+      if (::fchmodat(parent, name.c_str(), archive_entry_mode(e) & 07777, 0) != 0)
         return errno_error("chmod " + show(entry));
       return ok();
     }
@@ -518,10 +529,13 @@ Status Unpacker::handle_entry(struct archive_entry* e) {
 Status Unpacker::set_dir_times() {
   // Deepest first is not needed: setting a directory's times does not touch its parent's.
   for (const auto& d : dir_times_) {
-    auto fd = open_in_root(root_, join(d.path, d.path.size()), O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+    auto fd = open_in_root(root_, d.path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
     if (!fd) continue;  // replaced by a later entry; its own metadata won
-    if (::futimens(fd->get(), d.times) != 0) return errno_error("set times of " + show(join(d.path, d.path.size())));
+    if (::futimens(fd->get(), d.times) != 0) return errno_error("set times of " + show(d.path));
   }
+  dir_times_.clear();
+  dir_times_.shrink_to_fit();
+  dir_time_bytes_ = 0;
   return ok();
 }
 

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "common/fs.hpp"
+
 namespace berth::api {
 namespace {
 
@@ -46,26 +48,14 @@ std::string percent_decode(std::string_view s, bool plus_is_space) {
 }
 
 std::vector<std::string> split_path(std::string_view raw_path) {
-  std::vector<std::string> out;
-  size_t pos = 0;
-  while (pos <= raw_path.size()) {
-    size_t next = raw_path.find('/', pos);
-    if (next == std::string_view::npos) next = raw_path.size();
-    if (next > pos) out.push_back(percent_decode(raw_path.substr(pos, next - pos), false));
-    pos = next + 1;
-  }
+  // Split before decoding: an encoded "%2F" stays inside its segment.
+  auto out = fs::split_path(raw_path);
+  for (auto& seg : out) seg = percent_decode(seg, false);
   return out;
 }
 
 size_t Router::add(const std::string& method, const std::string& pattern) {
-  std::vector<std::string> segs;
-  size_t pos = 0;
-  while (pos <= pattern.size()) {
-    size_t next = pattern.find('/', pos);
-    if (next == std::string::npos) next = pattern.size();
-    if (next > pos) segs.push_back(pattern.substr(pos, next - pos));
-    pos = next + 1;
-  }
+  auto segs = fs::split_path(pattern);
   routes_.push_back(Route{method, std::move(segs)});
   return routes_.size() - 1;
 }

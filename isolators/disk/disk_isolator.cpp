@@ -1,25 +1,21 @@
 #include "isolators/disk/disk_isolator.hpp"
 
-#include <ftw.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+
+#include <algorithm>
+#include <chrono>
+#include <limits>
 
 #include "cgroups/pressure.hpp"
 #include "cgroups/stats.hpp"
+#include "common/clock.hpp"
 #include "sandbox/layout.hpp"
 
 namespace berth::isolators {
 namespace {
 
 constexpr uint64_t kMiB = 1024 * 1024;
-
-// nftw has no user pointer; the Registry's lock serializes callers, thread_local makes it
-// safe regardless.
-thread_local uint64_t t_bytes = 0;
-
-int count(const char*, const struct stat* st, int type, struct FTW*) {
-  if (type != FTW_NS) t_bytes += static_cast<uint64_t>(st->st_blocks) * 512;
-  return 0;
-}
 
 std::optional<uint64_t> limit_of(const Resources& r) {
   if (!r.disk_mb) return std::nullopt;
@@ -28,34 +24,126 @@ std::optional<uint64_t> limit_of(const Resources& r) {
 
 }  // namespace
 
-Result<uint64_t> disk_usage(const std::string& dir) {
-  struct stat st {};
-  if (::lstat(dir.c_str(), &st) != 0) {
-    if (errno == ENOENT) return uint64_t{0};
-    return errno_error("stat " + dir);
-  }
-  t_bytes = 0;
-  if (::nftw(dir.c_str(), count, 16, FTW_PHYS | FTW_MOUNT) != 0) return errno_error("walk " + dir);
-  return t_bytes;
+Result<DiskUsage> disk_usage(const std::string& dir, const fs::WalkBudget& budget) {
+  DiskUsage u;
+  BERTH_TRY(fs::WalkTotals t, fs::walk_tree_at(AT_FDCWD, dir, budget, [&u](const struct stat& st) {
+    u.bytes += static_cast<uint64_t>(st.st_blocks) * 512;
+  }));
+  u.entries = t.entries;
+  u.stop = t.stop;
+  u.stop_reason = t.stop_reason(budget);
+  return u;
 }
 
-Result<uint64_t> DiskIsolator::used(const State& s) const {
-  sandbox::SandboxLayout layout(s.sandbox_dir);
-  BERTH_TRY(uint64_t work, disk_usage(layout.work_path()));
-  BERTH_TRY(uint64_t upper, disk_usage(layout.overlay_upper_path()));
-  return work + upper;
+DiskIsolator::DiskIsolator(int64_t check_every_ns, fs::WalkBudget budget)
+    : every_ms_(check_every_ns / 1'000'000), budget_(budget) {
+  budget_.cancel = &cancel_walk_;
+  worker_ = std::thread([this] { run_worker(); });
+}
+
+DiskIsolator::~DiskIsolator() {
+  {
+    std::lock_guard lk(mu_);
+    stop_ = true;
+    cancel_walk_ = true;
+  }
+  wake_.notify_all();
+  worker_.join();
+}
+
+DiskUsage DiskIsolator::measure(const std::string& sandbox_dir) {
+  DiskUsage total;
+  sandbox::SandboxLayout layout(sandbox_dir);
+  for (const std::string& dir : {layout.work_path(), layout.overlay_upper_path()}) {
+    auto u = disk_usage(dir, budget_);
+    if (!u) {
+      // Unreadable: say so as a stop, keep what was counted.
+      total.stop = fs::WalkStop::kCancelled;
+      total.stop_reason = u.error().message;
+      return total;
+    }
+    total.bytes += u->bytes;
+    total.entries += u->entries;
+    if (u->stop != fs::WalkStop::kComplete) {
+      total.stop = u->stop;
+      total.stop_reason = u->stop_reason;
+      return total;
+    }
+  }
+  return total;
+}
+
+void DiskIsolator::run_worker() {
+  std::unique_lock lk(mu_);
+  while (!stop_) {
+    constexpr int64_t kNever = std::numeric_limits<int64_t>::max();
+    int64_t now = monotonic_ms();
+    int64_t next_due = kNever;  // the earliest due time; the task that has it is picked
+    auto pick = targets_.end();
+    for (auto it = targets_.begin(); it != targets_.end(); ++it) {
+      const Target& t = it->second;
+      int64_t due = t.requested ? 0 : t.periodic ? t.measured_at_ms + every_ms_ : kNever;
+      if (due < next_due) {
+        next_due = due;
+        pick = it;
+      }
+    }
+    if (next_due > now) {
+      if (next_due == kNever) wake_.wait(lk);
+      else wake_.wait_for(lk, std::chrono::milliseconds(next_due - now));
+      continue;
+    }
+    ContainerId id = pick->first;
+    std::string dir = pick->second.sandbox_dir;
+    pick->second.requested = false;
+    walking_ = id;
+    cancel_walk_ = false;
+    lk.unlock();
+    DiskUsage u = measure(dir);
+    lk.lock();
+    walking_.clear();
+    auto it = targets_.find(id);
+    if (it == targets_.end() || u.stop == fs::WalkStop::kCancelled) continue;  // cleaned up meanwhile
+    it->second.measured_at_ms = monotonic_ms();
+    it->second.last = std::move(u);
+  }
+}
+
+void DiskIsolator::set_target(const ContainerId& id, const std::string& sandbox_dir, const State& s) {
+  {
+    std::lock_guard lk(mu_);
+    Target& t = targets_[id];
+    if (!sandbox_dir.empty()) t.sandbox_dir = sandbox_dir;
+    t.periodic = s.running && s.limit_bytes.has_value();
+  }
+  wake_.notify_all();
+}
+
+std::optional<DiskUsage> DiskIsolator::last_of(const ContainerId& id, bool request) {
+  std::optional<DiskUsage> out;
+  {
+    std::lock_guard lk(mu_);
+    auto it = targets_.find(id);
+    if (it == targets_.end()) return std::nullopt;
+    out = it->second.last;
+    if (request) it->second.requested = true;
+  }
+  if (request) wake_.notify_all();
+  return out;
 }
 
 Status DiskIsolator::recover(std::span<const ContainerState> known) {
   for (const auto& s : known) {
-    State& st = tasks_[s.id] = State{s.spec.sandbox_dir, s.spec.cgroups, limit_of(s.spec.resources)};
+    State& st = tasks_[s.id] = State{s.spec.cgroups, limit_of(s.spec.resources)};
     st.running = true;
+    set_target(s.id, s.spec.sandbox_dir, st);
   }
   return ok();
 }
 
 Result<LaunchAdditions> DiskIsolator::prepare(const ContainerId& id, const ContainerSpec& spec) {
-  tasks_[id] = State{spec.sandbox_dir, spec.cgroups, limit_of(spec.resources)};
+  State& st = tasks_[id] = State{spec.cgroups, limit_of(spec.resources)};
+  set_target(id, spec.sandbox_dir, st);
   return LaunchAdditions{};
 }
 
@@ -63,6 +151,7 @@ Status DiskIsolator::isolate(const ContainerId& id, pid_t, int64_t) {
   auto it = tasks_.find(id);
   if (it == tasks_.end()) return make_error(Code::kNotFound, "no task '" + id + "'");
   it->second.running = true;
+  set_target(id, "", it->second);
   return ok();
 }
 
@@ -78,10 +167,12 @@ Result<Undo> DiskIsolator::update(const ContainerId& id, const Resources& r) {
   State before = it->second;
   it->second.limit_bytes = limit_of(r);
   it->second.reported = false;
-  it->second.checked_at_ns = 0;
+  set_target(id, "", it->second);
   return Undo([this, id, before]() -> Status {
     auto again = tasks_.find(id);
-    if (again != tasks_.end()) again->second = before;
+    if (again == tasks_.end()) return ok();
+    again->second = before;
+    set_target(id, "", before);
     return ok();
   });
 }
@@ -90,7 +181,8 @@ Result<Usage> DiskIsolator::usage(const ContainerId& id) {
   auto it = tasks_.find(id);
   if (it == tasks_.end()) return make_error(Code::kNotFound, "no task '" + id + "'");
   Usage u;
-  BERTH_TRY(u.disk_used_bytes, used(it->second));
+  // The last measurement, and a fresh one asked for: never a walk here.
+  if (auto last = last_of(id, true)) u.disk_used_bytes = last->bytes;
   u.disk_limit_bytes = it->second.limit_bytes;
   if (it->second.cgroups) {
     const cgroups::Cgroup& cg = it->second.cgroups->for_controller("io");
@@ -101,20 +193,31 @@ Result<Usage> DiskIsolator::usage(const ContainerId& id) {
 
 Status DiskIsolator::cleanup(const ContainerId& id) {
   tasks_.erase(id);
+  std::lock_guard lk(mu_);
+  targets_.erase(id);
+  if (walking_ == id) cancel_walk_ = true;
   return ok();
 }
 
-std::vector<ContainerLimitation> DiskIsolator::tick(int64_t now_ns) {
+std::vector<ContainerLimitation> DiskIsolator::tick(int64_t) {
   std::vector<ContainerLimitation> out;
   for (auto& [id, s] : tasks_) {
-    if (!s.limit_bytes || !s.running || s.reported || now_ns - s.checked_at_ns < every_ns_) continue;
-    s.checked_at_ns = now_ns;
-    auto bytes = used(s);
-    if (!bytes || *bytes <= *s.limit_bytes) continue;
-    s.reported = true;
-    out.push_back({id, Limitation{"disk", "disk_limit", true,
-                                  "the task wrote " + std::to_string(*bytes / kMiB) + " MiB to its sandbox and writable layer, over disk_mb " +
-                                      std::to_string(*s.limit_bytes / kMiB)}});
+    if (!s.limit_bytes || !s.running || s.reported) continue;
+    auto last = last_of(id, false);
+    if (!last) continue;
+    if (last->bytes > *s.limit_bytes) {
+      s.reported = true;
+      out.push_back({id, Limitation{"disk", "disk_limit", true,
+                                    "the task wrote " + std::to_string(last->bytes / kMiB) +
+                                        " MiB to its sandbox and writable layer, over disk_mb " +
+                                        std::to_string(*s.limit_bytes / kMiB)}});
+    } else if (last->stop != fs::WalkStop::kComplete && !s.unmeasured_reported) {
+      s.unmeasured_reported = true;
+      out.push_back({id, Limitation{"disk", "disk_unmeasured", false,
+                                    "disk usage of the sandbox and writable layer not fully measured (" +
+                                        last->stop_reason + "); at least " + std::to_string(last->bytes / kMiB) +
+                                        " MiB"}});
+    }
   }
   return out;
 }

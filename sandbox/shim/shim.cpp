@@ -17,6 +17,7 @@
 #include <optional>
 
 #include "cgroups/task_cgroups.hpp"
+#include "common/clock.hpp"
 #include "common/fs.hpp"
 #include "common/json.hpp"
 #include "sandbox/exit_record.hpp"
@@ -38,12 +39,6 @@ constexpr milliseconds kAfterKill{5000};
 // Output still buffered in a pipe is read until EOF; a writer that escaped the cgroup
 // (impossible in a pid namespace) cannot hold the shim forever.
 constexpr int kDrainIdleMs = 2000;
-
-int64_t now_ns() {
-  struct timespec ts {};
-  ::clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
 
 // Reused read buffer: static so it costs no heap and only the pages that output touches.
 char g_buf[32 * 1024];

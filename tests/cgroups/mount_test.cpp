@@ -32,6 +32,12 @@ TEST(Cgroup2Mount, SkipsBindsOfSubtrees) {
   EXPECT_EQ(find_cgroup2_mount(text).value(), "/sys/fs/cgroup");
 }
 
+TEST(Cgroup2Mount, UnescapesOctalEscapesInTheMountPoint) {
+  // The kernel writes a space in a path as \040 (and tab \011, backslash \134).
+  std::string text = "25 1 0:22 / /run/my\\040cgroups\\134x rw shared:4 - cgroup2 cgroup2 rw\n";
+  EXPECT_EQ(find_cgroup2_mount(text).value(), "/run/my cgroups\\x");
+}
+
 TEST(OwnCgroup, ParsesTheUnifiedLine) {
   EXPECT_EQ(parse_own_cgroup("4:memory:/x\n0::/system.slice/berthd.service\n").value(),
             "/system.slice/berthd.service");
