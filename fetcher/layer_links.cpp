@@ -42,7 +42,7 @@ Result<std::string> make_layer_link(int store_fd, const std::string& hex, const 
       if (errno == EEXIST) continue;  // another layer drew the same id
       return errno_error("link layer " + hex);
     }
-    BERTH_TRY(UniqueFd dir, fs::open_dir_at(store_fd, layer_dir_rel));
+    BERTH_TRY(UniqueFd dir, fs::open_dir_nofollow(store_fd, layer_dir_rel));
     auto st = fs::write_file_atomic(dir.get(), "link", id);
     if (!st) {
       remove_link_id(store_fd, id);
@@ -68,14 +68,14 @@ void remove_layer_link(int store_fd, const std::string& hex) {
 
 Status repair_layer_links(int store_fd) {
   if (::mkdirat(store_fd, kLayerLinkDir, 0700) != 0 && errno != EEXIST) return errno_error("create l/");
-  BERTH_TRY(UniqueFd ldir, fs::open_dir_at(store_fd, kLayerLinkDir));
+  BERTH_TRY(UniqueFd ldir, fs::open_dir_nofollow(store_fd, kLayerLinkDir));
   BERTH_TRY(auto links, fs::list_dir("/proc/self/fd/" + std::to_string(ldir.get())));
   for (const auto& id : links) {
     struct stat st {};
     // Follows the symlink: ENOENT means its layer is gone (or was never committed).
     if (::fstatat(ldir.get(), id.c_str(), &st, 0) != 0 && errno == ENOENT) ::unlinkat(ldir.get(), id.c_str(), 0);
   }
-  BERTH_TRY(UniqueFd layers, fs::open_dir_at(store_fd, kLayerDir));
+  BERTH_TRY(UniqueFd layers, fs::open_dir_nofollow(store_fd, kLayerDir));
   BERTH_TRY(auto hexes, fs::list_dir("/proc/self/fd/" + std::to_string(layers.get())));
   for (const auto& hex : hexes) {
     auto id = layer_link_id(store_fd, hex);
