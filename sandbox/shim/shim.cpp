@@ -85,10 +85,23 @@ struct Stream {
   }
 };
 
+// The exit record goes to the bundle dir under run_dir first (volatile, like berthd's own
+// checkpoint there), then durably to the sandbox: a full state_dir never loses the exit.
+// 0 when at least one copy was written.
+int write_exit_record(const std::string& bundle_dir, int sandbox_fd, const ExitRecord& record) {
+  std::string text = to_json(record) + "\n";
+  auto copy = fs::write_file_atomic(bundle_dir + "/exit.json", text, 0644, fs::Durability::kVolatile);
+  if (!copy) diag("write " + bundle_dir + "/exit.json: " + copy.error().message);
+  auto written = sandbox_fd >= 0 ? fs::write_file_atomic(sandbox_fd, "exit.json", text)
+                                 : Status(make_error(Code::kNotFound, "no sandbox directory"));
+  if (!written) diag("write exit.json: " + written.error().message);
+  return copy || written ? 0 : 1;
+}
+
 class Shim {
  public:
-  Shim(const ShimConfig& cfg, const OciSpec& spec, int status_fd)
-      : cfg_(cfg), spec_(spec), status_fd_(status_fd) {}
+  Shim(const std::string& bundle_dir, const ShimConfig& cfg, const OciSpec& spec, int status_fd)
+      : bundle_dir_(bundle_dir), cfg_(cfg), spec_(spec), status_fd_(status_fd) {}
 
   int run();
 
@@ -101,6 +114,7 @@ class Shim {
   void drain();
   int write_exit();
 
+  const std::string& bundle_dir_;
   const ShimConfig& cfg_;
   const OciSpec& spec_;
   int status_fd_;
@@ -253,14 +267,7 @@ void Shim::drain() {
   reap();
 }
 
-int Shim::write_exit() {
-  auto written = fs::write_file_atomic(sandbox_.get(), "exit.json", to_json(record_) + "\n");
-  if (!written) {
-    diag("write exit.json: " + written.error().message);
-    return 1;
-  }
-  return 0;
-}
+int Shim::write_exit() { return write_exit_record(bundle_dir_, sandbox_.get(), record_); }
 
 int Shim::run() {
   auto ready = setup();
@@ -269,7 +276,6 @@ int Shim::run() {
     const std::string& msg = ready.error().message;
     diag("launch failed: " + msg);
     report_status(status_fd_, json::JsonWriter().begin_object().kv("error", msg).end_object().str());
-    if (!sandbox_) return 1;
     record_.launch_error = msg;
     record_.pid = 0;
     record_.exit_code.reset();
@@ -333,14 +339,10 @@ int run(const std::string& bundle_dir, int status_fd) {
     ExitRecord r;
     r.launch_error = msg;
     r.started_at_ns = r.finished_at_ns = now_ns();
-    auto written = fs::write_file_atomic(cfg->sandbox_dir + "/exit.json", to_json(r) + "\n");
-    if (!written) {
-      diag("write exit.json: " + written.error().message);
-      return 1;
-    }
-    return 0;
+    auto sandbox = fs::open_dir(cfg->sandbox_dir);
+    return write_exit_record(bundle_dir, sandbox ? sandbox->get() : -1, r);
   }
-  Shim shim(*cfg, *spec, status_fd);
+  Shim shim(bundle_dir, *cfg, *spec, status_fd);
   return shim.run();
 }
 

@@ -222,11 +222,13 @@ TEST_F(Lifecycle, KillAndRemoveRules) {
   auto waited = agent_.request("GET", "/v1/containers/" + id + "/wait?timeout_s=0");
   EXPECT_EQ(waited.status, 408) << waited.body;
   EXPECT_EQ(agent_.request("DELETE", "/v1/containers/" + id + "?force=1").status, 204);
-  EXPECT_EQ(agent_.request("GET", "/v1/containers/" + id).status, 404);
+  auto gone = agent_.request("GET", "/v1/containers/" + id);
+  EXPECT_EQ(gone.status, 404) << gone.body << agent_.log_text();
   std::string done = run({"true"});
   agent_.wait(done);
   EXPECT_EQ(agent_.request("POST", "/v1/containers/" + done + "/kill", "{}").status, 409);
-  EXPECT_EQ(agent_.request("DELETE", "/v1/containers/" + done).status, 204);
+  auto removed = agent_.request("DELETE", "/v1/containers/" + done);
+  EXPECT_EQ(removed.status, 204) << removed.body;
 }
 
 TEST_F(Lifecycle, LogsTailAndFollow) {
