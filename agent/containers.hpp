@@ -56,7 +56,10 @@ class Containers {
   // down, and removes whatever no record owns. Loop thread, before serving the API.
   Status recover();
 
-  Result<ContainerRecord> launch(TaskSpec spec, const Caller& caller) { return launcher_->launch(std::move(spec), caller); }
+  // On failure `id` (optional) names the record the failed launch left, if it left one.
+  Result<ContainerRecord> launch(TaskSpec spec, const Caller& caller, std::string* id = nullptr) {
+    return launcher_->launch(std::move(spec), caller, id);
+  }
   Result<ContainerRecord> get(const std::string& id_or_name) const { return table_.get(id_or_name); }
   std::vector<ContainerRecord> list() const { return table_.list(); }
   Result<ContainerRecord> kill(const std::string& id_or_name, int signal, uint32_t grace_s, const Caller& caller) {

@@ -42,7 +42,9 @@ class Launcher {
       : config_(config), cgroups_(cgroups), table_(table), supervisor_(supervisor), isolators_(isolators),
         images_(images) {}
 
-  Result<ContainerRecord> launch(TaskSpec spec, const Caller& caller);
+  // `id` (optional) learns the new record's id as soon as it exists, so a caller can name a
+  // launch that failed after its record was made (the record stays, state failed).
+  Result<ContainerRecord> launch(TaskSpec spec, const Caller& caller, std::string* id = nullptr);
   // Refuses limits no usable controller can enforce (also for live updates).
   Status check_resources(const Resources& r) const;
 
