@@ -291,7 +291,7 @@ Result<ContainerRecord> Launcher::record_running(Task& task, ShimHandle& shim, c
 Result<ContainerRecord> Launcher::launch(TaskSpec spec, const Caller& caller, std::string* id_out) {
   BERTH_CHECK(check_spec(spec));
   BERTH_TRY(std::shared_ptr<Task> task, reserve(std::move(spec)));
-  const ContainerRecord rec = task->rec;  // immutable paths and spec, read without the lock
+  const ContainerRecord rec = table_.get(task->rec.id).value_or(ContainerRecord{});  // its paths and spec
   const std::string& id = rec.id;
   if (id_out) *id_out = id;
   UndoChain undo;
