@@ -54,7 +54,13 @@ class UndoChain {
 }  // namespace
 
 isolators::ContainerSpec isolator_spec(const ContainerRecord& rec) {
-  return isolators::ContainerSpec{rec.spec.resources, rec.spec.policy, rec.cgroup, rec.sandbox_dir};
+  isolators::ContainerSpec s;
+  s.resources = rec.spec.resources;
+  s.policy = rec.spec.policy;
+  if (auto task = cgroups::TaskCgroups::open(rec.cgroup)) s.cgroups = std::move(task).value();
+  s.sandbox_dir = rec.sandbox_dir;
+  for (const auto& v : rec.spec.volumes) s.volumes.push_back({v.host_path, v.container_path, v.read_only});
+  return s;
 }
 
 Status Launcher::check_resources(const Resources& r) const {
@@ -173,7 +179,8 @@ Status Launcher::prepare_dirs(const ContainerRecord& rec, const Root& root) {
   return ok();
 }
 
-Status Launcher::write_bundle(const ContainerRecord& rec, const Root& root) {
+Status Launcher::write_bundle(const ContainerRecord& rec, const Root& root,
+                              const isolators::LaunchAdditions& additions) {
   sandbox::OciUser user;
   if (!root.effective.user.empty()) {
     BERTH_TRY_CTX(UniqueFd passwd_root, fs::open_dir(root.passwd_root), "root filesystem");
@@ -184,8 +191,8 @@ Status Launcher::write_bundle(const ContainerRecord& rec, const Root& root) {
   if (::chown(work.c_str(), user.uid, user.gid) != 0) return errno_error("chown " + work);
 
   TaskPaths paths{rec.bundle_dir + "/rootfs", root.lowerdir, rec.sandbox_dir + "/overlay/upper",
-                  rec.sandbox_dir + "/overlay/work", work};
-  sandbox::OciSpec oci = translate(root.effective, rec.id, paths, user);
+                  rec.sandbox_dir + "/overlay/work"};
+  BERTH_TRY(sandbox::OciSpec oci, translate(root.effective, rec.id, paths, user, additions));
   BERTH_CHECK(fs::write_file_atomic(rec.bundle_dir + "/config.json", sandbox::to_json(oci), 0600,
                                     fs::Durability::kVolatile));
 
@@ -199,7 +206,7 @@ Status Launcher::write_bundle(const ContainerRecord& rec, const Root& root) {
 
 // The task's cgroup with its limits in place: the shim clones the task straight into it, so
 // the task never runs a single instruction unlimited.
-Status Launcher::create_cgroup(const ContainerRecord& rec) {
+Result<isolators::LaunchAdditions> Launcher::create_cgroup(const ContainerRecord& rec) {
   BERTH_TRY(cgroups::Cgroup cg, cgroups_.containers->create_child(rec.id));
   (void)cg;
   return isolators_.prepare(rec.id, isolator_spec(rec));
@@ -308,12 +315,12 @@ Result<ContainerRecord> Launcher::launch(TaskSpec spec, const Caller& caller, st
     (void)fs::remove_tree(rec.bundle_dir);
   });
   BERTH_CHECK_CTX(prepare_dirs(rec, root), ctx);
-  BERTH_CHECK_CTX(write_bundle(rec, root), ctx);
   undo.push([&] {
     (void)isolators_.cleanup(id);
     (void)cgroups_.containers->remove_child(id, std::chrono::seconds(5));
   });
-  BERTH_CHECK_CTX(create_cgroup(rec), ctx);
+  BERTH_TRY_CTX(isolators::LaunchAdditions additions, create_cgroup(rec), ctx);
+  BERTH_CHECK_CTX(write_bundle(rec, root, additions), ctx);
   BERTH_CHECK_CTX(commit(*task, [](ContainerRecord& r) { r.state = State::kPreparing; }), ctx);
   undo.dismiss();  // the point of no return: from here on every outcome is recorded
   {

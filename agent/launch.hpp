@@ -1,8 +1,9 @@
 // Launcher: starts one task. Each step is named and, until the point of no return, pushes its
 // undo onto a chain that runs in reverse if a later step fails:
 //
-//   check_spec → reserve (record) → resolve_root (image lease) → prepare_dirs → write_bundle →
-//   create_cgroup (+ isolators' prepare) → checkpoint `preparing`         [point of no return]
+//   check_spec → reserve (record) → resolve_root (image lease) → prepare_dirs →
+//   create_cgroup (+ isolators' prepare, their LaunchAdditions) → write_bundle →
+//   checkpoint `preparing`                                                  [point of no return]
 //   → fetch_artifacts → start_shim (+ checkpoint of the shim's pid) → read the report →
 //   isolate → checkpoint `running` → publish `container.started` → watch the shim.
 //
@@ -61,8 +62,9 @@ class Launcher {
   Result<std::shared_ptr<Task>> reserve(TaskSpec spec);
   Result<Root> resolve_root(const ContainerRecord& rec);
   Status prepare_dirs(const ContainerRecord& rec, const Root& root);
-  Status write_bundle(const ContainerRecord& rec, const Root& root);
-  Status create_cgroup(const ContainerRecord& rec);
+  Status write_bundle(const ContainerRecord& rec, const Root& root, const isolators::LaunchAdditions& additions);
+  // The task's cgroup with its limits; what the isolators add to the launch.
+  Result<isolators::LaunchAdditions> create_cgroup(const ContainerRecord& rec);
   Status fetch_artifacts(const ContainerRecord& rec);
   // Writes `next` as the task's checkpoint and, only when that worked, makes it the record.
   // Applies `change` to a copy of the record, checkpoints the copy and only then makes it the

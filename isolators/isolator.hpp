@@ -1,12 +1,35 @@
-// Isolator: one kind of limit on a task (cpu, memory, pids, disk, max_runtime), with the
-// Mesos-style lifecycle: recover after a berthd restart, prepare before the task exists (the
-// shim clones the task straight into its cgroup, so limits are in place before its first
-// instruction), isolate once it runs, update live, report usage, cleanup at the end.
+// Isolator: one concern of a task's isolation (cpu, memory, pids, disk, max_runtime, its
+// namespaces, its filesystem; next: security, devices, network), with the Mesos-style
+// lifecycle: recover after a berthd restart, prepare before the task exists (the shim clones
+// the task straight into its cgroup, so limits are in place before its first instruction),
+// isolate once it runs, update live, report usage, cleanup at the end.
+//
+// prepare() returns LaunchAdditions: what the task needs from this isolator (namespaces to
+// create or join, mounts, masked/read-only paths, env, rlimits, sysctls, a seccomp program,
+// device rules, hooks run with the task's pid before it is released). The Registry merges the
+// additions of every isolator in table order (rules in registry.hpp: the same env key, mount
+// destination, namespace type, rlimit or sysctl from two isolators is an error naming both);
+// translate() turns the task spec plus the merged additions into the OCI spec the shim's
+// launcher applies. So agent/ never knows which isolator added what.
+//
+// Adding an isolator (security, devices, network, ...), with no `if` in agent/:
+//  1. Write it under isolators/<kind>/: derive from Isolator, fill LaunchAdditions in prepare
+//     from the ContainerSpec (add fields to ContainerSpec/Resources if it needs new input;
+//     the agent's isolator_spec() copies the task spec into it once, for every isolator).
+//  2. Add one line to Registry::create_default's table (registry.cpp), at its place in the
+//     order: that table is the only place that lists isolators.
+//  3. Add it to the conformance suite's factory list (tests/isolators/conformance_test.cpp).
+//  A kind of addition the launcher does not apply yet is refused at prepare with
+//  kFailedPrecondition (device rules today), never ignored. State that must survive a berthd
+//  restart is re-derived in recover() from ContainerState (the checkpointed spec) or from the
+//  kernel (cgroup files, bind-mounted namespaces), not kept only in memory.
 //
 // Contract (checked by tests/isolators/conformance_test.cpp for every isolator):
 //  - cleanup(id) for an id never prepared, or already cleaned up, is ok and does nothing;
 //  - prepare then cleanup leaves no state behind (a later usage(id) is kNotFound);
-//  - recover(known) re-adopts running tasks so update/usage/cleanup work as before the restart.
+//  - recover(known) re-adopts running tasks so update/usage/cleanup work as before the restart;
+//  - check_update() changes nothing; update() returns an Undo that puts back exactly what it
+//    changed (the Registry runs it when a later isolator's update fails: all or nothing).
 // Breaches are not polled by callers: an isolator turns a cgroup event (memory.events,
 // pids.events) or a tick into a Limitation, returned to the Registry, which hands it to the
 // agent on the event loop.
@@ -17,6 +40,9 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -25,19 +51,31 @@
 
 #include "cgroups/events.hpp"
 #include "cgroups/stats.hpp"
+#include "cgroups/task_cgroups.hpp"
 #include "common/result.hpp"
 #include "isolators/resources.hpp"
+#include "sandbox/oci_spec.hpp"
 
 namespace berth::isolators {
 
 using ContainerId = std::string;
 
+// A host path bind-mounted into the task (the spec's "volumes").
+struct Volume {
+  std::string host_path;
+  std::string container_path;
+  bool read_only = false;
+};
+
 // What an isolator needs to know about a task.
 struct ContainerSpec {
   Resources resources;
   Policy policy;
-  std::string cgroup;       // the task's cgroup directory (exists before prepare)
-  std::string sandbox_dir;  // work/ and overlay/upper/ are what disk_mb counts
+  // The task's cgroups, created by the agent before prepare (TaskCgroupRoot::create) and
+  // shared with every isolator; null only for a task whose cgroup is gone (recover).
+  std::shared_ptr<const cgroups::TaskCgroups> cgroups;
+  std::string sandbox_dir;  // sandbox::SandboxLayout: work/ and overlay/upper/ count for disk_mb
+  std::vector<Volume> volumes;
 };
 
 // A task known from its checkpoint, for recover().
@@ -73,9 +111,35 @@ struct Usage {
 // Copies the fields `from` has into `into`.
 void merge(Usage& into, const Usage& from);
 
-// Nothing for the launch to add yet (the cgroup is the only handle); kept so isolators that
-// need mounts or env (network, filesystem) slot in without changing the interface.
-struct LaunchAdditions {};
+// A device the task may use (issue 9). No backend applies these yet: the Registry refuses
+// additions that carry any, with kFailedPrecondition.
+struct DeviceRule {
+  bool allow = true;
+  char type = 'c';  // 'c', 'b' or 'a'
+  int64_t major = -1, minor = -1;  // -1: any
+  std::string access = "rwm";
+};
+
+// What one isolator adds to the launch. Merged across isolators by the Registry.
+struct LaunchAdditions {
+  std::vector<sandbox::OciNamespace> namespaces;  // path empty: create; else join that one
+  std::vector<sandbox::OciMount> mounts;          // after the rootfs, in order
+  std::vector<std::string> masked_paths;
+  std::vector<std::string> readonly_paths;
+  std::map<std::string, std::string> env;
+  std::vector<sandbox::OciRlimit> rlimits;
+  std::map<std::string, std::string> sysctls;   // written inside the task's namespaces
+  std::vector<uint8_t> seccomp_bpf;             // struct sock_filter[]; empty: none
+  bool no_new_privileges = false;               // any isolator asking turns it on
+  std::vector<DeviceRule> devices;
+  std::vector<sandbox::OciHook> hooks;          // run with the task's pid before release
+};
+
+// Puts back what one update changed (returned by Isolator::update).
+using Undo = std::function<Status()>;
+inline Undo no_undo() {
+  return [] { return ok(); };
+}
 
 class Isolator {
  public:
@@ -87,7 +151,10 @@ class Isolator {
   }
   virtual Result<LaunchAdditions> prepare(const ContainerId&, const ContainerSpec&) = 0;
   virtual Status isolate(const ContainerId&, pid_t, int64_t /*started_at_ns*/) { return ok(); }
-  virtual Status update(const ContainerId&, const Resources&) { return ok(); }
+  // Whether update(id, r) would succeed (controller present, values acceptable); changes nothing.
+  virtual Status check_update(const ContainerId&, const Resources&) { return ok(); }
+  // Applies the fields `r` sets; on success returns how to put the previous values back.
+  virtual Result<Undo> update(const ContainerId&, const Resources&) { return no_undo(); }
   virtual Result<Usage> usage(const ContainerId&) = 0;
   virtual Status cleanup(const ContainerId&) = 0;  // unknown id: ok; once; after prepare
 

@@ -2,8 +2,11 @@
 
 #include "isolators/cpu/cpu_isolator.hpp"
 #include "isolators/disk/disk_isolator.hpp"
+#include "isolators/filesystem/sandbox_isolator.hpp"
+#include "isolators/launch_additions.hpp"
 #include "isolators/max_runtime/max_runtime_isolator.hpp"
 #include "isolators/memory/memory_isolator.hpp"
+#include "isolators/namespaces/namespaces_isolator.hpp"
 #include "isolators/pids/pids_isolator.hpp"
 
 namespace berth::isolators {
@@ -47,6 +50,8 @@ void merge(Usage& into, const Usage& from) {
 
 Result<std::unique_ptr<Registry>> Registry::create_default(const std::set<std::string>& controllers) {
   std::vector<std::unique_ptr<Isolator>> table;
+  table.push_back(std::make_unique<NamespacesIsolator>());
+  table.push_back(std::make_unique<SandboxIsolator>());
   table.push_back(std::make_unique<CpuIsolator>(controllers.count("cpu") != 0, controllers.count("cpuset") != 0));
   table.push_back(std::make_unique<MemoryIsolator>(controllers.count("memory") != 0));
   table.push_back(std::make_unique<PidsIsolator>(controllers.count("pids") != 0));
@@ -66,11 +71,11 @@ std::vector<std::string> Registry::names() const {
   return out;
 }
 
-void Registry::watch_locked(const ContainerId& id, const std::string& cgroup) {
-  if (watcher_.watching(id)) return;
+void Registry::watch_locked(const ContainerId& id, const ContainerSpec& spec) {
+  if (watcher_.watching(id) || !spec.cgroups) return;
   // A cgroup without event files (gone already) is simply not watched: its end is settled
   // from the shim's exit record and the counters read then.
-  if (auto cg = cgroups::Cgroup::open(cgroup)) (void)watcher_.watch(id, *cg);
+  (void)watcher_.watch(id, spec.cgroups->unified());
 }
 
 Status Registry::recover(std::span<const ContainerState> known) {
@@ -78,7 +83,7 @@ Status Registry::recover(std::span<const ContainerState> known) {
   for (auto& i : isolators_) BERTH_CHECK_CTX(i->recover(known), std::string("recover ") + std::string(i->name()));
   for (const auto& s : known) {
     known_.insert(s.id);
-    watch_locked(s.id, s.spec.cgroup);
+    watch_locked(s.id, s.spec);
   }
   return ok();
 }
@@ -94,19 +99,34 @@ Status Registry::cleanup_locked(const ContainerId& id, size_t prepared) {
   return first;
 }
 
-Status Registry::prepare(const ContainerId& id, const ContainerSpec& spec) {
+Result<LaunchAdditions> Registry::prepare_all_locked(const ContainerId& id, const ContainerSpec& spec,
+                                                    size_t* prepared) {
+  AdditionsMerger merger;
+  for (size_t n = 0; n < isolators_.size(); ++n) {
+    *prepared = n + 1;  // the failed one may have done part of its work: it is cleaned up too
+    std::string ctx = "prepare " + std::string(isolators_[n]->name());
+    BERTH_TRY_CTX(LaunchAdditions a, isolators_[n]->prepare(id, spec), ctx);
+    BERTH_CHECK_CTX(merger.add(isolators_[n]->name(), a), ctx);
+  }
+  if (!merger.devices_from().empty())
+    return make_error(Code::kFailedPrecondition,
+                      "isolator " + merger.devices_from() +
+                          " asks for device rules, but this berthd has no device backend to enforce them yet");
+  return merger.take();
+}
+
+Result<LaunchAdditions> Registry::prepare(const ContainerId& id, const ContainerSpec& spec) {
   std::lock_guard lk(mu_);
   if (known_.count(id)) return make_error(Code::kAlreadyExists, "isolators: '" + id + "' is already prepared");
   known_.insert(id);
-  for (size_t n = 0; n < isolators_.size(); ++n) {
-    auto r = isolators_[n]->prepare(id, spec);
-    if (!r) {
-      (void)cleanup_locked(id, n + 1);  // the failed one may have done part of its work
-      return std::move(r).error().wrap("prepare " + std::string(isolators_[n]->name()));
-    }
+  size_t prepared = 0;
+  auto merged = prepare_all_locked(id, spec, &prepared);
+  if (!merged) {
+    (void)cleanup_locked(id, prepared);
+    return merged;
   }
-  watch_locked(id, spec.cgroup);
-  return ok();
+  watch_locked(id, spec);
+  return merged;
 }
 
 Status Registry::isolate(const ContainerId& id, pid_t pid, int64_t started_at_ns) {
@@ -119,7 +139,22 @@ Status Registry::isolate(const ContainerId& id, pid_t pid, int64_t started_at_ns
 Status Registry::update(const ContainerId& id, const Resources& resources) {
   std::lock_guard lk(mu_);
   if (!known_.count(id)) return make_error(Code::kNotFound, "isolators: '" + id + "' is not running");
-  for (auto& i : isolators_) BERTH_CHECK_CTX(i->update(id, resources), "update " + std::string(i->name()));
+  for (auto& i : isolators_) BERTH_CHECK_CTX(i->check_update(id, resources), "update " + std::string(i->name()));
+  std::vector<Undo> undos;
+  for (auto& i : isolators_) {
+    auto applied = i->update(id, resources);
+    if (applied) {
+      undos.push_back(std::move(applied).value());
+      continue;
+    }
+    Error e = std::move(applied).error().wrap("update " + std::string(i->name()));
+    for (auto u = undos.rbegin(); u != undos.rend(); ++u) {
+      auto undone = (*u)();
+      // The task keeps a mix of old and new limits: say so, the caller cannot tell otherwise.
+      if (!undone) e.message += " (and undoing an earlier isolator failed: " + undone.error().message + ")";
+    }
+    return e;
+  }
   return ok();
 }
 

@@ -1,6 +1,11 @@
 // Registry: the ordered table of isolators berthd runs for every task. prepare() runs them in
-// order and, if one fails, cleans up those already prepared in reverse; cleanup() runs them
-// in reverse, always all of them, and is idempotent and fine for unknown ids.
+// order, merges their LaunchAdditions (rules in launch_additions.hpp) and returns the result
+// for translate(); if one fails, or the merge finds a conflict, or an isolator asks for
+// something no backend applies yet (device rules), it cleans up those already prepared in
+// reverse. cleanup() runs them in reverse, always all of them, and is idempotent and fine for
+// unknown ids. update() is all or nothing: every isolator checks the update first, then each
+// applies it; if one still fails, the ones before it are undone (their previous values
+// written back) in reverse.
 //
 // It also owns the EventWatcher over the tasks' cgroup event files (memory.events,
 // pids.events, cgroup.events): the agent puts fd() into its event loop and calls
@@ -27,8 +32,8 @@ namespace berth::isolators {
 
 class Registry {
  public:
-  // The standard table for a node whose task cgroups can use `controllers`:
-  // cpu, memory, pids, disk, max_runtime.
+  // The standard table for a node whose task cgroups can use `controllers`: namespaces,
+  // filesystem/sandbox, cpu, memory, pids, disk, max_runtime. The only list of isolators.
   static Result<std::unique_ptr<Registry>> create_default(const std::set<std::string>& controllers);
   static Result<std::unique_ptr<Registry>> create(std::vector<std::unique_ptr<Isolator>> isolators);
 
@@ -36,7 +41,7 @@ class Registry {
   std::vector<std::string> names() const;
 
   Status recover(std::span<const ContainerState> known);
-  Status prepare(const ContainerId& id, const ContainerSpec& spec);
+  Result<LaunchAdditions> prepare(const ContainerId& id, const ContainerSpec& spec);
   Status isolate(const ContainerId& id, pid_t pid, int64_t started_at_ns);
   Status update(const ContainerId& id, const Resources& resources);
   Result<Usage> usage(const ContainerId& id);
@@ -49,7 +54,8 @@ class Registry {
   Registry(std::vector<std::unique_ptr<Isolator>> isolators, cgroups::EventWatcher watcher)
       : isolators_(std::move(isolators)), watcher_(std::move(watcher)) {}
   Status cleanup_locked(const ContainerId& id, size_t prepared);
-  void watch_locked(const ContainerId& id, const std::string& cgroup);
+  void watch_locked(const ContainerId& id, const ContainerSpec& spec);
+  Result<LaunchAdditions> prepare_all_locked(const ContainerId& id, const ContainerSpec& spec, size_t* prepared);
 
   std::mutex mu_;
   std::vector<std::unique_ptr<Isolator>> isolators_;

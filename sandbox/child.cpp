@@ -7,6 +7,7 @@
 #include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <linux/seccomp.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -42,6 +43,36 @@ Status wait_for_go(int sync_fd) {
 Status join_cgroup_namespace(const ChildPlan& plan) {
   if (!plan.unshare_cgroup_after_go) return ok();
   if (::unshare(CLONE_NEWCGROUP) != 0) return errno_error("create cgroup namespace");
+  return ok();
+}
+
+// Before the mounts: /proc and /sys mounted later must show the joined namespaces.
+Status join_namespaces(const ChildPlan& plan) {
+  for (const auto& j : plan.joins) {
+    BERTH_TRY_CTX(UniqueFd ns, fs::open_at(AT_FDCWD, j.path, O_RDONLY), "join namespace");
+    if (::setns(ns.get(), j.flag) != 0) return errno_error("join namespace " + j.path);
+  }
+  return ok();
+}
+
+// Through the host's /proc, before the rootfs replaces it: /proc/sys answers for the writer's
+// own namespaces (launch() checked that each sysctl is scoped by one of the task's).
+Status apply_sysctls(const ChildPlan& plan) {
+  for (const auto& s : plan.sysctls) {
+    BERTH_TRY_CTX(UniqueFd fd, fs::open_at(AT_FDCWD, s.path, O_WRONLY | O_NOFOLLOW), "sysctl");
+    BERTH_CHECK_CTX(fs::write_all(fd.get(), s.value.data(), s.value.size()), "sysctl " + s.path);
+  }
+  return ok();
+}
+
+// The last step before execve, after no_new_privs (which an unprivileged user needs for it).
+Status install_seccomp(const ChildPlan& plan) {
+  if (plan.seccomp.len == 0) return ok();
+  if (::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &plan.seccomp, 0, 0) != 0) {
+    if (errno == EACCES)
+      return errno_error("install seccomp filter (a task without CAP_SYS_ADMIN needs no_new_privileges)");
+    return errno_error("install seccomp filter");
+  }
   return ok();
 }
 
@@ -183,7 +214,9 @@ void run_child(const ChildPlan& plan) {
   auto steps = [&]() -> Status {
     BERTH_CHECK(wait_for_go(plan.sync_fd));
     BERTH_CHECK(join_cgroup_namespace(plan));
+    BERTH_CHECK(join_namespaces(plan));
     BERTH_CHECK(set_stdio(plan));
+    BERTH_CHECK(apply_sysctls(plan));
     BERTH_CHECK(prepare_root(*plan.spec));
     BERTH_CHECK(set_hostname(plan));
     BERTH_CHECK(bring_loopback_up(plan));
@@ -192,12 +225,15 @@ void run_child(const ChildPlan& plan) {
     BERTH_CHECK(switch_user(plan));
     BERTH_CHECK(set_no_new_privs(plan));
     BERTH_CHECK(change_dir(plan));
-    BERTH_CHECK(close_extra_fds(plan));
     return ok();
   };
   auto done = steps();
-  // After close_extra_fds the sync socket lives at kSyncFdAfterClose; before, at plan.sync_fd.
   if (!done) fail(plan.sync_fd, done.error());
+  done = close_extra_fds(plan);
+  if (!done) fail(plan.sync_fd, done.error());
+  // From here the sync socket lives at kSyncFdAfterClose.
+  done = install_seccomp(plan);
+  if (!done) fail(kSyncFdAfterClose, done.error());
   exec_command(plan);
 }
 

@@ -1,12 +1,16 @@
 // What the task's child process does between clone3 and execve, as named steps in order:
-//   wait_for_go, join_cgroup_namespace (fallback only), set_stdio, prepare_root (rootfs.hpp),
-//   set_hostname, bring_loopback_up, set_oom_score_adj, apply_rlimits, switch_user,
-//   set_no_new_privs, change_dir, close_extra_fds, exec_command.
+//   wait_for_go, join_cgroup_namespace (fallback only), join_namespaces, set_stdio,
+//   apply_sysctls, prepare_root (rootfs.hpp), set_hostname, bring_loopback_up,
+//   set_oom_score_adj, apply_rlimits, switch_user, set_no_new_privs, change_dir,
+//   close_extra_fds, install_seccomp (last: the filter may forbid what the steps use),
+//   exec_command.
 // The first failing step sends errno + message on the sync socket and the child exits.
 // ChildPlan is prepared by the parent before clone so the child mostly reads memory it was
 // handed; the child allocates only for error messages and mount paths (single-threaded
 // parent, so the copied allocator state is consistent).
 #pragma once
+
+#include <linux/filter.h>
 
 #include <string>
 #include <vector>
@@ -24,6 +28,17 @@ struct ChildPlan {
   // CLONE_INTO_CGROUP was refused: the child was cloned without CLONE_NEWCGROUP and creates
   // its cgroup namespace after the parent moved it, so the namespace is rooted at its cgroup.
   bool unshare_cgroup_after_go = false;
+  struct Join {
+    int flag;  // CLONE_NEWNET, ...
+    std::string path;
+  };
+  std::vector<Join> joins;
+  struct Sysctl {
+    std::string path;  // /proc/sys/net/ipv4/ip_forward
+    std::string value;
+  };
+  std::vector<Sysctl> sysctls;
+  struct sock_fprog seccomp {};  // len 0: none; points into spec->seccomp_bpf
   std::vector<std::string> exec_paths;
   std::vector<char*> argv;  // null-terminated, pointing into spec->args
   std::vector<char*> envp;  // null-terminated, pointing into spec->env

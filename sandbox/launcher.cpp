@@ -1,5 +1,6 @@
 #include "sandbox/launcher.hpp"
 
+#include <linux/filter.h>
 #include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
@@ -11,6 +12,7 @@
 #include <cstring>
 
 #include "sandbox/child.hpp"
+#include "sandbox/hooks.hpp"
 #include "sandbox/sync_channel.hpp"
 
 namespace berth::sandbox {
@@ -49,22 +51,58 @@ Status read_verdict(int sync_fd) {
 
 }  // namespace
 
-Result<unsigned long long> namespace_flags(const OciSpec& spec) {
-  struct Entry { const char* name; unsigned long long flag; };
+namespace {
+
+Result<int> namespace_flag(const std::string& type) {
+  struct Entry { const char* name; int flag; };
   static constexpr Entry kTable[] = {
       {"pid", CLONE_NEWPID}, {"mount", CLONE_NEWNS},    {"uts", CLONE_NEWUTS},
       {"ipc", CLONE_NEWIPC}, {"network", CLONE_NEWNET}, {"cgroup", CLONE_NEWCGROUP},
   };
+  for (const auto& e : kTable)
+    if (type == e.name) return e.flag;
+  return make_error(Code::kInvalidArgument, "namespace \"" + type + "\" is not supported");
+}
+
+// The namespaces the child joins by path (setns), in spec order.
+Result<std::vector<ChildPlan::Join>> namespace_joins(const OciSpec& spec) {
+  std::vector<ChildPlan::Join> out;
+  for (const auto& n : spec.namespaces) {
+    if (n.path.empty()) continue;
+    BERTH_TRY(int flag, namespace_flag(n.type));
+    if (flag == CLONE_NEWPID || flag == CLONE_NEWNS)
+      return make_error(Code::kInvalidArgument, "joining an existing " + n.type + " namespace is not supported");
+    out.push_back({flag, n.path});
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<unsigned long long> namespace_flags(const OciSpec& spec) {
   unsigned long long flags = 0;
   for (const auto& n : spec.namespaces) {
-    bool known = false;
-    for (const auto& e : kTable)
-      if (n == e.name) { flags |= e.flag; known = true; }
-    if (!known) return make_error(Code::kInvalidArgument, "namespace \"" + n + "\" is not supported");
+    BERTH_TRY(int flag, namespace_flag(n.type));
+    if (n.path.empty()) flags |= static_cast<unsigned long long>(flag);
   }
   if (!(flags & CLONE_NEWNS))
-    return make_error(Code::kInvalidArgument, "a \"mount\" namespace is required: the task's mounts must not reach the host");
+    return make_error(Code::kInvalidArgument, "a new \"mount\" namespace is required: the task's mounts must not reach the host");
   return flags;
+}
+
+Status check_sysctls(const OciSpec& spec) {
+  auto has = [&](const char* type) { return has_namespace(spec, type); };
+  for (const auto& [key, value] : spec.sysctls) {
+    (void)value;
+    auto starts = [&](const char* p) { return key.rfind(p, 0) == 0; };
+    bool scoped = (starts("net.") && has("network")) ||
+                  ((starts("kernel.shm") || starts("kernel.msg") || key == "kernel.sem" || starts("fs.mqueue.")) && has("ipc")) ||
+                  ((key == "kernel.hostname" || key == "kernel.domainname") && has("uts"));
+    if (!scoped)
+      return make_error(Code::kInvalidArgument, "sysctl " + key +
+                                                    " is not scoped by a namespace of the task's own; setting it would change the host");
+  }
+  return ok();
 }
 
 std::vector<std::string> exec_candidates(const std::string& command, const std::vector<std::string>& env) {
@@ -84,9 +122,12 @@ std::vector<std::string> exec_candidates(const std::string& command, const std::
   return out;
 }
 
-Result<LaunchedTask> launch(const OciSpec& spec, const TaskStdio& stdio, const cgroups::Cgroup& cgroup) {
+Result<LaunchedTask> launch(const OciSpec& spec, const TaskStdio& stdio, const LaunchTarget& target) {
   if (spec.args.empty()) return make_error(Code::kInvalidArgument, "process.args is empty");
   BERTH_TRY(unsigned long long ns_flags, namespace_flags(spec));
+  BERTH_CHECK(check_sysctls(spec));
+  if (spec.seccomp_bpf.size() % sizeof(struct sock_filter) != 0 || spec.seccomp_bpf.size() / sizeof(struct sock_filter) > BPF_MAXINSNS)
+    return make_error(Code::kInvalidArgument, "the seccomp program is not a whole number of BPF instructions (at most 4096)");
 
   // Everything the child reads is prepared here, before clone.
   ChildPlan plan;
@@ -94,8 +135,17 @@ Result<LaunchedTask> launch(const OciSpec& spec, const TaskStdio& stdio, const c
   plan.stdin_fd = stdio.in;
   plan.stdout_fd = stdio.out;
   plan.stderr_fd = stdio.err;
-  plan.new_uts = ns_flags & CLONE_NEWUTS;
+  plan.new_uts = ns_flags & CLONE_NEWUTS;  // a joined uts namespace is shared: never renamed
   plan.new_net = ns_flags & CLONE_NEWNET;
+  BERTH_TRY(plan.joins, namespace_joins(spec));
+  for (const auto& [key, value] : spec.sysctls) {
+    std::string path = "/proc/sys/" + key;
+    for (auto& c : path)
+      if (c == '.') c = '/';
+    plan.sysctls.push_back({std::move(path), value});
+  }
+  plan.seccomp.len = static_cast<unsigned short>(spec.seccomp_bpf.size() / sizeof(struct sock_filter));
+  plan.seccomp.filter = const_cast<struct sock_filter*>(reinterpret_cast<const struct sock_filter*>(spec.seccomp_bpf.data()));
   plan.exec_paths = exec_candidates(spec.args[0], spec.env);
   for (const auto& a : spec.args) plan.argv.push_back(const_cast<char*>(a.c_str()));
   plan.argv.push_back(nullptr);
@@ -109,9 +159,10 @@ Result<LaunchedTask> launch(const OciSpec& spec, const TaskStdio& stdio, const c
   plan.sync_fd = child_end.get();
 
   int pidfd = -1;
-  pid_t pid = clone3_task(ns_flags | CLONE_INTO_CGROUP, cgroup.fd(), &pidfd);
+  bool into_cgroup = target.cgroup_fd >= 0;
+  pid_t pid = clone3_task(ns_flags | (into_cgroup ? CLONE_INTO_CGROUP : 0), target.cgroup_fd, &pidfd);
   bool moved_by_parent = false;
-  if (pid < 0 && errno != EAGAIN && errno != ENOMEM) {
+  if (into_cgroup && pid < 0 && errno != EAGAIN && errno != ENOMEM) {
     // Kernels before 5.7, or a cgroup the kernel will not clone into: clone without it (and
     // without the cgroup namespace, which would be rooted at the shim's cgroup) and move the
     // child while it waits for "go".
@@ -130,17 +181,22 @@ Result<LaunchedTask> launch(const OciSpec& spec, const TaskStdio& stdio, const c
   task.pidfd = UniqueFd::adopt(pidfd);
   child_end.reset();
 
-  if (moved_by_parent) {
-    auto added = cgroup.add_proc(pid);
+  const auto& join = moved_by_parent ? target.join_all_cgroups : target.join_other_cgroups;
+  if (join) {
+    auto added = join(pid);
     if (!added) {
       kill_and_reap(pid, task.pidfd.get());
-      return std::move(added).error().wrap("move the task into its cgroup");
+      return std::move(added).error().wrap("move the task into its cgroups");
     }
   }
 
-  // Isolate seam: the task exists, sits in its cgroup and namespaces, and is blocked until
-  // "go". Per-task isolation that needs its pid (a veth moved into its network namespace,
-  // limits keyed by pid) goes here.
+  // Isolate seam: the task exists, sits in its cgroups and namespaces, and is blocked until
+  // "go". Per-task setup that needs its pid (a veth moved into its network namespace)
+  // runs here, as createRuntime hooks.
+  if (auto hooked = run_create_runtime_hooks(spec, pid, target.bundle_dir); !hooked) {
+    kill_and_reap(pid, task.pidfd.get());
+    return std::move(hooked).error();
+  }
 
   char go = 1;
   if (::send(parent_end.get(), &go, 1, MSG_NOSIGNAL) != 1) {

@@ -6,10 +6,18 @@
 //
 // Sequence:  parent                                child
 //            clone3 ───────────────────────────►   waits for "go"
-//            [fallback: write pid to cgroup.procs]
-//            [isolate seam: the task is blocked here]
-//            send "go" ────────────────────────►   mounts, pivot_root, user, execve
+//            [join the task's other cgroups, or all of them if CLONE_INTO_CGROUP failed]
+//            [createRuntime hooks with the pid: the task is blocked here]
+//            send "go" ────────────────────────►   join namespaces, sysctls, mounts,
+//                                                  pivot_root, rlimits, user, no_new_privs,
+//                                                  seccomp (last), execve
 //            recv: EOF = running / message = error ◄──
+//
+// Everything in the OciSpec is applied or the launch fails: namespaces created or joined by
+// path (network, ipc, uts, cgroup; pid and mount can only be new), mounts, env, rlimits,
+// sysctls (only those the task's own namespaces scope: net.* with its own network namespace,
+// kernel.shm*/msg*/sem and fs.mqueue.* with its own ipc one, kernel.hostname/domainname with
+// its own uts one — anything else would change the host), the seccomp program, hooks.
 //
 // Threading: call from a single-threaded process (the shim); the child runs on a copy of the
 // caller's memory between clone and execve and allocates there.
@@ -17,7 +25,8 @@
 
 #include <sys/types.h>
 
-#include "cgroups/cgroup.hpp"
+#include <functional>
+
 #include "common/result.hpp"
 #include "common/unique_fd.hpp"
 #include "sandbox/oci_spec.hpp"
@@ -36,12 +45,26 @@ struct LaunchedTask {
   UniqueFd pidfd;
 };
 
+// Where the task goes, as the launcher needs it (it does not know cgroups/): the directory
+// clone3 puts it in, and the owner's calls that place a pid in the task's other hierarchies
+// (after CLONE_INTO_CGROUP) or in all of them (where the kernel refused CLONE_INTO_CGROUP).
+struct LaunchTarget {
+  int cgroup_fd = -1;
+  std::function<Status(pid_t)> join_other_cgroups;
+  std::function<Status(pid_t)> join_all_cgroups;
+  std::string bundle_dir;  // for the hooks' OCI state
+};
+
 // Starts the task. On failure the child has been reaped and the error's message is what a
 // user needs: `exec "/bin/nope": No such file or directory`.
-Result<LaunchedTask> launch(const OciSpec& spec, const TaskStdio& stdio, const cgroups::Cgroup& cgroup);
+Result<LaunchedTask> launch(const OciSpec& spec, const TaskStdio& stdio, const LaunchTarget& target);
 
-// Namespace clone flags for the spec's linux.namespaces; a mount namespace is required (the
-// launcher mounts, and no mount may appear in the host's namespace).
+// kInvalidArgument unless each sysctl is scoped by a namespace the task has of its own.
+Status check_sysctls(const OciSpec& spec);
+
+// Clone flags for the namespaces the spec creates (those with a path are joined instead, by
+// the child); a new mount namespace is required (the launcher mounts, and no mount may
+// appear in the host's namespace).
 Result<unsigned long long> namespace_flags(const OciSpec& spec);
 
 // The paths execve tries for args[0]: itself when it holds a '/', else each directory of

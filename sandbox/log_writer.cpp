@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "common/fs.hpp"
+#include "sandbox/layout.hpp"
 
 namespace berth::sandbox {
 
@@ -36,12 +37,12 @@ Status LogWriter::rotate() {
     return ok();
   }
   for (uint32_t i = max_files_ - 1; i >= 2; --i) {
-    std::string from = name_ + "." + std::to_string(i - 1);
-    std::string to = name_ + "." + std::to_string(i);
+    std::string from = SandboxLayout::log_name(name_, i - 1);
+    std::string to = SandboxLayout::log_name(name_, i);
     if (::renameat(dirfd_, from.c_str(), dirfd_, to.c_str()) != 0 && errno != ENOENT)
       return errno_error("rotate " + from);
   }
-  std::string first = name_ + ".1";
+  std::string first = SandboxLayout::log_name(name_, 1);
   if (::renameat(dirfd_, name_.c_str(), dirfd_, first.c_str()) != 0 && errno != ENOENT)
     return errno_error("rotate " + name_);
   return reopen();

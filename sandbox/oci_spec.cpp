@@ -1,5 +1,6 @@
 #include "sandbox/oci_spec.hpp"
 
+#include <cctype>
 #include <set>
 
 #include "common/json.hpp"
@@ -167,28 +168,116 @@ Status parse_mounts(const Value& v, OciSpec& spec) {
   return ok();
 }
 
+Status parse_namespace(const Value& n, OciSpec& spec) {
+  BERTH_CHECK(require_object(n, "linux.namespaces[]"));
+  BERTH_CHECK(only_keys(n, "linux.namespaces[]", {"type", "path"}));
+  auto* t = find(n, "type");
+  if (!t) return bad("linux.namespaces[]", "type is required");
+  OciNamespace ns;
+  BERTH_TRY(ns.type, get_str(*t, "linux.namespaces[].type"));
+  static const std::set<std::string> kKnown = {"pid", "mount", "uts", "ipc", "network", "cgroup"};
+  if (!kKnown.count(ns.type)) return bad("linux.namespaces", "namespace \"" + ns.type + "\" is not supported");
+  if (auto* p = find(n, "path")) { BERTH_TRY(ns.path, get_str(*p, "linux.namespaces[" + ns.type + "].path")); }
+  if (!ns.path.empty() && ns.path[0] != '/') return bad("linux.namespaces[" + ns.type + "].path", "must be an absolute path");
+  // Joining these would need the launcher itself to move (pid: before clone; mount: the
+  // rootfs is built in a fresh one); refused rather than half done.
+  if (!ns.path.empty() && (ns.type == "pid" || ns.type == "mount"))
+    return bad("linux.namespaces[" + ns.type + "].path", "joining an existing " + ns.type + " namespace is not supported");
+  if (has_namespace(spec, ns.type)) return bad("linux.namespaces", "\"" + ns.type + "\" given twice");
+  spec.namespaces.push_back(std::move(ns));
+  return ok();
+}
+
+// A sysctl name: dot-separated words of [A-Za-z0-9_-], so it maps onto one file under
+// /proc/sys and never anywhere else.
+bool valid_sysctl_name(const std::string& k) {
+  if (k.empty() || k.front() == '.' || k.back() == '.') return false;
+  char prev = 0;
+  for (char c : k) {
+    bool word = std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
+    if (!word && !(c == '.' && prev != '.')) return false;
+    prev = c;
+  }
+  return true;
+}
+
+Status parse_sysctls(const Value& v, OciSpec& spec) {
+  BERTH_CHECK(require_object(v, "linux.sysctl"));
+  for (const auto& m : v.GetObject()) {
+    std::string key(m.name.GetString(), m.name.GetStringLength());
+    if (!valid_sysctl_name(key)) return bad("linux.sysctl", "\"" + key + "\" is not a sysctl name like net.ipv4.ip_forward");
+    if (spec.sysctls.count(key)) return bad("linux.sysctl." + key, "given twice");
+    BERTH_TRY(spec.sysctls[key], get_str(m.value, "linux.sysctl." + key));
+  }
+  return ok();
+}
+
+Status parse_hooks(const Value& v, OciSpec& spec) {
+  BERTH_CHECK(require_object(v, "hooks"));
+  BERTH_CHECK(only_keys(v, "hooks", {"createRuntime"}));
+  auto* list = find(v, "createRuntime");
+  if (!list) return ok();
+  if (!list->IsArray()) return bad("hooks.createRuntime", "expected an array");
+  for (const auto& h : list->GetArray()) {
+    BERTH_CHECK(require_object(h, "hooks.createRuntime[]"));
+    BERTH_CHECK(only_keys(h, "hooks.createRuntime[]", {"path", "args", "env", "timeout"}));
+    OciHook hook;
+    auto* path = find(h, "path");
+    if (!path) return bad("hooks.createRuntime[]", "path is required");
+    BERTH_TRY(hook.path, get_str(*path, "hooks.createRuntime[].path"));
+    if (hook.path.empty() || hook.path[0] != '/') return bad("hooks.createRuntime[].path", "must be an absolute path");
+    if (auto* m = find(h, "args")) { BERTH_TRY(hook.args, get_strs(*m, "hooks.createRuntime[].args")); }
+    if (auto* m = find(h, "env")) { BERTH_TRY(hook.env, get_strs(*m, "hooks.createRuntime[].env")); }
+    if (auto* m = find(h, "timeout")) {
+      BERTH_TRY(hook.timeout_s, get_u32(*m, "hooks.createRuntime[].timeout"));
+      if (hook.timeout_s == 0) return bad("hooks.createRuntime[].timeout", "must be at least 1 second");
+    }
+    spec.create_runtime_hooks.push_back(std::move(hook));
+  }
+  return ok();
+}
+
+constexpr const char* kSeccompAnnotation = "berth.seccomp.bpf";
+
+std::string to_hex(const std::vector<uint8_t>& bytes) {
+  static const char* kDigits = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (uint8_t b : bytes) {
+    out += kDigits[b >> 4];
+    out += kDigits[b & 15];
+  }
+  return out;
+}
+
+Result<std::vector<uint8_t>> from_hex(const std::string& text) {
+  // One BPF instruction is 8 bytes; the kernel takes at most 4096 of them.
+  if (text.size() % 16 != 0 || text.size() > 4096 * 16)
+    return bad(std::string("annotations.") + kSeccompAnnotation, "expected 1 to 4096 BPF instructions in hex");
+  std::vector<uint8_t> out;
+  auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+  };
+  for (size_t i = 0; i < text.size(); i += 2) {
+    int hi = nibble(text[i]), lo = nibble(text[i + 1]);
+    if (hi < 0 || lo < 0) return bad(std::string("annotations.") + kSeccompAnnotation, "not lowercase hex");
+    out.push_back(static_cast<uint8_t>(hi << 4 | lo));
+  }
+  return out;
+}
+
 Status parse_linux(const Value& v, OciSpec& spec) {
   BERTH_CHECK(require_object(v, "linux"));
-  BERTH_CHECK(only_keys(v, "linux", {"namespaces", "maskedPaths", "readonlyPaths"}));
+  BERTH_CHECK(only_keys(v, "linux", {"namespaces", "maskedPaths", "readonlyPaths", "sysctl"}));
   if (auto* ns = find(v, "namespaces")) {
     if (!ns->IsArray()) return bad("linux.namespaces", "expected an array");
-    for (const auto& n : ns->GetArray()) {
-      BERTH_CHECK(require_object(n, "linux.namespaces[]"));
-      // "path" (joining an existing namespace) is not implemented: refusing it beats creating
-      // a fresh namespace the caller did not ask for.
-      BERTH_CHECK(only_keys(n, "linux.namespaces[]", {"type"}));
-      auto* t = find(n, "type");
-      if (!t) return bad("linux.namespaces[]", "type is required");
-      BERTH_TRY(std::string type, get_str(*t, "linux.namespaces[].type"));
-      static const std::set<std::string> kKnown = {"pid", "mount", "uts", "ipc", "network", "cgroup"};
-      if (!kKnown.count(type)) return bad("linux.namespaces", "namespace \"" + type + "\" is not supported");
-      for (const auto& have : spec.namespaces)
-        if (have == type) return bad("linux.namespaces", "\"" + type + "\" given twice");
-      spec.namespaces.push_back(type);
-    }
+    for (const auto& n : ns->GetArray()) BERTH_CHECK(parse_namespace(n, spec));
   }
   if (auto* m = find(v, "maskedPaths")) { BERTH_TRY(spec.masked_paths, get_strs(*m, "linux.maskedPaths")); }
   if (auto* m = find(v, "readonlyPaths")) { BERTH_TRY(spec.readonly_paths, get_strs(*m, "linux.readonlyPaths")); }
+  if (auto* m = find(v, "sysctl")) BERTH_CHECK(parse_sysctls(*m, spec));
   for (const auto* list : {&spec.masked_paths, &spec.readonly_paths})
     for (const auto& p : *list)
       if (p.empty() || p[0] != '/') return bad("linux", "masked and read-only paths must be absolute: \"" + p + "\"");
@@ -197,12 +286,18 @@ Status parse_linux(const Value& v, OciSpec& spec) {
 
 }  // namespace
 
+bool has_namespace(const OciSpec& spec, const std::string& type) {
+  for (const auto& n : spec.namespaces)
+    if (n.type == type) return true;
+  return false;
+}
+
 Result<OciSpec> parse_oci_spec(const std::string& json_text) {
   auto parsed = json::parse(json_text);
   if (!parsed) return std::move(parsed).error().wrap("config.json");
   const rapidjson::Document& doc = *parsed;
   if (!doc.IsObject()) return bad("top level", "expected an object");
-  BERTH_CHECK(only_keys(doc, "", {"ociVersion", "process", "root", "hostname", "mounts", "linux", "annotations"}));
+  BERTH_CHECK(only_keys(doc, "", {"ociVersion", "process", "root", "hostname", "mounts", "linux", "annotations", "hooks"}));
   OciSpec spec;
   auto* version = find(doc, "ociVersion");
   if (!version) return bad("ociVersion", "required");
@@ -225,8 +320,12 @@ Result<OciSpec> parse_oci_spec(const std::string& json_text) {
       BERTH_TRY(spec.annotations[key], get_str(a.value, "annotations." + key));
     }
   }
-  bool has_uts = false;
-  for (const auto& n : spec.namespaces) has_uts = has_uts || n == "uts";
+  if (auto* m = find(doc, "hooks")) BERTH_CHECK(parse_hooks(*m, spec));
+  if (auto it = spec.annotations.find(kSeccompAnnotation); it != spec.annotations.end()) {
+    BERTH_TRY(spec.seccomp_bpf, from_hex(it->second));
+    spec.annotations.erase(it);
+  }
+  bool has_uts = has_namespace(spec, "uts");
   // Without a UTS namespace sethostname would rename the host.
   if (!spec.hostname.empty() && !has_uts) return bad("hostname", "needs a \"uts\" namespace");
   return spec;
@@ -265,12 +364,27 @@ std::string to_json(const OciSpec& spec) {
   w.end_array();
   w.key("linux").begin_object();
   w.key("namespaces").begin_array();
-  for (const auto& n : spec.namespaces) w.begin_object().kv("type", n).end_object();
+  for (const auto& n : spec.namespaces) {
+    w.begin_object().kv("type", n.type);
+    if (!n.path.empty()) w.kv("path", n.path);
+    w.end_object();
+  }
   w.end_array();
+  w.kv_map("sysctl", spec.sysctls);
   w.kv_strings("maskedPaths", spec.masked_paths);
   w.kv_strings("readonlyPaths", spec.readonly_paths);
   w.end_object();
-  w.kv_map("annotations", spec.annotations);
+  std::map<std::string, std::string> annotations = spec.annotations;
+  if (!spec.seccomp_bpf.empty()) annotations[kSeccompAnnotation] = to_hex(spec.seccomp_bpf);
+  w.kv_map("annotations", annotations);
+  if (!spec.create_runtime_hooks.empty()) {
+    w.key("hooks").begin_object().key("createRuntime").begin_array();
+    for (const auto& h : spec.create_runtime_hooks) {
+      w.begin_object().kv("path", h.path).kv_strings("args", h.args).kv_strings("env", h.env)
+          .kv("timeout", static_cast<unsigned>(h.timeout_s)).end_object();
+    }
+    w.end_array().end_object();
+  }
   w.end_object();
   return w.str();
 }

@@ -36,6 +36,25 @@ struct OciMount {
   std::vector<std::string> options;  // "rbind", "ro", "nosuid", "mode=755", ...
 };
 
+// A namespace the task gets: a new one (path empty) or an existing one it joins (path of a
+// /proc/<pid>/ns/<type> or a bind mount of it, e.g. a netns prepared by the network isolator).
+struct OciNamespace {
+  std::string type;  // "pid", "mount", "uts", "ipc", "network", "cgroup"
+  std::string path;
+  bool operator==(const OciNamespace&) const = default;
+};
+
+// An executable run by the shim while the task exists but is blocked before its first
+// instruction (OCI "createRuntime"), with the OCI state ({"id", "pid", "bundle", ...}) on stdin.
+// A hook that fails or outlives timeout_s fails the launch.
+struct OciHook {
+  std::string path;
+  std::vector<std::string> args;
+  std::vector<std::string> env;
+  uint32_t timeout_s = 10;
+  bool operator==(const OciHook&) const = default;
+};
+
 struct OciSpec {
   std::string oci_version = "1.0.2";
   // process
@@ -52,14 +71,22 @@ struct OciSpec {
   std::string hostname;
   std::vector<OciMount> mounts;
   // linux
-  std::vector<std::string> namespaces;  // "pid", "mount", "uts", "ipc", "network", "cgroup"
+  std::vector<OciNamespace> namespaces;
   std::vector<std::string> masked_paths;
   std::vector<std::string> readonly_paths;
+  std::map<std::string, std::string> sysctls;  // "net.ipv4.ip_forward" -> "1", in the task's namespaces
+  // A compiled seccomp filter (struct sock_filter[], host byte order), installed last before
+  // execve. berth's extension: carried as hex in the "berth.seccomp.bpf" annotation, since the
+  // OCI "linux.seccomp" form is a profile, not a program.
+  std::vector<uint8_t> seccomp_bpf;
+  std::vector<OciHook> create_runtime_hooks;  // hooks.createRuntime
   // berth's own keys live in annotations (OCI-compatible): e.g.
   //   "berth.overlay.lowerdir", "berth.overlay.upperdir", "berth.overlay.workdir":
   //   the launcher mounts that overlay on root_path inside the task's mount namespace.
   std::map<std::string, std::string> annotations;
 };
+
+bool has_namespace(const OciSpec& spec, const std::string& type);
 
 Result<OciSpec> parse_oci_spec(const std::string& json_text);
 std::string to_json(const OciSpec& spec);

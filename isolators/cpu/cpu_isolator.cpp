@@ -19,30 +19,47 @@ Status CpuIsolator::apply(const cgroups::Cgroup& cg, const Resources& r) const {
 }
 
 Status CpuIsolator::recover(std::span<const ContainerState> known) {
-  for (const auto& s : known) (void)table_.adopt(s.id, s.spec.cgroup, State{});
+  for (const auto& s : known) (void)table_.adopt(s.id, s.spec.cgroups, "cpu", State{});
   return ok();
 }
 
 Result<LaunchAdditions> CpuIsolator::prepare(const ContainerId& id, const ContainerSpec& spec) {
-  BERTH_TRY(auto* e, table_.adopt(id, spec.cgroup, State{}));
-  BERTH_CHECK(apply(e->cg, spec.resources));
+  BERTH_TRY(auto* e, table_.adopt(id, spec.cgroups, "cpu", State{}));
+  BERTH_CHECK(apply(e->cg(), spec.resources));
   return LaunchAdditions{};
 }
 
-Status CpuIsolator::update(const ContainerId& id, const Resources& r) {
+Status CpuIsolator::check_update(const ContainerId& id, const Resources& r) {
   BERTH_TRY(auto* e, table_.get(id));
-  return apply(e->cg, r);
+  (void)e;
+  if (r.cpus && !cpu_) return make_error(Code::kFailedPrecondition, "the cpu controller is not available");
+  if (r.cpuset && !cpuset_) return make_error(Code::kFailedPrecondition, "the cpuset controller is not available");
+  return ok();
+}
+
+Result<Undo> CpuIsolator::update(const ContainerId& id, const Resources& r) {
+  BERTH_CHECK(check_update(id, r));
+  BERTH_TRY(auto* e, table_.get(id));
+  std::vector<std::string> files;
+  if (r.cpus) files = {"cpu.max", "cpu.weight"};
+  if (r.cpuset) files.push_back("cpuset.cpus");
+  BERTH_TRY(Undo undo, snapshot_files(e->task, e->cg(), files));
+  if (auto applied = apply(e->cg(), r); !applied) {
+    (void)undo();
+    return std::move(applied).error();
+  }
+  return undo;
 }
 
 Result<Usage> CpuIsolator::usage(const ContainerId& id) {
   BERTH_TRY(auto* e, table_.get(id));
   Usage u;
-  BERTH_CHECK(cgroups::read_optional(u.cgroup.cpu_stat, cgroups::cpu::stat(e->cg)));
+  BERTH_CHECK(cgroups::read_optional(u.cgroup.cpu_stat, cgroups::cpu::stat(e->cg())));
   if (cpu_) {
-    BERTH_CHECK(cgroups::read_optional(u.cgroup.cpu_max, cgroups::cpu::max(e->cg)));
-    BERTH_CHECK(cgroups::read_optional(u.cgroup.cpu_weight, cgroups::cpu::weight(e->cg)));
+    BERTH_CHECK(cgroups::read_optional(u.cgroup.cpu_max, cgroups::cpu::max(e->cg())));
+    BERTH_CHECK(cgroups::read_optional(u.cgroup.cpu_weight, cgroups::cpu::weight(e->cg())));
   }
-  BERTH_CHECK(cgroups::read_optional(u.cgroup.cpu_pressure, cgroups::pressure::read(e->cg, cgroups::pressure::Resource::kCpu)));
+  BERTH_CHECK(cgroups::read_optional(u.cgroup.cpu_pressure, cgroups::pressure::read(e->cg(), cgroups::pressure::Resource::kCpu)));
   return u;
 }
 

@@ -18,7 +18,8 @@ class CpuIsolator : public Isolator {
   std::string_view name() const override { return "cgroups/cpu"; }
   Status recover(std::span<const ContainerState> known) override;
   Result<LaunchAdditions> prepare(const ContainerId&, const ContainerSpec&) override;
-  Status update(const ContainerId&, const Resources&) override;
+  Status check_update(const ContainerId&, const Resources&) override;
+  Result<Undo> update(const ContainerId&, const Resources&) override;
   Result<Usage> usage(const ContainerId&) override;
   Status cleanup(const ContainerId&) override;
 

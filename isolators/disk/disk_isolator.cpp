@@ -5,6 +5,7 @@
 
 #include "cgroups/pressure.hpp"
 #include "cgroups/stats.hpp"
+#include "sandbox/layout.hpp"
 
 namespace berth::isolators {
 namespace {
@@ -39,21 +40,22 @@ Result<uint64_t> disk_usage(const std::string& dir) {
 }
 
 Result<uint64_t> DiskIsolator::used(const State& s) const {
-  BERTH_TRY(uint64_t work, disk_usage(s.sandbox_dir + "/work"));
-  BERTH_TRY(uint64_t upper, disk_usage(s.sandbox_dir + "/overlay/upper"));
+  sandbox::SandboxLayout layout(s.sandbox_dir);
+  BERTH_TRY(uint64_t work, disk_usage(layout.work_path()));
+  BERTH_TRY(uint64_t upper, disk_usage(layout.overlay_upper_path()));
   return work + upper;
 }
 
 Status DiskIsolator::recover(std::span<const ContainerState> known) {
   for (const auto& s : known) {
-    State& st = tasks_[s.id] = State{s.spec.sandbox_dir, s.spec.cgroup, limit_of(s.spec.resources)};
+    State& st = tasks_[s.id] = State{s.spec.sandbox_dir, s.spec.cgroups, limit_of(s.spec.resources)};
     st.running = true;
   }
   return ok();
 }
 
 Result<LaunchAdditions> DiskIsolator::prepare(const ContainerId& id, const ContainerSpec& spec) {
-  tasks_[id] = State{spec.sandbox_dir, spec.cgroup, limit_of(spec.resources)};
+  tasks_[id] = State{spec.sandbox_dir, spec.cgroups, limit_of(spec.resources)};
   return LaunchAdditions{};
 }
 
@@ -64,15 +66,24 @@ Status DiskIsolator::isolate(const ContainerId& id, pid_t, int64_t) {
   return ok();
 }
 
-Status DiskIsolator::update(const ContainerId& id, const Resources& r) {
+Status DiskIsolator::check_update(const ContainerId& id, const Resources&) {
+  if (!tasks_.count(id)) return make_error(Code::kNotFound, "no task '" + id + "'");
+  return ok();
+}
+
+Result<Undo> DiskIsolator::update(const ContainerId& id, const Resources& r) {
   auto it = tasks_.find(id);
   if (it == tasks_.end()) return make_error(Code::kNotFound, "no task '" + id + "'");
-  if (r.disk_mb) {
-    it->second.limit_bytes = limit_of(r);
-    it->second.reported = false;
-    it->second.checked_at_ns = 0;
-  }
-  return ok();
+  if (!r.disk_mb) return no_undo();
+  State before = it->second;
+  it->second.limit_bytes = limit_of(r);
+  it->second.reported = false;
+  it->second.checked_at_ns = 0;
+  return Undo([this, id, before]() -> Status {
+    auto again = tasks_.find(id);
+    if (again != tasks_.end()) again->second = before;
+    return ok();
+  });
 }
 
 Result<Usage> DiskIsolator::usage(const ContainerId& id) {
@@ -81,8 +92,9 @@ Result<Usage> DiskIsolator::usage(const ContainerId& id) {
   Usage u;
   BERTH_TRY(u.disk_used_bytes, used(it->second));
   u.disk_limit_bytes = it->second.limit_bytes;
-  if (auto cg = cgroups::Cgroup::open(it->second.cgroup)) {
-    BERTH_CHECK(cgroups::read_optional(u.cgroup.io_pressure, cgroups::pressure::read(*cg, cgroups::pressure::Resource::kIo)));
+  if (it->second.cgroups) {
+    const cgroups::Cgroup& cg = it->second.cgroups->for_controller("io");
+    BERTH_CHECK(cgroups::read_optional(u.cgroup.io_pressure, cgroups::pressure::read(cg, cgroups::pressure::Resource::kIo)));
   }
   return u;
 }

@@ -24,7 +24,8 @@ class DiskIsolator : public Isolator {
   Status recover(std::span<const ContainerState> known) override;
   Result<LaunchAdditions> prepare(const ContainerId&, const ContainerSpec&) override;
   Status isolate(const ContainerId&, pid_t, int64_t started_at_ns) override;
-  Status update(const ContainerId&, const Resources&) override;
+  Status check_update(const ContainerId&, const Resources&) override;
+  Result<Undo> update(const ContainerId&, const Resources&) override;
   Result<Usage> usage(const ContainerId&) override;
   Status cleanup(const ContainerId&) override;
   std::vector<ContainerLimitation> tick(int64_t now_ns) override;
@@ -32,7 +33,7 @@ class DiskIsolator : public Isolator {
  private:
   struct State {
     std::string sandbox_dir;
-    std::string cgroup;
+    std::shared_ptr<const cgroups::TaskCgroups> cgroups;  // for io.pressure
     std::optional<uint64_t> limit_bytes;
     int64_t checked_at_ns = 0;
     bool running = false;  // checked from isolate() on: a breach needs a task to kill

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <string>
 
+#include "sandbox/layout.hpp"
 #include "sandbox/shim/shim.hpp"
 
 namespace {
@@ -47,7 +48,7 @@ int main(int argc, char** argv) {
   ::setsid();
   redirect(0, "/dev/null", O_RDONLY);
   redirect(1, "/dev/null", O_WRONLY);
-  std::string log = bundle + "/shim.log";
+  std::string log = berth::sandbox::RunDirLayout(bundle).shim_log_path();
   redirect(2, log.c_str(), O_WRONLY | O_APPEND | O_CREAT);
 
   // berthd signals the task directly; terminal and pipe signals must not take the shim down.

@@ -16,11 +16,12 @@
 #include <cstring>
 #include <optional>
 
-#include "cgroups/cgroup.hpp"
+#include "cgroups/task_cgroups.hpp"
 #include "common/fs.hpp"
 #include "common/json.hpp"
 #include "sandbox/exit_record.hpp"
 #include "sandbox/launcher.hpp"
+#include "sandbox/layout.hpp"
 #include "sandbox/log_writer.hpp"
 #include "sandbox/oci_spec.hpp"
 #include "sandbox/shim_config.hpp"
@@ -90,9 +91,10 @@ struct Stream {
 // 0 when at least one copy was written.
 int write_exit_record(const std::string& bundle_dir, int sandbox_fd, const ExitRecord& record) {
   std::string text = to_json(record) + "\n";
-  auto copy = fs::write_file_atomic(bundle_dir + "/exit.json", text, 0644, fs::Durability::kVolatile);
-  if (!copy) diag("write " + bundle_dir + "/exit.json: " + copy.error().message);
-  auto written = sandbox_fd >= 0 ? fs::write_file_atomic(sandbox_fd, "exit.json", text)
+  std::string copy_path = RunDirLayout(bundle_dir).exit_path();
+  auto copy = fs::write_file_atomic(copy_path, text, 0644, fs::Durability::kVolatile);
+  if (!copy) diag("write " + copy_path + ": " + copy.error().message);
+  auto written = sandbox_fd >= 0 ? fs::write_file_atomic(sandbox_fd, SandboxLayout::kExit, text)
                                  : Status(make_error(Code::kNotFound, "no sandbox directory"));
   if (!written) diag("write exit.json: " + written.error().message);
   return copy || written ? 0 : 1;
@@ -100,8 +102,8 @@ int write_exit_record(const std::string& bundle_dir, int sandbox_fd, const ExitR
 
 class Shim {
  public:
-  Shim(const std::string& bundle_dir, const ShimConfig& cfg, const OciSpec& spec, int status_fd)
-      : bundle_dir_(bundle_dir), cfg_(cfg), spec_(spec), status_fd_(status_fd) {}
+  Shim(const ShimConfig& cfg, const OciSpec& spec, std::string bundle_dir, int status_fd)
+      : cfg_(cfg), spec_(spec), bundle_dir_(std::move(bundle_dir)), status_fd_(status_fd) {}
 
   int run();
 
@@ -114,12 +116,12 @@ class Shim {
   void drain();
   int write_exit();
 
-  const std::string& bundle_dir_;
   const ShimConfig& cfg_;
   const OciSpec& spec_;
+  std::string bundle_dir_;
   int status_fd_;
   UniqueFd sandbox_;
-  std::optional<cgroups::Cgroup> cgroup_;
+  std::shared_ptr<const cgroups::TaskCgroups> cgroups_;
   UniqueFd sigfd_, epoll_;
   Stream out_{"stdout", {}, {}}, err_{"stderr", {}, {}};
   LaunchedTask task_;
@@ -129,8 +131,7 @@ class Shim {
 
 Status Shim::setup() {
   BERTH_TRY_CTX(sandbox_, fs::open_dir(cfg_.sandbox_dir), "sandbox directory");
-  BERTH_TRY_CTX(auto cg, cgroups::Cgroup::open(cfg_.cgroup), "task cgroup");
-  cgroup_.emplace(std::move(cg));
+  BERTH_TRY_CTX(cgroups_, cgroups::TaskCgroups::open(cfg_.cgroup), "task cgroup");
   // Orphans of the task (its pid namespace's leftovers) are re-parented to us, not to berthd.
   if (::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0) return errno_error("become child subreaper");
   sigset_t mask;
@@ -143,8 +144,8 @@ Status Shim::setup() {
   int ep = ::epoll_create1(EPOLL_CLOEXEC);
   if (ep < 0) return errno_error("epoll");
   epoll_ = UniqueFd::adopt(ep);
-  BERTH_TRY(auto out_log, LogWriter::open(sandbox_.get(), "stdout", cfg_.log_max_bytes, cfg_.log_max_files));
-  BERTH_TRY(auto err_log, LogWriter::open(sandbox_.get(), "stderr", cfg_.log_max_bytes, cfg_.log_max_files));
+  BERTH_TRY(auto out_log, LogWriter::open(sandbox_.get(), SandboxLayout::kStdout, cfg_.log_max_bytes, cfg_.log_max_files));
+  BERTH_TRY(auto err_log, LogWriter::open(sandbox_.get(), SandboxLayout::kStderr, cfg_.log_max_bytes, cfg_.log_max_files));
   out_.log.emplace(std::move(out_log));
   err_.log.emplace(std::move(err_log));
   return ok();
@@ -163,7 +164,12 @@ Status Shim::start_task() {
     if (::fcntl(fd, F_SETFL, O_NONBLOCK) != 0) return errno_error("nonblocking pipe");
 
   record_.started_at_ns = now_ns();
-  BERTH_TRY(task_, launch(spec_, TaskStdio{null.get(), out_w.get(), err_w.get()}, *cgroup_));
+  LaunchTarget target;
+  target.cgroup_fd = cgroups_->unified().fd();
+  target.join_other_cgroups = [this](pid_t pid) { return cgroups_->join_other_hierarchies(pid); };
+  target.join_all_cgroups = [this](pid_t pid) { return cgroups_->join_all(pid); };
+  target.bundle_dir = bundle_dir_;
+  BERTH_TRY(task_, launch(spec_, TaskStdio{null.get(), out_w.get(), err_w.get()}, target));
   record_.pid = task_.pid;
   // Registered before the loop, with the write ends still open: nothing can be missed.
   struct Watch { int fd; uint64_t tag; };
@@ -226,17 +232,16 @@ void Shim::finish_task() {
   // With its own pid namespace, the task's init exiting has already killed (and the kernel
   // has waited for) everything else in it; cgroup.events turns "populated 0" only 10-25 ms
   // later, which would be pure latency. berthd's cgroup removal still waits for emptiness.
-  bool own_pid_ns = std::find(spec_.namespaces.begin(), spec_.namespaces.end(), "pid") != spec_.namespaces.end();
-  if (own_pid_ns) {
+  if (has_namespace(spec_, "pid")) {
     reap();
     return;
   }
-  auto empty = cgroup_->wait_empty(kEmptyGrace);
+  auto empty = cgroups_->wait_empty(kEmptyGrace);
   if (!empty) {
-    diag("task exited, killing what is left in " + cgroup_->path());
-    auto killed = cgroup_->kill();
-    if (!killed) diag("kill " + cgroup_->path() + ": " + killed.error().message);
-    empty = cgroup_->wait_empty(kAfterKill);
+    diag("task exited, killing what is left in " + cgroups_->path());
+    auto killed = cgroups_->kill();
+    if (!killed) diag("kill " + cgroups_->path() + ": " + killed.error().message);
+    empty = cgroups_->wait_empty(kAfterKill);
     if (!empty) diag(empty.error().message);
   }
   reap();
@@ -324,12 +329,12 @@ int run(const std::string& bundle_dir, int status_fd) {
     report_status(status_fd, json::JsonWriter().begin_object().kv("error", msg).end_object().str());
     return 1;
   };
-  auto cfg_text = fs::read_file(bundle_dir + "/shim.json");
+  auto cfg_text = fs::read_file(RunDirLayout(bundle_dir).shim_config_path());
   if (!cfg_text) return fail(cfg_text.error().message);
   auto cfg = parse_shim_config(*cfg_text);
   if (!cfg) return fail(cfg.error().message);
 
-  auto spec_text = fs::read_file(bundle_dir + "/config.json");
+  auto spec_text = fs::read_file(RunDirLayout(bundle_dir).config_path());
   Result<OciSpec> spec = spec_text ? parse_oci_spec(*spec_text) : Result<OciSpec>(spec_text.error());
   if (!spec) {
     // The sandbox exists: a bad spec is a failed launch and leaves its record like any other.
@@ -342,7 +347,7 @@ int run(const std::string& bundle_dir, int status_fd) {
     auto sandbox = fs::open_dir(cfg->sandbox_dir);
     return write_exit_record(bundle_dir, sandbox ? sandbox->get() : -1, r);
   }
-  Shim shim(bundle_dir, *cfg, *spec, status_fd);
+  Shim shim(*cfg, *spec, bundle_dir, status_fd);
   return shim.run();
 }
 

@@ -4,12 +4,27 @@
 
 #include <algorithm>
 
+#include "isolators/filesystem/sandbox_isolator.hpp"
+#include "isolators/namespaces/namespaces_isolator.hpp"
+#include "isolators/registry.hpp"
+
 namespace berth::agent {
 namespace {
 
 TaskPaths paths() {
-  return TaskPaths{"/run/b/c/id/rootfs", "/srv/rootfs", "/var/s/id/overlay/upper", "/var/s/id/overlay/work",
-                   "/var/s/id/work"};
+  return TaskPaths{"/run/b/c/id/rootfs", "/srv/rootfs", "/var/s/id/overlay/upper", "/var/s/id/overlay/work"};
+}
+
+// What the standard namespaces and filesystem isolators add for `spec` (sandbox /var/s/id).
+isolators::LaunchAdditions additions(const TaskSpec& spec) {
+  std::vector<std::unique_ptr<isolators::Isolator>> table;
+  table.push_back(std::make_unique<isolators::NamespacesIsolator>());
+  table.push_back(std::make_unique<isolators::SandboxIsolator>());
+  auto reg = isolators::Registry::create(std::move(table)).value();
+  isolators::ContainerSpec cs;
+  cs.sandbox_dir = "/var/s/id";
+  for (const auto& v : spec.volumes) cs.volumes.push_back({v.host_path, v.container_path, v.read_only});
+  return reg->prepare("id", cs).value();
 }
 
 bool has_env(const sandbox::OciSpec& s, const std::string& kv) {
@@ -22,7 +37,9 @@ TEST(Translate, MapsTheTaskSpec) {
     "rlimits": {"nofile": {"soft": 10, "hard": 20}, "nproc": {"soft": 5, "hard": 6}},
     "volumes": [{"host_path": "/srv/data", "container_path": "/data", "read_only": true}]})").value();
   sandbox::OciUser user{1000, 1000, {10}};
-  auto oci = translate(spec, "0123456789abcdef", paths(), user);
+  auto translated = translate(spec, "0123456789abcdef", paths(), user, additions(spec));
+  ASSERT_TRUE(translated.has_value()) << translated.error().message;
+  const sandbox::OciSpec& oci = *translated;
   EXPECT_EQ(oci.args, spec.command);
   EXPECT_EQ(oci.hostname, "web-1");
   EXPECT_TRUE(has_env(oci, "MODE=prod"));
@@ -36,7 +53,9 @@ TEST(Translate, MapsTheTaskSpec) {
   EXPECT_EQ(oci.annotations.at("berth.overlay.upperdir"), "/var/s/id/overlay/upper");
   EXPECT_EQ(oci.annotations.at("berth.overlay.workdir"), "/var/s/id/overlay/work");
   for (const char* ns : {"pid", "mount", "uts", "ipc", "network", "cgroup"})
-    EXPECT_NE(std::find(oci.namespaces.begin(), oci.namespaces.end(), ns), oci.namespaces.end()) << ns;
+    EXPECT_TRUE(sandbox::has_namespace(oci, ns)) << ns;
+  EXPECT_NE(std::find(oci.masked_paths.begin(), oci.masked_paths.end(), "/proc/kcore"), oci.masked_paths.end());
+  EXPECT_NE(std::find(oci.readonly_paths.begin(), oci.readonly_paths.end(), "/proc/sys"), oci.readonly_paths.end());
   auto nofile = std::find_if(oci.rlimits.begin(), oci.rlimits.end(), [](auto& r) { return r.type == "RLIMIT_NOFILE"; });
   ASSERT_NE(nofile, oci.rlimits.end());
   EXPECT_EQ(nofile->soft, 10u);
@@ -53,13 +72,55 @@ TEST(Translate, MapsTheTaskSpec) {
 
 TEST(Translate, DefaultsForAMinimalSpec) {
   auto spec = parse_task_spec(R"({"rootfs": "/srv/rootfs", "command": ["true"]})").value();
-  auto oci = translate(spec, "0123456789abcdef", paths(), sandbox::OciUser{});
+  auto translated = translate(spec, "0123456789abcdef", paths(), sandbox::OciUser{}, isolators::LaunchAdditions{});
+  ASSERT_TRUE(translated.has_value());
+  const sandbox::OciSpec& oci = *translated;
   EXPECT_EQ(oci.hostname, "0123456789ab");
   EXPECT_EQ(oci.cwd, "/");
   EXPECT_TRUE(has_env(oci, std::string("PATH=") + kDefaultPath));
   EXPECT_TRUE(has_env(oci, "HOME=/root"));
   EXPECT_EQ(oci.oom_score_adj, 0);
   EXPECT_TRUE(oci.rlimits.empty());  // the launcher's own default applies
+}
+
+// translate only merges: every kind of addition reaches the OCI spec as the isolators gave it.
+TEST(Translate, CarriesEveryAdditionIntoTheSpec) {
+  auto spec = parse_task_spec(R"({"rootfs": "/srv/rootfs", "command": ["true"], "env": {"MODE": "x"}})").value();
+  isolators::LaunchAdditions add;
+  add.namespaces = {{"mount", ""}, {"network", "/run/netns/t1"}};
+  add.env["PORT0"] = "31000";
+  add.rlimits.push_back({"RLIMIT_CORE", 0, 0});
+  add.sysctls["net.ipv4.ip_unprivileged_port_start"] = "0";
+  add.seccomp_bpf = std::vector<uint8_t>(8, 0);
+  add.no_new_privileges = true;
+  add.hooks.push_back({"/usr/lib/berth/hook", {"hook", "up"}, {}, 5});
+  auto oci = translate(spec, "0123456789abcdef", paths(), sandbox::OciUser{}, add);
+  ASSERT_TRUE(oci.has_value()) << oci.error().message;
+  EXPECT_EQ(oci->namespaces, add.namespaces);
+  EXPECT_TRUE(has_env(*oci, "PORT0=31000"));
+  EXPECT_TRUE(has_env(*oci, "MODE=x"));
+  ASSERT_EQ(oci->rlimits.size(), 1u);
+  EXPECT_EQ(oci->rlimits[0].type, "RLIMIT_CORE");
+  EXPECT_EQ(oci->sysctls, add.sysctls);
+  EXPECT_EQ(oci->seccomp_bpf, add.seccomp_bpf);
+  EXPECT_TRUE(oci->no_new_privileges);
+  EXPECT_EQ(oci->create_runtime_hooks, add.hooks);
+}
+
+TEST(Translate, ASpecMayNotOverrideWhatAnIsolatorSets) {
+  auto spec = parse_task_spec(R"({"rootfs": "/srv/rootfs", "command": ["true"], "env": {"PORT0": "80"},
+    "rlimits": {"core": {"soft": 1, "hard": 1}}})").value();
+  isolators::LaunchAdditions env;
+  env.env["PORT0"] = "31000";
+  auto r = translate(spec, "0123456789abcdef", paths(), sandbox::OciUser{}, env);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code, Code::kInvalidArgument);
+  EXPECT_NE(r.error().message.find("'/env/PORT0'"), std::string::npos) << r.error().message;
+  isolators::LaunchAdditions rl;
+  rl.rlimits.push_back({"RLIMIT_CORE", 0, 0});
+  r = translate(spec, "0123456789abcdef", paths(), sandbox::OciUser{}, rl);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_NE(r.error().message.find("RLIMIT_CORE"), std::string::npos) << r.error().message;
 }
 
 }  // namespace

@@ -10,8 +10,10 @@
 #include "common/fs.hpp"
 #include "isolators/cpu/cpu_isolator.hpp"
 #include "isolators/disk/disk_isolator.hpp"
+#include "isolators/filesystem/sandbox_isolator.hpp"
 #include "isolators/max_runtime/max_runtime_isolator.hpp"
 #include "isolators/memory/memory_isolator.hpp"
+#include "isolators/namespaces/namespaces_isolator.hpp"
 #include "isolators/pids/pids_isolator.hpp"
 #include "isolators/registry.hpp"
 #include "tests/cgroups/fake_tree.hpp"
@@ -20,6 +22,10 @@ namespace berth::isolators {
 namespace {
 
 using cgroups::testing::FakeTree;
+
+std::shared_ptr<const cgroups::TaskCgroups> task_cgroups(const FakeTree& t) {
+  return cgroups::TaskCgroups::open(t.path()).value();
+}
 
 // A task cgroup as a v2 kernel with every controller shows it.
 void seed(const FakeTree& t) {
@@ -51,7 +57,7 @@ class Conformance : public ::testing::TestWithParam<Factory> {
  protected:
   void SetUp() override {
     seed(cg_);
-    spec_.cgroup = cg_.path();
+    spec_.cgroups = task_cgroups(cg_);
     spec_.sandbox_dir = sandbox_.path();
     spec_.resources.cpus = 0.5;
     spec_.resources.memory_mb = 64;
@@ -82,6 +88,8 @@ TEST_P(Conformance, PrepareThenCleanupLeavesNothing) {
   EXPECT_TRUE(iso->tick(now_ns()).empty());
 }
 
+// After a restart the new isolator acts on the task as the old one did: an update reaches the
+// kernel's files (or the isolator's own limit), and the limits it reports are the task's.
 TEST_P(Conformance, RecoverAfterRestartAdoptsRunningTasks) {
   {
     auto before = GetParam().make();
@@ -90,17 +98,37 @@ TEST_P(Conformance, RecoverAfterRestartAdoptsRunningTasks) {
   auto iso = GetParam().make();  // a new berthd
   ContainerState known{"t1", spec_, now_ns()};
   ASSERT_TRUE(iso->recover(std::span<const ContainerState>(&known, 1)).has_value());
-  EXPECT_TRUE(iso->usage("t1").has_value());
+  auto u = iso->usage("t1");
+  ASSERT_TRUE(u.has_value()) << u.error().message;
+  std::string name = GetParam().name;
+  if (name == "max_runtime") { EXPECT_EQ(u->max_runtime_s, 60u); }
+  if (name == "disk") { EXPECT_EQ(u->disk_limit_bytes, 10u << 20); }
   Resources more;
+  more.cpus = 1.0;
   more.memory_mb = 128;
-  EXPECT_TRUE(iso->update("t1", more).has_value());
+  more.pids = 50;
+  more.disk_mb = 20;
+  ASSERT_TRUE(iso->check_update("t1", more).has_value());
+  auto updated = iso->update("t1", more);
+  ASSERT_TRUE(updated.has_value()) << updated.error().message;
+  if (name == "memory") { EXPECT_EQ(cg_.get("memory.max"), std::to_string(128 << 20)); }
+  if (name == "cpu") { EXPECT_EQ(cg_.get("cpu.max"), "100000 100000"); }
+  if (name == "pids") { EXPECT_EQ(cg_.get("pids.max"), "50"); }
+  if (name == "disk") { EXPECT_EQ(iso->usage("t1")->disk_limit_bytes, 20u << 20); }
+  // The undo puts back what the update changed.
+  ASSERT_TRUE((*updated)().has_value());
+  if (name == "memory") { EXPECT_EQ(cg_.get("memory.max"), std::to_string(64 << 20)); }
+  if (name == "pids") { EXPECT_EQ(cg_.get("pids.max"), "100"); }
+  if (name == "disk") { EXPECT_EQ(iso->usage("t1")->disk_limit_bytes, 10u << 20); }
   EXPECT_TRUE(iso->cleanup("t1").has_value());
   EXPECT_FALSE(iso->usage("t1").has_value());
 }
 
 INSTANTIATE_TEST_SUITE_P(
     Isolators, Conformance,
-    ::testing::Values(Factory{"cpu", [] { return std::make_unique<CpuIsolator>(true, true); }},
+    ::testing::Values(Factory{"namespaces", [] { return std::make_unique<NamespacesIsolator>(); }},
+                      Factory{"filesystem_sandbox", [] { return std::make_unique<SandboxIsolator>(); }},
+                      Factory{"cpu", [] { return std::make_unique<CpuIsolator>(true, true); }},
                       Factory{"memory", [] { return std::make_unique<MemoryIsolator>(true); }},
                       Factory{"pids", [] { return std::make_unique<PidsIsolator>(true); }},
                       Factory{"disk", [] { return std::make_unique<DiskIsolator>(0); }},
@@ -186,7 +214,7 @@ TEST_F(Limits, PidsHitsAreEventsAndFatalOnlyWithKillOn) {
     FakeTree cg;
     seed(cg);
     ContainerSpec s;
-    s.cgroup = cg.path();
+    s.cgroups = task_cgroups(cg);
     s.sandbox_dir = sandbox_.path();
     s.resources.pids = 10;
     s.policy.kill_on_pids = kill_on;

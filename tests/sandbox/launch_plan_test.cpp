@@ -52,14 +52,33 @@ TEST(ExecCandidates, SearchesTheSpecPath) {
 
 TEST(NamespaceFlags, MapsAndRequiresAMountNamespace) {
   OciSpec spec;
-  spec.namespaces = {"pid", "mount", "network"};
+  spec.namespaces = {{"pid", ""}, {"mount", ""}, {"network", ""}};
   auto f = namespace_flags(spec);
   ASSERT_TRUE(f.has_value());
   EXPECT_EQ(*f, static_cast<unsigned long long>(CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET));
-  spec.namespaces = {"pid"};
+  // A namespace joined by path is not created.
+  spec.namespaces = {{"mount", ""}, {"network", "/run/netns/x"}};
+  EXPECT_EQ(namespace_flags(spec).value(), static_cast<unsigned long long>(CLONE_NEWNS));
+  spec.namespaces = {{"pid", ""}};
   auto no_mnt = namespace_flags(spec);
   ASSERT_FALSE(no_mnt.has_value());
   EXPECT_NE(no_mnt.error().message.find("\"mount\" namespace is required"), std::string::npos);
+}
+
+TEST(Sysctls, OnlyThoseTheTasksOwnNamespacesScope) {
+  OciSpec spec;
+  spec.namespaces = {{"mount", ""}, {"network", ""}, {"ipc", ""}};
+  spec.sysctls = {{"net.ipv4.ip_forward", "1"}, {"kernel.shmmax", "1"}, {"fs.mqueue.msg_max", "5"}};
+  EXPECT_TRUE(check_sysctls(spec).has_value());
+  for (const char* host_wide : {"kernel.panic", "vm.swappiness", "kernel.hostname"}) {
+    spec.sysctls = {{host_wide, "1"}};
+    auto r = check_sysctls(spec);
+    ASSERT_FALSE(r.has_value()) << host_wide;
+    EXPECT_NE(r.error().message.find("would change the host"), std::string::npos);
+  }
+  spec.namespaces = {{"mount", ""}};  // the host's network namespace
+  spec.sysctls = {{"net.ipv4.ip_forward", "1"}};
+  EXPECT_FALSE(check_sysctls(spec).has_value());
 }
 
 TEST(OverlayOptions, AllOrNothing) {

@@ -16,9 +16,11 @@ const char* kFull = R"({
   "mounts": [{"destination": "/mnt/sandbox", "type": "bind", "source": "/var/lib/berth/s/1", "options": ["rbind", "rw"]},
              {"destination": "/data", "source": "/srv/data", "options": ["rbind", "ro"]},
              {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["size=64m", "nosuid"]}],
-  "linux": {"namespaces": [{"type": "pid"}, {"type": "mount"}, {"type": "uts"}],
-            "maskedPaths": ["/proc/kcore"], "readonlyPaths": ["/proc/sys"]},
-  "annotations": {"berth.overlay.lowerdir": "/l", "team": "web"}
+  "linux": {"namespaces": [{"type": "pid"}, {"type": "mount"}, {"type": "uts"}, {"type": "network", "path": "/run/netns/t1"}],
+            "maskedPaths": ["/proc/kcore"], "readonlyPaths": ["/proc/sys"],
+            "sysctl": {"net.ipv4.ip_unprivileged_port_start": "0"}},
+  "hooks": {"createRuntime": [{"path": "/usr/lib/berth/net-hook", "args": ["net-hook", "up"], "env": ["A=1"], "timeout": 5}]},
+  "annotations": {"berth.overlay.lowerdir": "/l", "team": "web", "berth.seccomp.bpf": "06000000ff7f000006000000ff7f0000"}
 })";
 
 TEST(OciSpec, ParsesEveryField) {
@@ -45,7 +47,13 @@ TEST(OciSpec, ParsesEveryField) {
   EXPECT_EQ(s.mounts[1].destination, "/data");
   EXPECT_EQ(s.mounts[1].type, "");
   EXPECT_EQ(s.mounts[1].options, (std::vector<std::string>{"rbind", "ro"}));
-  EXPECT_EQ(s.namespaces, (std::vector<std::string>{"pid", "mount", "uts"}));
+  EXPECT_EQ(s.namespaces, (std::vector<OciNamespace>{{"pid", ""}, {"mount", ""}, {"uts", ""}, {"network", "/run/netns/t1"}}));
+  EXPECT_EQ(s.sysctls.at("net.ipv4.ip_unprivileged_port_start"), "0");
+  ASSERT_EQ(s.create_runtime_hooks.size(), 1u);
+  EXPECT_EQ(s.create_runtime_hooks[0], (OciHook{"/usr/lib/berth/net-hook", {"net-hook", "up"}, {"A=1"}, 5}));
+  ASSERT_EQ(s.seccomp_bpf.size(), 16u);  // two instructions: RET ALLOW, RET ALLOW
+  EXPECT_EQ(s.seccomp_bpf[0], 0x06);
+  EXPECT_EQ(s.annotations.count("berth.seccomp.bpf"), 0u);  // carried in seccomp_bpf
   EXPECT_EQ(s.masked_paths, (std::vector<std::string>{"/proc/kcore"}));
   EXPECT_EQ(s.readonly_paths, (std::vector<std::string>{"/proc/sys"}));
   EXPECT_EQ(s.annotations.at("team"), "web");
@@ -99,7 +107,7 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         Rejection{"not json", "malformed JSON"},
         Rejection{"[]", "expected an object"},
-        Rejection{SPEC(R"({"args": ["x"]})", R"(, "hooks": {})"), "hooks: unsupported field"},
+        Rejection{SPEC(R"({"args": ["x"]})", R"(, "hooks": {"prestart": []})"), "hooks.prestart: unsupported field"},
         Rejection{SPEC(R"({"args": ["x"], "capabilities": {}})", ""), "process.capabilities: unsupported field"},
         Rejection{SPEC(R"({"args": ["x"], "terminal": true})", ""), "terminal is not supported"},
         Rejection{SPEC(R"({"args": []})", ""), "needs at least the command"},
@@ -116,7 +124,11 @@ INSTANTIATE_TEST_SUITE_P(
         Rejection{SPEC(R"({"args": ["x"]})", R"(, "mounts": [{"destination": "/a"}])"), "type is required"},
         Rejection{SPEC(R"({"args": ["x"]})", R"(, "mounts": [{"destination": "/a", "type": "tmpfs", "uidMappings": []}])"), "unsupported field"},
         Rejection{SPEC(R"({"args": ["x"]})", R"(, "linux": {"namespaces": [{"type": "user"}]})"), "\"user\" is not supported"},
-        Rejection{SPEC(R"({"args": ["x"]})", R"(, "linux": {"namespaces": [{"type": "network", "path": "/proc/1/ns/net"}]})"), "path: unsupported"},
+        Rejection{SPEC(R"({"args": ["x"]})", R"(, "linux": {"namespaces": [{"type": "pid", "path": "/proc/1/ns/pid"}]})"), "joining an existing pid namespace is not supported"},
+        Rejection{SPEC(R"({"args": ["x"]})", R"(, "linux": {"namespaces": [{"type": "network", "path": "ns/net"}]})"), "must be an absolute path"},
+        Rejection{SPEC(R"({"args": ["x"]})", R"(, "linux": {"sysctl": {"net/../../x": "1"}})"), "is not a sysctl name"},
+        Rejection{SPEC(R"({"args": ["x"]})", R"(, "annotations": {"berth.seccomp.bpf": "abc"})"), "BPF instructions"},
+        Rejection{SPEC(R"({"args": ["x"]})", R"(, "hooks": {"createRuntime": [{"path": "rel"}]})"), "must be an absolute path"},
         Rejection{SPEC(R"({"args": ["x"]})", R"(, "linux": {"namespaces": [{"type": "pid"}, {"type": "pid"}]})"), "given twice"},
         Rejection{SPEC(R"({"args": ["x"]})", R"(, "linux": {"seccomp": {}})"), "linux.seccomp: unsupported"},
         Rejection{SPEC(R"({"args": ["x"]})", R"(, "linux": {"maskedPaths": ["proc/kcore"]})"), "must be absolute"},

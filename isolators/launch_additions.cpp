@@ -1,0 +1,56 @@
+#include "isolators/launch_additions.hpp"
+
+#include <algorithm>
+
+namespace berth::isolators {
+namespace {
+
+void add_once(std::vector<std::string>& into, const std::vector<std::string>& from) {
+  for (const auto& p : from)
+    if (std::find(into.begin(), into.end(), p) == into.end()) into.push_back(p);
+}
+
+}  // namespace
+
+Status AdditionsMerger::claim(const std::string& kind, const std::string& key, std::string_view who) {
+  auto [it, fresh] = owners_.emplace(kind + " " + key, std::string(who));
+  if (fresh) return ok();
+  return make_error(Code::kInvalidArgument, kind + " '" + key + "' is set by both isolator " + it->second +
+                                                " and isolator " + std::string(who));
+}
+
+Status AdditionsMerger::add(std::string_view who, const LaunchAdditions& a) {
+  for (const auto& n : a.namespaces) {
+    BERTH_CHECK(claim("namespace", n.type, who));
+    merged_.namespaces.push_back(n);
+  }
+  for (const auto& m : a.mounts) {
+    BERTH_CHECK(claim("mount at", m.destination, who));
+    merged_.mounts.push_back(m);
+  }
+  for (const auto& [k, v] : a.env) {
+    BERTH_CHECK(claim("env", k, who));
+    merged_.env[k] = v;
+  }
+  for (const auto& r : a.rlimits) {
+    BERTH_CHECK(claim("rlimit", r.type, who));
+    merged_.rlimits.push_back(r);
+  }
+  for (const auto& [k, v] : a.sysctls) {
+    BERTH_CHECK(claim("sysctl", k, who));
+    merged_.sysctls[k] = v;
+  }
+  if (!a.seccomp_bpf.empty()) {
+    BERTH_CHECK(claim("seccomp", "program", who));
+    merged_.seccomp_bpf = a.seccomp_bpf;
+  }
+  add_once(merged_.masked_paths, a.masked_paths);
+  add_once(merged_.readonly_paths, a.readonly_paths);
+  merged_.no_new_privileges = merged_.no_new_privileges || a.no_new_privileges;
+  if (!a.devices.empty() && devices_from_.empty()) devices_from_ = std::string(who);
+  merged_.devices.insert(merged_.devices.end(), a.devices.begin(), a.devices.end());
+  merged_.hooks.insert(merged_.hooks.end(), a.hooks.begin(), a.hooks.end());
+  return ok();
+}
+
+}  // namespace berth::isolators
