@@ -18,7 +18,7 @@ Containers::~Containers() = default;
 Status Containers::init() {
   BERTH_TRY(cgroups_, setup_node_cgroups(config_));
   BERTH_TRY_CTX(isolators_, isolators::Registry::create_default(cgroups_.controllers), "isolators");
-  supervisor_ = std::make_unique<Supervisor>(loop_, table_, *isolators_, *cgroups_.containers);
+  supervisor_ = std::make_unique<Supervisor>(loop_, table_, *isolators_, *cgroups_.tasks);
   launcher_ = std::make_unique<Launcher>(config_, cgroups_, table_, *supervisor_, *isolators_, images_);
   supervisor_->start_limit_events();
 
@@ -79,7 +79,7 @@ Status Containers::remove(const std::string& id_or_name, bool force, const Calle
 // Files go last-owner-last: the checkpoint in the bundle is removed after everything it
 // names, so a crash half-way leaves a record that a retry (or startup) finishes.
 Status Containers::remove_files(const ContainerRecord& rec) {
-  BERTH_CHECK_CTX(cgroups_.containers->remove_child(rec.id, std::chrono::seconds(10)), "remove cgroup");
+  BERTH_CHECK_CTX(cgroups_.tasks->remove(rec.id, std::chrono::seconds(10)), "remove cgroup");
   BERTH_CHECK_CTX(fs::remove_tree(rec.sandbox_dir), "remove sandbox");
   BERTH_CHECK_CTX(fs::remove_tree(rec.bundle_dir), "remove bundle");
   if (images_) BERTH_CHECK_CTX(images_->release(rec.id), "release image");

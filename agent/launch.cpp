@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "agent/launch.hpp"
+#include "sandbox/layout.hpp"
 #include "agent/translate.hpp"
 #include "common/clock.hpp"
 #include "common/fs.hpp"
@@ -118,7 +119,7 @@ Result<std::shared_ptr<Task>> Launcher::reserve(TaskSpec spec) {
   r.spec = std::move(spec);
   r.bundle_dir = config_.containers_run_dir() + "/" + r.id;
   r.sandbox_dir = config_.sandboxes_dir() + "/" + r.id;
-  r.cgroup = cgroups_.containers->path() + "/" + r.id;
+  r.cgroup = cgroups_.tasks->path_of(r.id);
   table_.insert_locked(e);
   return e;
 }
@@ -160,20 +161,22 @@ Result<Launcher::Root> Launcher::resolve_root(const ContainerRecord& rec) {
 }
 
 Status Launcher::prepare_dirs(const ContainerRecord& rec, const Root& root) {
-  BERTH_CHECK(fs::mkdir_p(rec.bundle_dir, 0700));
-  BERTH_CHECK(fs::mkdir_p(rec.bundle_dir + "/rootfs", 0755));
+  sandbox::RunDirLayout run(rec.bundle_dir);
+  sandbox::SandboxLayout box(rec.sandbox_dir);
+  BERTH_CHECK(fs::mkdir_p(run.dir(), 0700));
+  BERTH_CHECK(fs::mkdir_p(run.rootfs_path(), 0755));
   // No access for other host users: the task reaches work/ and the upper dir through its own
   // mounts (made as root), never through these host paths.
-  BERTH_CHECK(fs::mkdir_p(rec.sandbox_dir, 0700));
-  BERTH_CHECK(fs::mkdir_p(rec.sandbox_dir + "/work", 0700));
-  BERTH_CHECK(fs::mkdir_p(rec.sandbox_dir + "/overlay", 0700));
-  BERTH_CHECK(fs::mkdir_p(rec.sandbox_dir + "/overlay/upper", 0755));
-  BERTH_CHECK(fs::mkdir_p(rec.sandbox_dir + "/overlay/work", 0700));
+  BERTH_CHECK(fs::mkdir_p(box.dir(), 0700));
+  BERTH_CHECK(fs::mkdir_p(box.work_path(), 0700));
+  BERTH_CHECK(fs::mkdir_p(box.path(sandbox::SandboxLayout::kOverlay), 0700));
+  BERTH_CHECK(fs::mkdir_p(box.overlay_upper_path(), 0755));
+  BERTH_CHECK(fs::mkdir_p(box.overlay_work_path(), 0700));
   // The overlay's root takes its owner and mode from the upper dir: copy them from the
   // read-only root so "/" looks the same in the task as in the image.
   struct stat st {};
   if (::stat(root.top.c_str(), &st) != 0) return errno_error("stat " + root.top);
-  std::string upper = rec.sandbox_dir + "/overlay/upper";
+  std::string upper = box.overlay_upper_path();
   if (::chown(upper.c_str(), st.st_uid, st.st_gid) != 0 || ::chmod(upper.c_str(), st.st_mode & 07777) != 0)
     return errno_error("set owner of " + upper);
   return ok();
@@ -187,13 +190,14 @@ Status Launcher::write_bundle(const ContainerRecord& rec, const Root& root,
     BERTH_TRY(user, sandbox::resolve_user(passwd_root.get(), root.effective.user));
   }
   // The task's /mnt/sandbox belongs to the task's user so it can write its own files there.
-  std::string work = rec.sandbox_dir + "/work";
+  sandbox::RunDirLayout run(rec.bundle_dir);
+  sandbox::SandboxLayout box(rec.sandbox_dir);
+  std::string work = box.work_path();
   if (::chown(work.c_str(), user.uid, user.gid) != 0) return errno_error("chown " + work);
 
-  TaskPaths paths{rec.bundle_dir + "/rootfs", root.lowerdir, rec.sandbox_dir + "/overlay/upper",
-                  rec.sandbox_dir + "/overlay/work"};
+  TaskPaths paths{run.rootfs_path(), root.lowerdir, box.overlay_upper_path(), box.overlay_work_path()};
   BERTH_TRY(sandbox::OciSpec oci, translate(root.effective, rec.id, paths, user, additions));
-  BERTH_CHECK(fs::write_file_atomic(rec.bundle_dir + "/config.json", sandbox::to_json(oci), 0600,
+  BERTH_CHECK(fs::write_file_atomic(run.config_path(), sandbox::to_json(oci), 0600,
                                     fs::Durability::kVolatile));
 
   uint64_t max_mb = rec.spec.log_max_size_mb.value_or(config_.log_max_size_mb);
@@ -201,13 +205,13 @@ Status Launcher::write_bundle(const ContainerRecord& rec, const Root& root,
   json::JsonWriter w;
   w.begin_object().kv("id", rec.id).kv("sandbox_dir", rec.sandbox_dir).kv("cgroup", rec.cgroup)
       .kv("log_max_bytes", max_mb * 1024 * 1024).kv("log_max_files", max_files).end_object();
-  return fs::write_file_atomic(rec.bundle_dir + "/shim.json", w.str(), 0600, fs::Durability::kVolatile);
+  return fs::write_file_atomic(run.shim_config_path(), w.str(), 0600, fs::Durability::kVolatile);
 }
 
 // The task's cgroup with its limits in place: the shim clones the task straight into it, so
 // the task never runs a single instruction unlimited.
 Result<isolators::LaunchAdditions> Launcher::create_cgroup(const ContainerRecord& rec) {
-  BERTH_TRY(cgroups::Cgroup cg, cgroups_.containers->create_child(rec.id));
+  BERTH_TRY(auto cg, cgroups_.tasks->create(rec.id));
   (void)cg;
   return isolators_.prepare(rec.id, isolator_spec(rec));
 }
@@ -215,7 +219,7 @@ Result<isolators::LaunchAdditions> Launcher::create_cgroup(const ContainerRecord
 Status Launcher::fetch_artifacts(const ContainerRecord& rec) {
   if (rec.spec.fetch.empty()) return ok();
   if (!images_) return make_error(Code::kFailedPrecondition, "this berthd has no artifact cache");
-  BERTH_TRY(UniqueFd work, fs::open_dir(rec.sandbox_dir + "/work"));
+  BERTH_TRY(UniqueFd work, fs::open_dir(sandbox::SandboxLayout(rec.sandbox_dir).work_path()));
   for (const auto& f : rec.spec.fetch) {
     fetcher::ArtifactSpec a{f.uri, f.sha256, f.extract, f.executable, f.output};
     BERTH_CHECK(images_->fetch_artifact(a, work.get()));  // names the URI, without credentials
@@ -241,7 +245,7 @@ Error Launcher::fail(Task& task, const std::string& message, ShimHandle* shim, C
   const std::string id = task.rec.id;
   if (shim) {
     // Whatever started is stopped: the task (its whole cgroup) and a shim that may be stuck.
-    if (auto killed = Supervisor::kill_cgroup(task.rec); !killed)
+    if (auto killed = supervisor_.kill_task(task.rec); !killed)
       log::warn("launch " + id + ": " + killed.error().message);
     ::syscall(SYS_pidfd_send_signal, shim->pidfd.get(), SIGKILL, nullptr, 0);
   }
@@ -317,7 +321,7 @@ Result<ContainerRecord> Launcher::launch(TaskSpec spec, const Caller& caller, st
   BERTH_CHECK_CTX(prepare_dirs(rec, root), ctx);
   undo.push([&] {
     (void)isolators_.cleanup(id);
-    (void)cgroups_.containers->remove_child(id, std::chrono::seconds(5));
+    (void)cgroups_.tasks->remove(id, std::chrono::seconds(5));
   });
   BERTH_TRY_CTX(isolators::LaunchAdditions additions, create_cgroup(rec), ctx);
   BERTH_CHECK_CTX(write_bundle(rec, root, additions), ctx);

@@ -59,7 +59,7 @@ Status adopt_cgroup_tree(NodeCgroups& node, const cgroups::Cgroup& root) {
     if (j == std::string::npos) j = enabled.size();
     if (j > i) node.controllers.insert(enabled.substr(i, j - i));
   }
-  node.containers.emplace(std::move(containers));
+  node.tasks.emplace(cgroups::TaskCgroupRoot::adopt(std::move(containers)));
   return ok();
 }
 

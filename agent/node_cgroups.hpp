@@ -10,6 +10,7 @@
 
 #include "agent/config.hpp"
 #include "cgroups/cgroup.hpp"
+#include "cgroups/task_cgroups.hpp"
 
 namespace berth::agent {
 
@@ -18,7 +19,7 @@ struct NodeCgroups {
   std::string root;                   // berth's root cgroup
   std::set<std::string> controllers;  // usable by tasks
   bool hybrid = false;                // cgroup v1 controllers mounted beside it
-  std::optional<cgroups::Cgroup> containers;  // <root>/containers
+  std::optional<cgroups::TaskCgroupRoot> tasks;  // <root>/containers: every task's cgroup
   std::string shims_path;             // <root>/shims
 };
 

@@ -11,6 +11,7 @@
 
 #include "agent/launch.hpp"
 #include "agent/shim_process.hpp"
+#include "sandbox/layout.hpp"
 #include "common/clock.hpp"
 #include "common/fs.hpp"
 #include "common/json.hpp"
@@ -47,7 +48,7 @@ Result<std::vector<ContainerRecord>> Recovery::load_checkpoints(std::vector<std:
   BERTH_TRY(auto names, fs::list_dir(config_.containers_run_dir()));
   for (const auto& id : names) {
     std::string dir = config_.containers_run_dir() + "/" + id;
-    auto text = fs::read_file(dir + "/state.json");
+    auto text = fs::read_file(sandbox::RunDirLayout(dir).state_path());
     auto rec = text ? parse_checkpoint(*text) : Result<ContainerRecord>(text.error());
     if (!rec || rec->id != id) {
       // Crashed before the first checkpoint (or a foreign file): nothing was announced.
@@ -94,7 +95,7 @@ void Recovery::recover_one(ContainerRecord rec) {
   // pending/preparing: berthd died mid-launch. The caller never got an answer, so stop what
   // may have started and record the failure rather than guess.
   if (shim) ::syscall(SYS_pidfd_send_signal, shim->get(), SIGKILL, nullptr, 0);
-  (void)Supervisor::kill_cgroup(r);
+  (void)supervisor_.kill_task(r);
   table_.advance_locked(*task, State::kFailed);
   r.finished_at_ns = now_ns();
   r.exit = Termination{"launch_failed", std::nullopt, std::nullopt,
@@ -148,9 +149,9 @@ void Recovery::reconcile(std::vector<std::string>* removed) {
     if (!released) log::warn("reconcile: image leases: " + released.error().message);
     else for (const auto& t : *released) removed->push_back("image lease " + t);
   }
-  for (const auto& n : cgroups_.containers->children()) {
+  for (const auto& n : cgroups_.tasks->ids()) {
     if (keep_cgroups.count(n)) continue;
-    auto r = cgroups_.containers->remove_child(n, std::chrono::seconds(5));
+    auto r = cgroups_.tasks->remove(n, std::chrono::seconds(5));
     if (!r) {
       log::warn("reconcile: remove cgroup " + n + ": " + r.error().message);
     } else if (!known.count(n)) {

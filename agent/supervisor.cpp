@@ -16,6 +16,7 @@
 #include "common/log.hpp"
 #include "common/signals.hpp"
 #include "sandbox/exit_record.hpp"
+#include "sandbox/layout.hpp"
 
 namespace berth::agent {
 namespace {
@@ -31,12 +32,13 @@ struct Outcome {
 // The shim writes exit.json into the sandbox (durable) and into the bundle dir under run_dir,
 // so a full state_dir never turns an exit into `lost`.
 std::optional<sandbox::ExitRecord> read_exit_record(const ContainerRecord& r) {
-  for (const std::string& dir : {r.sandbox_dir, r.bundle_dir}) {
-    auto text = fs::read_file(dir + "/exit.json");
+  for (const std::string& path :
+       {sandbox::SandboxLayout(r.sandbox_dir).exit_path(), sandbox::RunDirLayout(r.bundle_dir).exit_path()}) {
+    auto text = fs::read_file(path);
     if (!text) continue;
     auto exit = sandbox::parse_exit_record(*text);
     if (exit) return *exit;
-    log::warn("container " + r.id + ": " + dir + "/exit.json: " + exit.error().message);
+    log::warn("container " + r.id + ": " + path + ": " + exit.error().message);
   }
   return std::nullopt;
 }
@@ -86,12 +88,12 @@ Termination termination_of(const ContainerRecord& r, const Outcome& o, const std
 }  // namespace
 
 Supervisor::Supervisor(Loop& loop, TaskTable& table, isolators::Registry& isolators,
-                       const cgroups::Cgroup& containers_cg)
-    : loop_(loop), table_(table), isolators_(isolators), containers_cg_(containers_cg) {}
+                       const cgroups::TaskCgroupRoot& tasks)
+    : loop_(loop), table_(table), isolators_(isolators), tasks_(tasks) {}
 
-Status Supervisor::kill_cgroup(const ContainerRecord& rec) {
-  BERTH_TRY(cgroups::Cgroup cg, cgroups::Cgroup::open(rec.cgroup));
-  return cg.kill();
+Status Supervisor::kill_task(const ContainerRecord& rec) const {
+  BERTH_TRY(auto cgroups, tasks_.open(rec.id));
+  return cgroups->kill();
 }
 
 void Supervisor::watch(const std::string& id, UniqueFd shim_pidfd) {
@@ -125,7 +127,7 @@ Result<ContainerRecord> Supervisor::kill(const std::string& id_or_name, int sign
     if (!cp) log::error("checkpoint " + r.id + " (kill request): " + cp.error().message);
   }
   if (signal == SIGKILL) {
-    BERTH_CHECK_CTX(kill_cgroup(r), "kill container " + r.id);
+    BERTH_CHECK_CTX(kill_task(r), "kill container " + r.id);
   } else if (t->task_pidfd.valid()) {
     if (::syscall(SYS_pidfd_send_signal, t->task_pidfd.get(), signal, nullptr, 0) != 0 && errno != ESRCH)
       return errno_error("signal " + signal_name(signal) + " to container " + r.id);
@@ -164,7 +166,7 @@ void Supervisor::escalate_kill(const std::string& id) {
   t->grace_timer = 0;
   if (t->rec.state != State::kRunning) return;
   log::info("container " + id + " outlived its grace period; killing every process in it");
-  auto killed = kill_cgroup(t->rec);
+  auto killed = kill_task(t->rec);
   if (!killed) log::error("kill container " + id + ": " + killed.error().message);
 }
 
@@ -187,8 +189,8 @@ void Supervisor::settle(const std::string& id, const std::string& lost_reason) {
   // The cgroup still exists: its counters are the record's usage, and say what ended it.
   if (auto u = isolators_.usage(id)) {
     o.usage = *u;
-  } else if (auto cg = cgroups::Cgroup::open(rec->cgroup)) {
-    if (auto s = cgroups::snapshot(*cg)) o.usage.cgroup = *s;
+  } else if (auto cg = tasks_.open(id)) {
+    if (auto s = cgroups::snapshot((*cg)->unified())) o.usage.cgroup = *s;
   }
   std::optional<ContainerRecord> settled;
   {
@@ -227,7 +229,7 @@ void Supervisor::clean_up_after(const std::string& id, std::optional<ContainerRe
     if (settled) save_termination(*settled);
     auto cleaned = isolators_.cleanup(id);
     if (!cleaned) log::warn("isolators cleanup of " + id + ": " + cleaned.error().message);
-    auto removed = containers_cg_.remove_child(id, std::chrono::seconds(5));
+    auto removed = tasks_.remove(id, std::chrono::seconds(5));
     if (!removed) log::warn("remove cgroup of " + id + ": " + removed.error().message);
     {
       auto lk = table_.lock();
@@ -238,7 +240,8 @@ void Supervisor::clean_up_after(const std::string& id, std::optional<ContainerRe
 }
 
 void Supervisor::save_termination(const ContainerRecord& r) {
-  auto saved = fs::write_file_atomic(r.sandbox_dir + "/termination.json", termination_json(*r.exit), 0644);
+  auto saved = fs::write_file_atomic(sandbox::SandboxLayout(r.sandbox_dir).termination_path(),
+                                     termination_json(*r.exit), 0644);
   if (!saved) log::warn("record termination of " + r.id + ": " + saved.error().message);
 }
 
@@ -271,7 +274,7 @@ void Supervisor::handle_limitations(std::vector<isolators::ContainerLimitation> 
         auto cp = table_.checkpoint_locked(r);
         if (!cp) log::error("checkpoint " + id + ": " + cp.error().message);
       }
-      auto killed = kill_cgroup(r);
+      auto killed = kill_task(r);
       if (!killed) log::error("kill container " + id + ": " + killed.error().message);
     } else {
       log::info("container " + id + ": " + l.message);

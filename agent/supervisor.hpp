@@ -24,7 +24,7 @@
 #include "agent/loop.hpp"
 #include "agent/task_table.hpp"
 #include "agent/worker.hpp"
-#include "cgroups/cgroup.hpp"
+#include "cgroups/task_cgroups.hpp"
 #include "isolators/registry.hpp"
 
 namespace berth::agent {
@@ -36,7 +36,7 @@ struct Caller {
 
 class Supervisor {
  public:
-  Supervisor(Loop& loop, TaskTable& table, isolators::Registry& isolators, const cgroups::Cgroup& containers_cg);
+  Supervisor(Loop& loop, TaskTable& table, isolators::Registry& isolators, const cgroups::TaskCgroupRoot& tasks);
 
   // Loop thread: calls on_shim_exit once the shim (its pidfd) has exited.
   void watch(const std::string& id, UniqueFd shim_pidfd);
@@ -60,7 +60,7 @@ class Supervisor {
   void reap_children();
 
   // Kills every process in the task's cgroup (the cgroup stays).
-  static Status kill_cgroup(const ContainerRecord& rec);
+  Status kill_task(const ContainerRecord& rec) const;
 
  private:
   void on_shim_exit(const std::string& id);
@@ -70,7 +70,7 @@ class Supervisor {
   Loop& loop_;
   TaskTable& table_;
   isolators::Registry& isolators_;
-  const cgroups::Cgroup& containers_cg_;
+  const cgroups::TaskCgroupRoot& tasks_;
   Worker worker_;  // last: joined (its queue run) before the references above go
 };
 

@@ -5,6 +5,7 @@
 
 #include "common/fs.hpp"
 #include "common/json.hpp"
+#include "sandbox/layout.hpp"
 
 namespace berth::agent {
 namespace {
@@ -63,7 +64,8 @@ bool TaskTable::advance_locked(Task& task, State to) {
 Status TaskTable::checkpoint_locked(const ContainerRecord& rec) {
   // run_dir is volatile by design (/run): atomic for readers, no fsync. What must survive a
   // crash of the machine is in the sandbox (exit.json from the shim, termination.json).
-  return fs::write_file_atomic(rec.bundle_dir + "/state.json", checkpoint_json(rec), 0600, fs::Durability::kVolatile);
+  return fs::write_file_atomic(sandbox::RunDirLayout(rec.bundle_dir).state_path(), checkpoint_json(rec), 0600,
+                               fs::Durability::kVolatile);
 }
 
 void TaskTable::publish_locked(const std::string& type, const ContainerRecord& rec, const std::string& extra) {
