@@ -46,13 +46,45 @@ constexpr const char* kConfigSchema = R"({
       "properties": {"parallel_layers": {"type": "integer", "minimum": 1, "maximum": 64}}
     },
     "gc_headroom_mb": {"type": "integer", "minimum": 0},
-    "artifact_cache_mb": {"type": "integer", "minimum": 0}
+    "artifact_cache_mb": {"type": "integer", "minimum": 0},
+    "fetch": {
+      "type": "object", "additionalProperties": false,
+      "properties": {
+        "file_roots": {"type": "array", "items": {"type": "string", "pattern": "^/", "description": "an absolute path"}},
+        "artifact_max_mb": {"type": "integer", "minimum": 1, "maximum": 1048576},
+        "task_max_mb": {"type": "integer", "minimum": 1, "maximum": 1048576}
+      }
+    },
+    "unpack": {
+      "type": "object", "additionalProperties": false,
+      "properties": {
+        "max_mb": {"type": "integer", "minimum": 1, "maximum": 1048576},
+        "max_entries": {"type": "integer", "minimum": 1, "maximum": 100000000},
+        "max_ratio": {"type": "integer", "minimum": 0, "maximum": 1000000},
+        "ratio_after_mb": {"type": "integer", "minimum": 0, "maximum": 1048576},
+        "min_free_mb": {"type": "integer", "minimum": 0, "maximum": 1048576}
+      }
+    }
   }
 })";
 
 const json::JsonSchema& config_schema() {
   static const json::JsonSchema schema = json::JsonSchema::compile(kConfigSchema).value();
   return schema;
+}
+
+Status parse_fetch(const rapidjson::Value& f, Config& c) {
+  c.fetch_file_roots = json::get_string_array(f, "file_roots");
+  for (auto& root : c.fetch_file_roots) {
+    if (root.find('\0') != std::string::npos || root.find("/./") != std::string::npos ||
+        root.find("/../") != std::string::npos || root.ends_with("/..") || root.ends_with("/."))
+      return make_error(Code::kInvalidArgument, "config: fetch.file_roots: '" + root +
+                                                    "' must be a plain absolute path (no '.' or '..')");
+    while (root.size() > 1 && root.back() == '/') root.pop_back();
+  }
+  c.fetch_artifact_max_mb = json::get_uint(f, "artifact_max_mb", c.fetch_artifact_max_mb);
+  c.fetch_task_max_mb = json::get_uint(f, "task_max_mb", c.fetch_task_max_mb);
+  return ok();
 }
 
 }  // namespace
@@ -94,6 +126,15 @@ Result<Config> parse_config(const std::string& json_text) {
     c.pull_parallel_layers = static_cast<uint32_t>(json::get_uint(doc["pull"], "parallel_layers", c.pull_parallel_layers));
   c.gc_headroom_mb = json::get_uint(doc, "gc_headroom_mb", c.gc_headroom_mb);
   c.artifact_cache_mb = json::get_uint(doc, "artifact_cache_mb", c.artifact_cache_mb);
+  if (doc.HasMember("fetch")) BERTH_CHECK(parse_fetch(doc["fetch"], c));
+  if (doc.HasMember("unpack")) {
+    const auto& u = doc["unpack"];
+    c.unpack_max_mb = json::get_uint(u, "max_mb", c.unpack_max_mb);
+    c.unpack_max_entries = json::get_uint(u, "max_entries", c.unpack_max_entries);
+    c.unpack_max_ratio = json::get_uint(u, "max_ratio", c.unpack_max_ratio);
+    c.unpack_ratio_after_mb = json::get_uint(u, "ratio_after_mb", c.unpack_ratio_after_mb);
+    c.unpack_min_free_mb = json::get_uint(u, "min_free_mb", c.unpack_min_free_mb);
+  }
   for (std::string* dir : {&c.run_dir, &c.state_dir}) {
     if (dir->size() > 1 && dir->back() == '/') dir->pop_back();
   }

@@ -41,6 +41,17 @@ struct Config {
   uint32_t pull_parallel_layers = 4;
   uint64_t gc_headroom_mb = 0;       // prune keeps at least this much free space
   uint64_t artifact_cache_mb = 1024;
+  // Artifacts ("fetch" in a launch spec). file:// reads only beneath these absolute dirs
+  // (none by default: file:// is off); byte budgets per artifact and per task.
+  std::vector<std::string> fetch_file_roots;
+  uint64_t fetch_artifact_max_mb = 1024;
+  uint64_t fetch_task_max_mb = 4096;
+  // Budgets of every unpack: image layers (pull, load) and extracted artifacts.
+  uint64_t unpack_max_mb = 65536;          // uncompressed bytes of one layer
+  uint64_t unpack_max_entries = 2000000;   // entries of one layer or archive
+  uint64_t unpack_max_ratio = 100;         // uncompressed:compressed, 0 = unbounded ...
+  uint64_t unpack_ratio_after_mb = 64;     // ... judged past this many uncompressed MiB
+  uint64_t unpack_min_free_mb = 512;       // free space an unpack leaves on its file system
 
   std::string containers_run_dir() const { return run_dir + "/containers"; }
   std::string sandboxes_dir() const { return state_dir + "/sandboxes"; }

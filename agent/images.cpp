@@ -7,6 +7,7 @@
 #include "common/clock.hpp"
 #include "common/fs.hpp"
 #include "common/json.hpp"
+#include "fetcher/input_file.hpp"
 #include "fetcher/oci_layout.hpp"
 #include "fetcher/reference.hpp"
 #include "fetcher/unpacker.hpp"
@@ -33,10 +34,25 @@ fetcher::RegistryOptions registry_options(const Config& config) {
 
 }  // namespace
 
+fetcher::UnpackLimits unpack_limits(const Config& c) {
+  fetcher::UnpackLimits l;
+  l.max_bytes = c.unpack_max_mb << 20;
+  l.max_entries = c.unpack_max_entries;
+  l.max_ratio = c.unpack_max_ratio;
+  l.ratio_after_bytes = c.unpack_ratio_after_mb << 20;
+  l.min_free_bytes = c.unpack_min_free_mb << 20;
+  l.max_bytes_name = "config unpack.max_mb";
+  l.max_entries_name = "config unpack.max_entries";
+  l.max_ratio_name = "config unpack.max_ratio";
+  l.min_free_name = "config unpack.min_free_mb";
+  return l;
+}
+
 Images::Images(const Config& config, std::unique_ptr<fetcher::ContentStore> store,
                std::unique_ptr<fetcher::RegistryClient> client, std::unique_ptr<fetcher::ArtifactCache> artifacts)
     : config_(config), store_(std::move(store)), client_(std::move(client)), artifacts_(std::move(artifacts)) {
   puller_ = std::make_unique<fetcher::Puller>(*store_, *client_);
+  layer_limits_ = unpack_limits(config);
 }
 
 Result<std::unique_ptr<Images>> Images::open(const Config& config) {
@@ -48,6 +64,13 @@ Result<std::unique_ptr<Images>> Images::open(const Config& config) {
   auto client = std::make_unique<fetcher::RegistryClient>(registry_options(config));
   fetcher::ArtifactOptions ao;
   ao.cache_max_bytes = config.artifact_cache_mb * 1024 * 1024;
+  ao.file_roots = config.fetch_file_roots;
+  ao.max_bytes = config.fetch_artifact_max_mb << 20;
+  ao.task_max_bytes = config.fetch_task_max_mb << 20;
+  ao.file_roots_name = "config fetch.file_roots";
+  ao.max_bytes_name = "config fetch.artifact_max_mb";
+  ao.task_max_bytes_name = "config fetch.task_max_mb";
+  ao.limits = unpack_limits(config);
   BERTH_CHECK(fs::mkdir_p(config.artifacts_dir(), 0700));
   BERTH_TRY_CTX(auto artifacts, fetcher::ArtifactCache::open(config.artifacts_dir(), ao), "artifact cache");
   return std::unique_ptr<Images>(new Images(config, std::move(store), std::move(client), std::move(artifacts)));
@@ -61,6 +84,7 @@ Result<std::string> Images::key(const std::string& ref) {
 Result<fetcher::ImageRecord> Images::pull(const std::string& ref, const fetcher::PullProgressFn& progress) {
   fetcher::PullOptions options;
   options.parallel_layers = static_cast<int>(config_.pull_parallel_layers);
+  options.limits = layer_limits_;
   return puller_->pull(ref, options, progress);
 }
 
@@ -86,20 +110,23 @@ Result<fetcher::ImageRecord> Images::load(const std::string& path, const std::st
   fetcher::LoadOptions o;
   o.record_as = record_as;
   o.ref_name = ref_name;
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return errno_error("load " + path);
-  if (S_ISDIR(st.st_mode)) return fetcher::load_oci_layout(*store_, path, o);
+  o.limits = layer_limits_;
+  // Only a directory or a regular file, opened without blocking: a FIFO or a device is a 400.
+  BERTH_TRY_CTX(fetcher::InputFile in, fetcher::open_input(AT_FDCWD, path, 0, fetcher::InputKind::kFileOrDirectory),
+                "load");
+  if (in.is_dir) return fetcher::load_oci_layout(*store_, in.fd.get(), path, o);
   // An archive of a layout (tar, optionally compressed): unpacked by the same safe unpacker
   // into a private temp dir, loaded, then removed.
   std::string tmp = config_.state_dir + "/load-XXXXXX";
   if (!::mkdtemp(tmp.data())) return errno_error("load: temp dir");
   auto result = [&]() -> Result<fetcher::ImageRecord> {
-    BERTH_TRY(UniqueFd archive, fs::open_at(AT_FDCWD, path, O_RDONLY));
     BERTH_TRY(UniqueFd root, fs::open_dir(tmp));
     fetcher::UnpackOptions uo;
+    uo.limits = layer_limits_;
+    uo.decompressors = fetcher::Decompressors{true, true, true};  // all built in; never an external program
     uo.whiteouts = fetcher::WhiteoutMode::kLiteral;
     uo.keep_owners = false;
-    BERTH_CHECK_CTX(fetcher::unpack_fd(archive.get(), root.get(), uo), "load " + path);
+    BERTH_CHECK_CTX(fetcher::unpack_fd(in.fd.get(), root.get(), uo), "load " + path);
     return fetcher::load_oci_layout(*store_, tmp, o);
   }();
   (void)fs::remove_tree(tmp);
@@ -141,8 +168,10 @@ Result<std::vector<std::string>> Images::release_unknown(const std::set<std::str
   return released;
 }
 
-Status Images::fetch_artifact(const fetcher::ArtifactSpec& spec, int dest_dir_fd) {
-  return artifacts_->fetch_into(spec, dest_dir_fd);
+Status Images::check_artifact(const fetcher::ArtifactSpec& spec) const { return artifacts_->check(spec); }
+
+Status Images::fetch_artifacts(std::span<const fetcher::ArtifactSpec> specs, int dest_dir_fd) {
+  return artifacts_->fetch_all(specs, dest_dir_fd);
 }
 
 std::string image_json(const fetcher::ImageRecord& image, bool in_use) {

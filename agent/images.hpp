@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <set>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -48,7 +49,10 @@ class Images {
   // Drops the leases of tasks that no longer exist (berthd died between lease and record).
   Result<std::vector<std::string>> release_unknown(const std::set<std::string>& known_tasks);
 
-  Status fetch_artifact(const fetcher::ArtifactSpec& spec, int dest_dir_fd);
+  // A launch's artifacts: checked before anything is created (4xx naming the config key),
+  // then fetched within the per-artifact and per-task budgets.
+  Status check_artifact(const fetcher::ArtifactSpec& spec) const;
+  Status fetch_artifacts(std::span<const fetcher::ArtifactSpec> specs, int dest_dir_fd);
 
  private:
   Images(const Config& config, std::unique_ptr<fetcher::ContentStore> store,
@@ -59,7 +63,11 @@ class Images {
   std::unique_ptr<fetcher::RegistryClient> client_;
   std::unique_ptr<fetcher::Puller> puller_;
   std::unique_ptr<fetcher::ArtifactCache> artifacts_;
+  fetcher::UnpackLimits layer_limits_;  // from the config's "unpack" keys
 };
+
+// The config's "unpack" budgets, named by their config keys.
+fetcher::UnpackLimits unpack_limits(const Config& config);
 
 // The image as the API shows it.
 std::string image_json(const fetcher::ImageRecord& image, bool in_use);

@@ -52,6 +52,12 @@ class UndoChain {
   std::vector<std::function<void()>> steps_;
 };
 
+std::vector<fetcher::ArtifactSpec> artifact_specs(const TaskSpec& spec) {
+  std::vector<fetcher::ArtifactSpec> out;
+  for (const auto& f : spec.fetch) out.push_back({f.uri, f.sha256, f.extract, f.executable, f.output});
+  return out;
+}
+
 }  // namespace
 
 isolators::ContainerSpec isolator_spec(const ContainerRecord& rec) {
@@ -100,6 +106,12 @@ Status Launcher::check_spec(const TaskSpec& spec) const {
     struct stat st {};
     if (::stat(v.host_path.c_str(), &st) != 0)
       return make_error(Code::kInvalidArgument, "volume host_path " + v.host_path + " does not exist");
+  }
+  auto artifacts = artifact_specs(spec);
+  for (size_t i = 0; i < artifacts.size(); ++i) {
+    if (!images_) return make_error(Code::kFailedPrecondition, "this berthd has no artifact cache");
+    BERTH_CHECK_CTX(images_->check_artifact(artifacts[i]),
+                    "field '/fetch/" + std::to_string(i) + "': " + fetcher::redact_url(artifacts[i].uri));
   }
   return ok();
 }
@@ -220,11 +232,7 @@ Status Launcher::fetch_artifacts(const ContainerRecord& rec) {
   if (rec.spec.fetch.empty()) return ok();
   if (!images_) return make_error(Code::kFailedPrecondition, "this berthd has no artifact cache");
   BERTH_TRY(UniqueFd work, fs::open_dir(sandbox::SandboxLayout(rec.sandbox_dir).work_path()));
-  for (const auto& f : rec.spec.fetch) {
-    fetcher::ArtifactSpec a{f.uri, f.sha256, f.extract, f.executable, f.output};
-    BERTH_CHECK(images_->fetch_artifact(a, work.get()));  // names the URI, without credentials
-  }
-  return ok();
+  return images_->fetch_artifacts(artifact_specs(rec.spec), work.get());  // names the URI, without credentials
 }
 
 Status Launcher::commit(Task& task, const std::function<void(ContainerRecord&)>& change) {

@@ -1,16 +1,19 @@
 #include "fetcher/artifact.hpp"
 
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <functional>
 #include <thread>
 #include <vector>
 
 #include "common/fs.hpp"
 #include "fetcher/digest.hpp"
+#include "fetcher/input_file.hpp"
 
 namespace berth::fetcher {
 namespace {
@@ -29,6 +32,44 @@ std::string default_output(const std::string& uri) {
   std::string path = uri.substr(0, uri.find_first_of("?#"));
   auto slash = path.rfind('/');
   return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+bool has_dot_components(const std::string& path) {
+  size_t i = 0;
+  while (i <= path.size()) {
+    size_t j = path.find('/', i);
+    if (j == std::string::npos) j = path.size();
+    std::string_view c(path.data() + i, j - i);
+    if (c == "." || c == "..") return true;
+    i = j + 1;
+  }
+  return false;
+}
+
+Status check_scheme(const std::string& uri) {
+  if (uri.starts_with("file://") || uri.starts_with("http://") || uri.starts_with("https://")) return ok();
+  return make_error(Code::kInvalidArgument, "unsupported URI scheme (http, https and file are)");
+}
+
+// The bytes of `in` copied to `out` (when out >= 0) and hashed, refusing past `limit`.
+Status copy_bounded(int in, int out, uint64_t limit, const std::function<Error()>& over, std::string* hex_out) {
+  Sha256 h;
+  uint64_t total = 0;
+  char buf[1 << 16];
+  for (;;) {
+    ssize_t n = ::read(in, buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno_error("read");
+    }
+    if (n == 0) break;
+    total += static_cast<uint64_t>(n);
+    if (total > limit) return over();
+    h.update(buf, static_cast<size_t>(n));
+    if (out >= 0) BERTH_CHECK(fs::write_all(out, buf, static_cast<size_t>(n)));
+  }
+  *hex_out = h.finish().hex();
+  return ok();
 }
 
 Status check_output(const std::string& out) {
@@ -92,39 +133,77 @@ Result<std::unique_ptr<ArtifactCache>> ArtifactCache::open(const std::string& di
   return std::unique_ptr<ArtifactCache>(new ArtifactCache(dir, std::move(options), std::move(fd)));
 }
 
-Status ArtifactCache::download(const std::string& uri, int fd, std::string* hex_out) {
-  if (uri.starts_with("file://")) {
-    std::string path = uri.substr(7);
-    if (path.empty() || path.front() != '/') return make_error(Code::kInvalidArgument, "file URI must be file:///absolute/path");
-    BERTH_TRY(UniqueFd in, fs::open_at(AT_FDCWD, path, O_RDONLY));
-    Sha256 h;
-    char buf[1 << 16];
-    for (;;) {
-      ssize_t n = ::read(in.get(), buf, sizeof buf);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        return errno_error("read " + path);
-      }
-      if (n == 0) break;
-      h.update(buf, static_cast<size_t>(n));
-      BERTH_CHECK(fs::write_all(fd, buf, static_cast<size_t>(n)));
-    }
-    *hex_out = h.finish().hex();
-    return ok();
+ArtifactCache::Budget ArtifactCache::budget_left(uint64_t task_placed) const {
+  uint64_t task_left = options_.task_max_bytes > task_placed ? options_.task_max_bytes - task_placed : 0;
+  if (task_left < options_.max_bytes) return {task_left, options_.task_max_bytes_name, "left of the task's artifact"};
+  return {options_.max_bytes, options_.max_bytes_name, "of the per-artifact"};
+}
+
+namespace {
+Error over_budget(uint64_t have_at_least, uint64_t limit, const std::string& name, const char* what) {
+  return make_error(Code::kInvalidArgument, "the artifact is larger (at least " + std::to_string(have_at_least) +
+                                                " bytes) than the " + std::to_string(limit) + " bytes " + what +
+                                                " budget (refused; the budget is " + name + ")");
+}
+}  // namespace
+
+Result<std::pair<std::string, std::string>> ArtifactCache::file_root_of(const std::string& uri) const {
+  std::string path = uri.substr(7);
+  if (path.empty() || path.front() != '/')
+    return make_error(Code::kInvalidArgument, "file URI must be file:///absolute/path");
+  if (has_dot_components(path))
+    return make_error(Code::kInvalidArgument, "file URI path may not contain '.' or '..' components");
+  for (const auto& root : options_.file_roots) {
+    std::string prefix = root == "/" ? "/" : root + "/";
+    if (path.starts_with(prefix) && path.size() > prefix.size()) return std::pair{root, path.substr(prefix.size())};
   }
-  if (!uri.starts_with("http://") && !uri.starts_with("https://"))
-    return make_error(Code::kInvalidArgument, "unsupported URI scheme (http, https and file are)");
+  std::string roots;
+  for (const auto& r : options_.file_roots) roots += (roots.empty() ? "" : ", ") + r;
+  return make_error(Code::kPermissionDenied,
+                    path + " is not beneath a directory berthd may read artifacts from (" + options_.file_roots_name +
+                        (roots.empty() ? " is empty, so file:// artifacts are off)" : ": " + roots + ")"));
+}
+
+// file:///abs/path, read only beneath one of file_roots. The root itself may be reached
+// through symlinks (the operator chose it); inside it nothing resolves outside it.
+Result<UniqueFd> ArtifactCache::open_file_uri(const std::string& uri) const {
+  BERTH_TRY(auto where, file_root_of(uri));
+  const auto& [root, rel] = where;
+  BERTH_TRY_CTX(UniqueFd root_fd, fs::open_dir(root), "file root");
+  auto in = open_input(root_fd.get(), rel, RESOLVE_BENEATH, InputKind::kFile, /*follow_last=*/true);
+  if (!in && in.error().code == Code::kPermissionDenied)
+    return make_error(Code::kPermissionDenied, uri.substr(7) + " resolves outside " + root +
+                                                   " (a symlink leaves the directory " + options_.file_roots_name +
+                                                   " allows)");
+  if (!in) return std::move(in).error();
+  return std::move(in->fd);
+}
+
+Status ArtifactCache::download(const std::string& uri, int fd, const Budget& budget, std::string* hex_out) {
+  if (uri.starts_with("file://")) {
+    BERTH_TRY(UniqueFd in, open_file_uri(uri));
+    return copy_bounded(in.get(), fd, budget.bytes,
+                        [&] { return over_budget(budget.bytes + 1, budget.bytes, budget.name, budget.what); }, hex_out);
+  }
+  BERTH_CHECK(check_scheme(uri));
+  return download_http(uri, fd, budget, hex_out);
+}
+
+Status ArtifactCache::download_http(const std::string& uri, int fd, const Budget& budget, std::string* hex_out) {
   std::optional<Error> last;
   for (int attempt = 0; attempt < std::max(1, options_.max_attempts); ++attempt) {
     if (attempt) std::this_thread::sleep_for(std::chrono::milliseconds(200 << (attempt - 1)));
     if (::ftruncate(fd, 0) != 0 || ::lseek(fd, 0, SEEK_SET) != 0) return errno_error("reset download file");
     Sha256 h;
+    uint64_t total = 0;
     HttpRequest req;
     req.url = uri;
     req.tls = options_.tls;
     req.connect_timeout_s = options_.connect_timeout_s;
     req.low_speed_time_s = options_.low_speed_time_s;
     auto resp = http_perform(req, [&](const char* d, size_t n) -> Status {
+      total += n;
+      if (total > budget.bytes) return over_budget(total, budget.bytes, budget.name, budget.what);
       h.update(d, n);
       return fs::write_all(fd, d, n);
     });
@@ -147,14 +226,21 @@ Status ArtifactCache::download(const std::string& uri, int fd, std::string* hex_
   return *last;
 }
 
-Result<UniqueFd> ArtifactCache::obtain(const ArtifactSpec& spec, const std::string& hex) {
+Result<UniqueFd> ArtifactCache::obtain(const ArtifactSpec& spec, const std::string& hex, const Budget& budget) {
+  // A file:// URI outside file_roots is refused even when its checksum is cached.
+  if (spec.uri.starts_with("file://")) BERTH_CHECK(file_root_of(spec.uri));
   if (!hex.empty()) {
     std::lock_guard lk(mu_);
     std::string rel = std::string(kCacheDir) + "/" + hex;
     int fd = ::openat(dir_fd_.get(), rel.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd >= 0) {
+      UniqueFd cached = UniqueFd::adopt(fd);
+      struct stat st {};
+      if (::fstat(cached.get(), &st) != 0) return errno_error("stat cached artifact");
+      if (static_cast<uint64_t>(st.st_size) > budget.bytes)
+        return over_budget(static_cast<uint64_t>(st.st_size), budget.bytes, budget.name, budget.what);
       touch_locked(rel);
-      return UniqueFd::adopt(fd);
+      return cached;
     }
   }
   std::string tmp;
@@ -164,7 +250,7 @@ Result<UniqueFd> ArtifactCache::obtain(const ArtifactSpec& spec, const std::stri
   }
   BERTH_TRY(UniqueFd fd, fs::open_at(dir_fd_.get(), tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, 0644));
   std::string got;
-  auto st = download(spec.uri, fd.get(), &got);
+  auto st = download(spec.uri, fd.get(), budget, &got);
   if (!st) {
     ::unlinkat(dir_fd_.get(), tmp.c_str(), 0);
     return std::move(st).error();
@@ -235,47 +321,100 @@ Status ArtifactCache::evict(const std::string& keep_hex) {
   return ok();
 }
 
-Status ArtifactCache::fetch_into(const ArtifactSpec& spec, int dest_dir_fd) {
-  const std::string ctx = "fetch '" + redact_url(spec.uri) + "'";
+Status ArtifactCache::check(const ArtifactSpec& spec) const {
+  BERTH_CHECK(check_scheme(spec.uri));
+  if (!spec.sha256.empty()) BERTH_CHECK(normalize_sha(spec.sha256));
+  if (spec.extract) {
+    BERTH_CHECK(archive_decompressors(default_output(spec.uri)));
+    if (!spec.output.empty()) BERTH_CHECK(check_output(spec.output));
+  } else {
+    std::string out = spec.output.empty() ? default_output(spec.uri) : spec.output;
+    if (out.empty()) return make_error(Code::kInvalidArgument, "no output name; set \"output\"");
+    BERTH_CHECK(check_output(out));
+  }
+  if (spec.uri.starts_with("file://")) {
+    BERTH_CHECK(file_root_of(spec.uri));
+    if (!spec.sha256.empty() && is_cached(spec.sha256)) return ok();  // served without reading the source
+    BERTH_TRY(UniqueFd in, open_file_uri(spec.uri));
+    struct stat st {};
+    if (::fstat(in.get(), &st) != 0) return errno_error("stat");
+    Budget b = budget_left(0);
+    if (static_cast<uint64_t>(st.st_size) > b.bytes)
+      return over_budget(static_cast<uint64_t>(st.st_size), b.bytes, b.name, b.what);
+  }
+  return ok();
+}
+
+Status ArtifactCache::fetch_all(std::span<const ArtifactSpec> specs, int dest_dir_fd) {
+  uint64_t placed = 0;
+  for (const auto& spec : specs) {
+    auto st = fetch_one(spec, dest_dir_fd, placed);
+    if (!st) return std::move(st).error().wrap("fetch '" + redact_url(spec.uri) + "'");
+  }
+  return ok();
+}
+
+// Measured first (decompressed, nothing written), so an archive over a budget leaves nothing
+// in the sandbox; then unpacked within the same budgets.
+Status ArtifactCache::extract(int data_fd, const ArtifactSpec& spec, int dest_dir_fd, const Budget& budget,
+                              uint64_t* placed) {
+  UnpackOptions uo;
+  uo.limits = options_.limits;
+  uo.limits.max_bytes = budget.bytes;
+  uo.limits.max_bytes_name = budget.name;
+  BERTH_TRY(uo.decompressors, archive_decompressors(default_output(spec.uri)));
+  uo.whiteouts = WhiteoutMode::kLiteral;
+  uo.keep_owners = false;
+  uo.measure_only = true;
+  BERTH_CHECK_CTX(unpack_fd(data_fd, dest_dir_fd, uo), "extract");
+  if (::lseek(data_fd, 0, SEEK_SET) != 0) return errno_error("rewind artifact");
+  UniqueFd target;
+  if (spec.output.empty()) {
+    BERTH_TRY(target, fs::open_beneath(dest_dir_fd, ".", O_RDONLY | O_DIRECTORY));
+  } else {
+    BERTH_CHECK(check_output(spec.output));
+    BERTH_TRY(auto parent, open_parent_beneath(dest_dir_fd, spec.output + "/x"));
+    target = std::move(parent.first);
+  }
+  uo.measure_only = false;
+  BERTH_TRY_CTX(UnpackStats stats, unpack_fd(data_fd, target.get(), uo), "extract");
+  *placed = stats.uncompressed_bytes;
+  return ok();
+}
+
+Status ArtifactCache::fetch_one(const ArtifactSpec& spec, int dest_dir_fd, uint64_t& task_placed) {
+  BERTH_CHECK(check(spec));
   std::string hex;
   if (!spec.sha256.empty()) {
-    BERTH_TRY_CTX(hex, normalize_sha(spec.sha256), ctx);
+    BERTH_TRY(hex, normalize_sha(spec.sha256));
   }
-  BERTH_TRY_CTX(UniqueFd data, obtain(spec, hex), ctx);
+  Budget budget = budget_left(task_placed);
+  BERTH_TRY(UniqueFd data, obtain(spec, hex, budget));
+  uint64_t placed = 0;
   if (spec.extract) {
-    UniqueFd target;
-    if (spec.output.empty()) {
-      BERTH_TRY_CTX(target, fs::open_beneath(dest_dir_fd, ".", O_RDONLY | O_DIRECTORY), ctx);
-    } else {
-      BERTH_CHECK_CTX(check_output(spec.output), ctx);
-      BERTH_TRY_CTX(auto parent, open_parent_beneath(dest_dir_fd, spec.output + "/x"), ctx);
-      target = std::move(parent.first);
-    }
-    UnpackOptions uo;
-    uo.limits = options_.limits;
-    uo.whiteouts = WhiteoutMode::kLiteral;
-    uo.keep_owners = false;
-    BERTH_TRY_CTX(UnpackStats stats, unpack_fd(data.get(), target.get(), uo), ctx + ": extract");
-    (void)stats;
+    BERTH_CHECK(extract(data.get(), spec, dest_dir_fd, budget, &placed));
+    task_placed += placed;
     return ok();
   }
+  struct stat st {};
+  if (::fstat(data.get(), &st) != 0) return errno_error("stat artifact");
+  placed = static_cast<uint64_t>(st.st_size);
   std::string out = spec.output.empty() ? default_output(spec.uri) : spec.output;
-  if (out.empty()) return make_error(Code::kInvalidArgument, ctx + ": no output name; set \"output\"");
-  BERTH_CHECK_CTX(check_output(out), ctx);
-  BERTH_TRY_CTX(auto parent, open_parent_beneath(dest_dir_fd, out), ctx);
+  BERTH_TRY(auto parent, open_parent_beneath(dest_dir_fd, out));
   std::string tmp = "." + parent.second + ".berth-tmp";
   int raw = ::openat(parent.first.get(), tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
                      spec.executable ? 0755 : 0644);
-  if (raw < 0) return errno_error(ctx + ": create " + out);
+  if (raw < 0) return errno_error("create " + out);
   UniqueFd dst = UniqueFd::adopt(raw);
-  auto st = copy_fd(data.get(), dst.get());
-  if (st && ::fchmod(dst.get(), spec.executable ? 0755 : 0644) != 0) st = errno_error("chmod " + out);
-  if (st && ::renameat(parent.first.get(), tmp.c_str(), parent.first.get(), parent.second.c_str()) != 0)
-    st = errno_error("place " + out);
-  if (!st) {
+  auto st2 = copy_fd(data.get(), dst.get());
+  if (st2 && ::fchmod(dst.get(), spec.executable ? 0755 : 0644) != 0) st2 = errno_error("chmod " + out);
+  if (st2 && ::renameat(parent.first.get(), tmp.c_str(), parent.first.get(), parent.second.c_str()) != 0)
+    st2 = errno_error("place " + out);
+  if (!st2) {
     ::unlinkat(parent.first.get(), tmp.c_str(), 0);
-    return std::move(st).error().wrap(ctx);
+    return st2;
   }
+  task_placed += placed;
   return ok();
 }
 
@@ -292,7 +431,7 @@ uint64_t ArtifactCache::cached_bytes() {
   return total;
 }
 
-bool ArtifactCache::is_cached(const std::string& sha256) {
+bool ArtifactCache::is_cached(const std::string& sha256) const {
   auto hex = normalize_sha(sha256);
   if (!hex) return false;
   return ::faccessat(dir_fd_.get(), (std::string(kCacheDir) + "/" + *hex).c_str(), F_OK, AT_SYMLINK_NOFOLLOW) == 0;

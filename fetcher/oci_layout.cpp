@@ -1,32 +1,49 @@
 #include "fetcher/oci_layout.hpp"
 
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <unistd.h>
 
-#include "common/fs.hpp"
 #include "common/json.hpp"
 #include "common/scope_guard.hpp"
+#include "fetcher/input_file.hpp"
 
 namespace berth::fetcher {
 namespace {
 
 constexpr size_t kMaxMetadataBlob = 16 << 20;
 
-Result<std::string> read_blob_file(int blobs_fd, const Descriptor& d) {
-  auto fd = fs::open_beneath(blobs_fd, d.digest.hex(), O_RDONLY);
-  if (!fd) return make_error(Code::kNotFound, "layout has no blob " + d.digest.str());
+// Every file of a layout is opened as an input (only regular files, the last component never
+// followed, nothing outside the layout): a FIFO or a device planted in it cannot block berthd.
+Result<UniqueFd> open_layout_file(int dir_fd, const std::string& name) {
+  BERTH_TRY(InputFile in, open_input(dir_fd, name, RESOLVE_BENEATH, InputKind::kFile));
+  return std::move(in.fd);
+}
+
+Result<std::string> read_small_file(int fd, const std::string& what) {
   std::string data;
   char buf[65536];
   for (;;) {
-    ssize_t n = ::read(fd->get(), buf, sizeof buf);
+    ssize_t n = ::read(fd, buf, sizeof buf);
     if (n < 0) {
       if (errno == EINTR) continue;
-      return errno_error("read blob " + d.digest.str());
+      return errno_error("read " + what);
     }
     if (n == 0) break;
     data.append(buf, static_cast<size_t>(n));
-    if (data.size() > kMaxMetadataBlob) return make_error(Code::kInvalidArgument, "blob " + d.digest.str() + " is too large");
+    if (data.size() > kMaxMetadataBlob)
+      return make_error(Code::kInvalidArgument, what + " is larger than " + std::to_string(kMaxMetadataBlob) + " bytes");
   }
+  return data;
+}
+
+Result<std::string> read_blob_file(int blobs_fd, const Descriptor& d) {
+  auto fd = open_layout_file(blobs_fd, d.digest.hex());
+  if (!fd) {
+    if (fd.error().code == Code::kNotFound) return make_error(Code::kNotFound, "layout has no blob " + d.digest.str());
+    return std::move(fd).error().wrap("blob");
+  }
+  BERTH_TRY(std::string data, read_small_file(fd->get(), "blob " + d.digest.str()));
   if (Digest::of(data) != d.digest)
     return make_error(Code::kFailedPrecondition, "blob " + d.digest.str() + " does not match its digest");
   return data;
@@ -34,7 +51,8 @@ Result<std::string> read_blob_file(int blobs_fd, const Descriptor& d) {
 
 Status load_layer(ContentStore& store, int blobs_fd, const Descriptor& d, const Digest& diff_id,
                   const UnpackLimits& limits) {
-  BERTH_TRY(UniqueFd fd, fs::open_beneath(blobs_fd, d.digest.hex(), O_RDONLY));
+  BERTH_TRY_CTX(UniqueFd fd, open_layout_file(blobs_fd, d.digest.hex()), "layer blob");
+  BERTH_TRY(Decompressors decompressors, layer_decompressors(d.media_type));
   BERTH_TRY(LayerWriter layer, store.begin_layer());
   Sha256 compressed;
   uint64_t seen = 0;
@@ -50,6 +68,7 @@ Status load_layer(ContentStore& store, int blobs_fd, const Descriptor& d, const 
   };
   UnpackOptions uo;
   uo.limits = limits;
+  uo.decompressors = decompressors;
   BERTH_TRY_CTX(UnpackStats stats, unpack(read, layer.root_fd(), uo), "layer " + d.digest.str());
   // Whatever the decompressor did not need still belongs to the blob's digest.
   char buf[65536];
@@ -65,13 +84,19 @@ Status load_layer(ContentStore& store, int blobs_fd, const Descriptor& d, const 
 }  // namespace
 
 Result<ImageRecord> load_oci_layout(ContentStore& store, const std::string& dir, const LoadOptions& options) {
+  BERTH_TRY_CTX(InputFile in, open_input(AT_FDCWD, dir, 0, InputKind::kDirectory), "load");
+  return load_oci_layout(store, in.fd.get(), dir, options);
+}
+
+Result<ImageRecord> load_oci_layout(ContentStore& store, int root_fd, const std::string& dir,
+                                    const LoadOptions& options) {
   const std::string ctx = "load " + dir;
   auto guard = store.pull_guard();
-  BERTH_TRY_CTX(UniqueFd root, fs::open_dir(dir), ctx);
-  if (::faccessat(root.get(), "oci-layout", F_OK, 0) != 0)
+  if (::faccessat(root_fd, "oci-layout", F_OK, AT_SYMLINK_NOFOLLOW) != 0)
     return make_error(Code::kInvalidArgument, ctx + ": not an OCI image layout (no oci-layout file)");
-  BERTH_TRY_CTX(UniqueFd blobs, fs::open_beneath(root.get(), "blobs/sha256", O_RDONLY | O_DIRECTORY), ctx);
-  BERTH_TRY_CTX(std::string index_text, fs::read_file_at(root.get(), "index.json"), ctx);
+  BERTH_TRY_CTX(InputFile blobs, open_input(root_fd, "blobs/sha256", RESOLVE_BENEATH, InputKind::kDirectory), ctx);
+  BERTH_TRY_CTX(UniqueFd index_fd, open_layout_file(root_fd, "index.json"), ctx);
+  BERTH_TRY_CTX(std::string index_text, read_small_file(index_fd.get(), "index.json"), ctx);
   BERTH_TRY_CTX(auto doc, json::parse(index_text), ctx + ": index.json");
   if (!doc.IsObject() || !doc.HasMember("manifests") || !doc["manifests"].IsArray())
     return make_error(Code::kInvalidArgument, ctx + ": index.json has no manifests");
@@ -93,7 +118,7 @@ Result<ImageRecord> load_oci_layout(ContentStore& store, const std::string& dir,
   std::string wrapped = "{\"manifests\":[" + json::to_string(*entry) + "]}";
   BERTH_TRY_CTX(ImageIndex top_index, parse_image_index(wrapped), ctx + ": index.json");
   Descriptor top = top_index.manifests.at(0);
-  BERTH_TRY_CTX(std::string top_body, read_blob_file(blobs.get(), top), ctx);
+  BERTH_TRY_CTX(std::string top_body, read_blob_file(blobs.fd.get(), top), ctx);
 
   ImageRecord rec;
   rec.ref = options.record_as;
@@ -103,12 +128,12 @@ Result<ImageRecord> load_oci_layout(ContentStore& store, const std::string& dir,
   if (kind == ManifestKind::kIndex) {
     BERTH_TRY_CTX(ImageIndex idx, parse_image_index(top_body), ctx);
     BERTH_TRY_CTX(Descriptor chosen, select_platform(idx, options.platform), ctx);
-    BERTH_TRY_CTX(image_body, read_blob_file(blobs.get(), chosen), ctx);
+    BERTH_TRY_CTX(image_body, read_blob_file(blobs.fd.get(), chosen), ctx);
     rec.index_digest = top.digest;
     image_digest = chosen.digest;
   }
   BERTH_TRY_CTX(ImageManifest manifest, parse_image_manifest(image_body), ctx);
-  BERTH_TRY_CTX(std::string config_body, read_blob_file(blobs.get(), manifest.config), ctx + ": config");
+  BERTH_TRY_CTX(std::string config_body, read_blob_file(blobs.fd.get(), manifest.config), ctx + ": config");
   BERTH_TRY_CTX(ImageConfig config, parse_image_config(config_body), ctx);
   if (config.diff_ids.size() != manifest.layers.size())
     return make_error(Code::kInvalidArgument, ctx + ": config and manifest disagree on the number of layers");
@@ -121,7 +146,7 @@ Result<ImageRecord> load_oci_layout(ContentStore& store, const std::string& dir,
   });
   for (size_t i = 0; i < manifest.layers.size(); ++i) {
     if (store.has_layer(config.diff_ids[i])) continue;
-    BERTH_CHECK_CTX(load_layer(store, blobs.get(), manifest.layers[i], config.diff_ids[i], options.limits), ctx);
+    BERTH_CHECK_CTX(load_layer(store, blobs.fd.get(), manifest.layers[i], config.diff_ids[i], options.limits), ctx);
     added.push_back(config.diff_ids[i]);
   }
   if (!rec.index_digest.empty()) BERTH_CHECK_CTX(store.put_blob(rec.index_digest, top_body), ctx);

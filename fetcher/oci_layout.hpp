@@ -24,6 +24,12 @@ struct LoadOptions {
   UnpackLimits limits;
 };
 
+// Only regular files are read from the layout and only directories walked (a FIFO or a device
+// anywhere in it is refused with kInvalidArgument, never opened for reading); nothing outside
+// the layout directory is followed.
 Result<ImageRecord> load_oci_layout(ContentStore& store, const std::string& layout_dir, const LoadOptions& options);
+// The same for a layout directory already open (`display` names it in errors).
+Result<ImageRecord> load_oci_layout(ContentStore& store, int layout_dir_fd, const std::string& display,
+                                    const LoadOptions& options);
 
 }  // namespace berth::fetcher

@@ -181,16 +181,21 @@ Status Puller::fetch_and_unpack(Job& job, size_t i) {
   const std::string ctx = "layer " + std::to_string(i) + " (" + d.digest.str() + ")";
   LayerProgress p{i, d.digest, static_cast<uint64_t>(d.size), 0, 0, LayerProgress::State::kFetching};
   job.report(p);
+  BERTH_TRY_CTX(Decompressors decompressors, layer_decompressors(d.media_type), ctx);
   BERTH_TRY_CTX(LayerWriter layer, store_.begin_layer(), ctx);
 
   ByteChannel channel(job.options.channel_bytes);
   std::atomic<uint64_t> fetched{0}, written{0};
+  std::atomic<bool> unpack_stopped{false};
   Status fetch_status = ok();
   std::jthread fetcher([&] {
     fetch_status = client_.fetch_blob(
         job.ref, d,
         [&](const char* data, size_t len) -> Status {
-          if (!channel.write(data, len)) return make_error(Code::kInternal, "unpacking stopped");
+          if (!channel.write(data, len)) {
+            unpack_stopped = true;
+            return make_error(Code::kInternal, "unpacking stopped");
+          }
           return ok();
         },
         [&](uint64_t f) {
@@ -205,6 +210,7 @@ Status Puller::fetch_and_unpack(Job& job, size_t i) {
 
   UnpackOptions uo;
   uo.limits = job.options.limits;
+  uo.decompressors = decompressors;
   auto stats = unpack([&](void* buf, size_t len) { return channel.read(buf, len); }, layer.root_fd(), uo,
                       [&](uint64_t w) { written = w; });
   if (stats) {
@@ -219,7 +225,9 @@ Status Puller::fetch_and_unpack(Job& job, size_t i) {
   fetcher.join();
   p.fetched = fetched;
   p.written = written;
-  if (!fetch_status) {
+  // An unpack that stopped (a budget, ENOSPC) ends the transfer with "unpacking stopped": then
+  // the unpack's own error is the cause and is what the client sees.
+  if (!fetch_status && !unpack_stopped) {
     p.state = LayerProgress::State::kFailed;
     job.report(p);
     return std::move(fetch_status).error().wrap(ctx);
@@ -228,6 +236,11 @@ Status Puller::fetch_and_unpack(Job& job, size_t i) {
     p.state = LayerProgress::State::kFailed;
     job.report(p);
     return std::move(stats).error().wrap(ctx + ": unpack");
+  }
+  if (!fetch_status) {
+    p.state = LayerProgress::State::kFailed;
+    job.report(p);
+    return std::move(fetch_status).error().wrap(ctx);
   }
   BERTH_CHECK_CTX(layer.commit(diff_id, stats->diff_id, written), ctx);
   job.committed[i] = true;

@@ -5,11 +5,14 @@
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <string>
@@ -24,6 +27,7 @@ namespace {
 constexpr size_t kMaxPath = 4096;
 constexpr size_t kMaxName = 255;
 constexpr size_t kReadChunk = 256 * 1024;
+constexpr uint64_t kEntryCost = 1024;  // bytes an entry counts for in the compression ratio
 constexpr std::string_view kWhPrefix = ".wh.";
 constexpr std::string_view kOpaque = ".wh..wh..opq";
 
@@ -79,6 +83,26 @@ Result<UniqueFd> open_in_root(int root, const std::string& path, int flags) {
   }
 }
 
+std::string mib(uint64_t bytes) { return std::to_string(bytes >> 20) + " MiB"; }
+
+Error over_budget(const std::string& what, const std::string& budget_name) {
+  return make_error(Code::kInvalidArgument, what + " (refused; the budget is " + budget_name + ")");
+}
+
+// Registers exactly the declared decompressors. ARCHIVE_WARN from a support call means
+// libarchive would run an external program for that filter: refused, never run.
+Status enable_decompressors(struct archive* a, const Decompressors& d) {
+  auto add = [&](bool wanted, int (*support)(struct archive*), const char* name) -> Status {
+    if (!wanted || support(a) == ARCHIVE_OK) return ok();
+    return make_error(Code::kInternal, std::string(name) +
+                                           " is not built into this libarchive (it would run an external program)");
+  };
+  BERTH_CHECK(add(d.gzip, archive_read_support_filter_gzip, "gzip"));
+  BERTH_CHECK(add(d.zstd, archive_read_support_filter_zstd, "zstd"));
+  BERTH_CHECK(add(d.xz, archive_read_support_filter_xz, "xz"));
+  return ok();
+}
+
 struct DirTime {
   Path path;
   struct timespec times[2];
@@ -95,6 +119,10 @@ class Unpacker {
   static la_ssize_t outer_read(struct archive*, void* self, const void** buf);
   static la_ssize_t inner_read(struct archive*, void* self, const void** buf);
   Status drain_outer();
+  Status open_streams(struct archive* outer, struct archive* inner);
+  Status check_stream_budgets();
+  Status check_free_space();
+  Status measure_entry();
   Status handle_entry(struct archive_entry* e);
   Result<UniqueFd> open_parent(const Path& p, std::string_view entry);
   Status remove_existing(int parent, const std::string& name, bool keep_dir);
@@ -118,6 +146,8 @@ class Unpacker {
   Sha256 diff_hash_;
   UnpackStats stats_;
   uint64_t written_ = 0;
+  uint64_t compressed_ = 0;       // bytes taken from read_, for the ratio budget
+  uint64_t next_free_check_ = 0;  // uncompressed offset of the next statvfs
   std::vector<DirTime> dir_times_;
 };
 
@@ -128,6 +158,7 @@ la_ssize_t Unpacker::outer_read(struct archive*, void* self, const void** buf) {
     u->source_error_ = std::move(n).error();
     return -1;
   }
+  u->compressed_ += *n;
   *buf = u->in_buf_.data();
   return static_cast<la_ssize_t>(*n);
 }
@@ -147,14 +178,45 @@ la_ssize_t Unpacker::inner_read(struct archive*, void* self, const void** buf) {
     return -1;
   }
   u->stats_.uncompressed_bytes += size;
-  if (u->stats_.uncompressed_bytes > u->opts_.limits.max_bytes) {
-    u->source_error_ = make_error(Code::kInvalidArgument,
-                                  "uncompressed size exceeds the budget of " +
-                                      std::to_string(u->opts_.limits.max_bytes) + " bytes (refused)");
+  if (auto st = u->check_stream_budgets(); !st) {
+    u->source_error_ = std::move(st).error();
     return -1;
   }
   u->diff_hash_.update(*buf, size);
   return static_cast<la_ssize_t>(size);
+}
+
+// Byte, ratio and free-space budgets, judged on every block of the decompressed stream.
+Status Unpacker::check_stream_budgets() {
+  const UnpackLimits& l = opts_.limits;
+  uint64_t out = stats_.uncompressed_bytes;
+  if (out > l.max_bytes)
+    return over_budget("uncompressed size exceeds the budget of " + std::to_string(l.max_bytes) + " bytes",
+                       l.max_bytes_name);
+  // An entry costs the store an inode and a directory entry beyond its tar header, so the
+  // ratio counts it too: otherwise empty files compressed to a few bytes each would pass.
+  uint64_t cost = out + stats_.entries * kEntryCost;
+  if (l.max_ratio && cost > l.ratio_after_bytes && cost / std::max<uint64_t>(compressed_, 1) >= l.max_ratio)
+    return over_budget("the archive expands more than " + std::to_string(l.max_ratio) + ":1 (" +
+                           std::to_string(compressed_ >> 10) + " KiB compressed became " + mib(out) + " and " +
+                           std::to_string(stats_.entries) + " entries), over the compression-ratio budget",
+                       l.max_ratio_name);
+  if (out >= next_free_check_) BERTH_CHECK(check_free_space());
+  return ok();
+}
+
+Status Unpacker::check_free_space() {
+  constexpr uint64_t kEvery = 8 << 20;
+  next_free_check_ = stats_.uncompressed_bytes + kEvery;
+  if (opts_.limits.min_free_bytes == 0) return ok();
+  struct statvfs vfs {};
+  if (::fstatvfs(root_, &vfs) != 0) return errno_error("statvfs of the unpack target");
+  uint64_t avail = static_cast<uint64_t>(vfs.f_bavail) * vfs.f_frsize;
+  if (avail < opts_.limits.min_free_bytes)
+    return make_error(Code::kUnavailable, "the file system holds only " + mib(avail) + " free, less than the " +
+                                              mib(opts_.limits.min_free_bytes) + " it must keep (refused; the budget is " +
+                                              opts_.limits.min_free_name + ")");
+  return ok();
 }
 
 Error Unpacker::archive_failure(struct archive* a, const std::string& what) {
@@ -173,41 +235,52 @@ Status Unpacker::drain_outer() {
   }
 }
 
-Result<UnpackStats> Unpacker::run() {
-  std::unique_ptr<struct archive, int (*)(struct archive*)> outer(archive_read_new(), archive_read_free);
-  outer_ = outer.get();
-  archive_read_support_filter_all(outer_);
+// The outer reader decompresses (declared filters only) into a raw stream; the inner one reads
+// that stream as tar and never decompresses.
+Status Unpacker::open_streams(struct archive* outer, struct archive* inner) {
+  outer_ = outer;
+  inner_ = inner;
+  BERTH_CHECK(enable_decompressors(outer_, opts_.decompressors));
   archive_read_support_format_raw(outer_);
   if (archive_read_open(outer_, this, nullptr, outer_read, nullptr) != ARCHIVE_OK)
     return archive_failure(outer_, "open stream");
   struct archive_entry* raw_entry = nullptr;
-  if (archive_read_next_header(outer_, &raw_entry) != ARCHIVE_OK)
-    return archive_failure(outer_, "read stream");
+  if (archive_read_next_header(outer_, &raw_entry) != ARCHIVE_OK) return archive_failure(outer_, "read stream");
+  archive_read_support_format_tar(inner_);
+  archive_read_support_format_gnutar(inner_);
+  if (archive_read_open(inner_, this, nullptr, inner_read, nullptr) != ARCHIVE_OK)
+    return archive_failure(inner_, "open tar (read as " + opts_.decompressors.describe() + ")");
+  return ok();
+}
 
-  std::unique_ptr<struct archive, int (*)(struct archive*)> inner(archive_read_new(), archive_read_free);
-  archive_read_support_format_tar(inner.get());
-  archive_read_support_format_gnutar(inner.get());
-  inner_ = inner.get();
-  if (archive_read_open(inner.get(), this, nullptr, inner_read, nullptr) != ARCHIVE_OK)
-    return archive_failure(inner.get(), "open tar");
+Status Unpacker::measure_entry() {
+  if (archive_read_data_skip(inner_) != ARCHIVE_OK) return archive_failure(inner_, "read tar data");
+  return ok();
+}
 
+Result<UnpackStats> Unpacker::run() {
+  using ArchivePtr = std::unique_ptr<struct archive, int (*)(struct archive*)>;
+  ArchivePtr outer(archive_read_new(), archive_read_free);
+  ArchivePtr inner(archive_read_new(), archive_read_free);
+  BERTH_CHECK(check_free_space());
+  BERTH_CHECK(open_streams(outer.get(), inner.get()));
   for (;;) {
     struct archive_entry* e = nullptr;
     int r = archive_read_next_header(inner.get(), &e);
     if (r == ARCHIVE_EOF) break;
-    if (r != ARCHIVE_OK && r != ARCHIVE_WARN) return archive_failure(inner.get(), "read tar header");
+    if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
+      return archive_failure(inner.get(), "read tar header (read as " + opts_.decompressors.describe() + ")");
     if (++stats_.entries > opts_.limits.max_entries)
-      return make_error(Code::kInvalidArgument, "archive has more than " +
-                                                    std::to_string(opts_.limits.max_entries) +
-                                                    " entries, over the budget (refused)");
-    auto st = handle_entry(e);
+      return over_budget("archive has more than " + std::to_string(opts_.limits.max_entries) + " entries",
+                         opts_.limits.max_entries_name);
+    auto st = opts_.measure_only ? measure_entry() : handle_entry(e);
     if (!st) {
       if (source_error_) return *source_error_;
       return std::move(st).error();
     }
   }
   BERTH_CHECK(drain_outer());
-  BERTH_CHECK(set_dir_times());
+  if (!opts_.measure_only) BERTH_CHECK(set_dir_times());
   stats_.diff_id = diff_hash_.finish();
   return stats_;
 }
@@ -277,7 +350,8 @@ Status Unpacker::write_file(int parent, const std::string& name, struct archive_
   la_int64_t size = archive_entry_size(e);
   if (size < 0 || static_cast<uint64_t>(size) > opts_.limits.max_bytes)
     return refuse(entry, "file size " + std::to_string(size) + " exceeds the budget of " +
-                             std::to_string(opts_.limits.max_bytes) + " bytes (refused)");
+                             std::to_string(opts_.limits.max_bytes) + " bytes (refused; the budget is " +
+                             opts_.limits.max_bytes_name + ")");
   BERTH_CHECK(remove_existing(parent, name, false));
   int fd_raw = ::openat(parent, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd_raw < 0) return errno_error("create " + show(entry));
@@ -452,6 +526,37 @@ Status Unpacker::set_dir_times() {
 }
 
 }  // namespace
+
+std::string Decompressors::describe() const {
+  std::string s = "tar";
+  if (gzip) s += ", tar+gzip";
+  if (zstd) s += ", tar+zstd";
+  if (xz) s += ", tar+xz";
+  return s;
+}
+
+Result<Decompressors> layer_decompressors(std::string_view mt) {
+  if (mt.empty()) return kAnyLayer;
+  if (mt.ends_with("+gzip") || mt.ends_with(".gzip")) return Decompressors{true, false, false};
+  if (mt.ends_with("+zstd") || mt.ends_with(".zstd")) return Decompressors{false, true, false};
+  if (mt.ends_with(".tar")) return Decompressors{};
+  return make_error(Code::kInvalidArgument, "layer media type '" + std::string(mt) +
+                                                "' names no compression berth reads (tar, tar+gzip, tar+zstd)");
+}
+
+Result<Decompressors> archive_decompressors(std::string_view name) {
+  auto has = [&](std::initializer_list<std::string_view> exts) {
+    for (auto e : exts)
+      if (name.ends_with(e)) return true;
+    return false;
+  };
+  if (has({".tar"})) return Decompressors{};
+  if (has({".tar.gz", ".tgz"})) return Decompressors{true, false, false};
+  if (has({".tar.zst", ".tar.zstd", ".tzst"})) return Decompressors{false, true, false};
+  if (has({".tar.xz", ".txz"})) return Decompressors{false, false, true};
+  return make_error(Code::kInvalidArgument, "cannot tell the archive type of '" + show(name) +
+                                                "': extract reads .tar, .tar.gz/.tgz, .tar.zst/.tzst and .tar.xz/.txz");
+}
 
 Result<UnpackStats> unpack(const ReadFn& read, int root_fd, const UnpackOptions& options,
                            const WrittenFn& on_written) {

@@ -1,5 +1,8 @@
-// The safe unpacker: reads a tar stream (uncompressed, gzip, zstd, xz — libarchive sniffs the
-// filter from the bytes) from a pull-based reader and recreates it under a root directory fd.
+// The safe unpacker: reads a tar stream (uncompressed, or compressed as the input declares: a
+// layer's media type, an artifact's file name) from a pull-based reader and recreates it under
+// a root directory fd. Only the decompressors in UnpackOptions::decompressors are registered with
+// libarchive, and only ones built into it: never the sniff-everything set, some of whose filters
+// run external programs (lrzip, lzop, grzip …) as root on registry bytes.
 // libarchive only parses; every write is ours, relative to the root through openat2 with
 // RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV for parent directories and *at()
 // calls with no-follow flags for the final component, so the kernel, not string checks, keeps
@@ -19,8 +22,9 @@
 //   char/block devices, sockets        skipped and counted (the runtime provides /dev)
 //   trusted.overlay.* xattrs in the    dropped: only our whiteout translation may set overlay
 //     archive                          metadata, or a layer could forge redirects/opaque dirs
-//   over budget (bytes / entries)      refused: "… exceeds the budget of …", checked on the
-//                                      decompressed stream, so a bomb stops at the budget
+//   over budget (bytes / entries /     refused: "… exceeds the budget of … (<budget name>)",
+//     compression ratio / free space)  checked on the decompressed stream as it flows, so a bomb
+//                                      stops at the budget; the name is the config key to raise
 // OCI whiteouts (WhiteoutMode::kOverlay): ".wh.name" → char device 0:0 "name" (overlayfs
 // whiteout), ".wh..wh..opq" → xattr trusted.overlay.opaque="y" on its directory. Both need
 // CAP_MKNOD / CAP_SYS_ADMIN; without them unpacking a layer that has whiteouts fails clearly.
@@ -33,23 +37,59 @@
 
 #include <cstdint>
 #include <functional>
+#include <string>
+#include <string_view>
 
 #include "common/result.hpp"
 #include "fetcher/digest.hpp"
 
 namespace berth::fetcher {
 
+// The budgets of one unpack. An error names the budget it hit by its *_name, which callers set
+// to the config key that sets it, so the message tells an operator what to change.
 struct UnpackLimits {
-  uint64_t max_bytes = 64ull << 30;   // uncompressed stream bytes
+  uint64_t max_bytes = 64ull << 30;          // uncompressed stream bytes
   uint64_t max_entries = 2'000'000;
+  // Uncompressed : compressed bytes, each entry counting 1 KiB more (its inode and directory
+  // entry), judged once past ratio_after_bytes (small inputs may compress very well); 0 =
+  // unbounded. Real layers stay under ~20:1; zstd bombs reach 30000:1, empty-file bombs 200:1.
+  uint64_t max_ratio = 100;
+  uint64_t ratio_after_bytes = 64ull << 20;
+  // Free space the root's file system keeps: checked before and while unpacking (statvfs).
+  uint64_t min_free_bytes = 0;
+  std::string max_bytes_name = "max_bytes";
+  std::string max_entries_name = "max_entries";
+  std::string max_ratio_name = "max_ratio";
+  std::string min_free_name = "min_free_bytes";
 };
+
+// The decompressors an unpack may use; uncompressed tar is always read.
+struct Decompressors {
+  bool gzip = false;
+  bool zstd = false;
+  bool xz = false;
+  std::string describe() const;  // "tar, tar+gzip" — for messages
+};
+// A layer of unknown type: what OCI layers may be.
+inline constexpr Decompressors kAnyLayer{true, true, false};
+
+// By a layer's media type: "…tar" none, "…+gzip"/".gzip" gzip, "…+zstd"/".zstd" zstd; empty
+// (a descriptor without one) any of those; anything else kInvalidArgument.
+Result<Decompressors> layer_decompressors(std::string_view media_type);
+// By an archive's file name: .tar, .tar.gz/.tgz, .tar.zst/.tar.zstd/.tzst, .tar.xz/.txz;
+// anything else kInvalidArgument listing these.
+Result<Decompressors> archive_decompressors(std::string_view file_name);
 
 enum class WhiteoutMode { kOverlay, kLiteral };
 
 struct UnpackOptions {
   UnpackLimits limits;
+  Decompressors decompressors = kAnyLayer;
   WhiteoutMode whiteouts = WhiteoutMode::kOverlay;
   bool keep_owners = true;  // false: files belong to the caller (artifacts)
+  // Read the whole archive applying every budget but write nothing (root_fd is only used for
+  // the free-space check): lets a caller know an archive fits before any of it lands.
+  bool measure_only = false;
 };
 
 struct UnpackStats {

@@ -57,6 +57,39 @@ TEST(Config, BadValuesAreNamed) {
   EXPECT_NE(range.error().message.find("at least 1"), std::string::npos) << range.error().message;
 }
 
+TEST(Config, FetchAndUnpackBudgets) {
+  auto d = parse_config("{}");
+  ASSERT_TRUE(d.has_value()) << d.error().message;
+  EXPECT_TRUE(d->fetch_file_roots.empty()) << "file:// is off by default";
+  EXPECT_EQ(d->fetch_artifact_max_mb, 1024u);
+  EXPECT_EQ(d->fetch_task_max_mb, 4096u);
+  EXPECT_EQ(d->unpack_max_mb, 65536u);
+  EXPECT_EQ(d->unpack_max_entries, 2000000u);
+  EXPECT_EQ(d->unpack_max_ratio, 100u);
+  EXPECT_EQ(d->unpack_ratio_after_mb, 64u);
+  EXPECT_EQ(d->unpack_min_free_mb, 512u);
+  auto c = parse_config(R"({"fetch": {"file_roots": ["/srv/art/", "/opt/tools"], "artifact_max_mb": 5, "task_max_mb": 9},
+                            "unpack": {"max_mb": 7, "max_entries": 8, "max_ratio": 0, "ratio_after_mb": 1, "min_free_mb": 2}})");
+  ASSERT_TRUE(c.has_value()) << c.error().message;
+  EXPECT_EQ(c->fetch_file_roots, (std::vector<std::string>{"/srv/art", "/opt/tools"}));
+  EXPECT_EQ(c->fetch_artifact_max_mb, 5u);
+  EXPECT_EQ(c->fetch_task_max_mb, 9u);
+  EXPECT_EQ(c->unpack_max_mb, 7u);
+  EXPECT_EQ(c->unpack_max_entries, 8u);
+  EXPECT_EQ(c->unpack_max_ratio, 0u);
+  EXPECT_EQ(c->unpack_ratio_after_mb, 1u);
+  EXPECT_EQ(c->unpack_min_free_mb, 2u);
+  for (const char* bad : {R"({"fetch": {"file_roots": ["relative"]}})", R"({"fetch": {"file_roots": ["/srv/../etc"]}})",
+                          R"({"fetch": {"artifact_max_mb": 0}})", R"({"unpack": {"max_mb": 2000000}})",
+                          R"({"unpack": {"max_ratio": -1}})", R"({"fetch": {"roots": []}})"}) {
+    SCOPED_TRACE(bad);
+    auto r = parse_config(bad);
+    ASSERT_FALSE(r.has_value());
+    EXPECT_TRUE(r.error().message.find("fetch") != std::string::npos ||
+                r.error().message.find("unpack") != std::string::npos) << r.error().message;
+  }
+}
+
 TEST(Config, MalformedJson) {
   auto c = parse_config(R"({"socket": )");
   ASSERT_FALSE(c.has_value());

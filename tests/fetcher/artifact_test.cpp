@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include "tests/fetcher/image_builder.hpp"
 #include "tests/fetcher/test_util.hpp"
@@ -19,10 +20,15 @@ class Artifacts : public ::testing::Test {
     ASSERT_TRUE(d);
     sandbox_ = std::move(d).value();
   }
-  std::unique_ptr<ArtifactCache> cache(uint64_t max = 1 << 30) {
+  ArtifactOptions options(uint64_t max = 1 << 30) {
     ArtifactOptions o;
     o.cache_max_bytes = max;
     o.max_attempts = 1;
+    o.file_roots = {tmp_.path()};
+    return o;
+  }
+  std::unique_ptr<ArtifactCache> cache(uint64_t max = 1 << 30) { return cache_with(options(max)); }
+  std::unique_ptr<ArtifactCache> cache_with(const ArtifactOptions& o) {
     auto c = ArtifactCache::open(tmp_ / "cache", o);
     EXPECT_TRUE(c) << c.error().message;
     return std::move(c).value();
@@ -66,7 +72,9 @@ TEST_F(Artifacts, SafeExtractOfCompressedTarballs) {
   auto c = cache();
   for (auto comp : {Compression::kGzip, Compression::kZstd, Compression::kXz}) {
     std::string tgz = TarBuilder().dir("conf").file("conf/app.ini", "k=v\n").file(".wh.keep", "literal").build(comp);
-    ASSERT_TRUE(c->fetch_into({file_uri("conf.tar", tgz), Digest::of(tgz).hex(), true, false, "x"}, sandbox_.get()));
+    std::string name = comp == Compression::kGzip ? "conf.tgz" : comp == Compression::kZstd ? "conf.tar.zst" : "conf.tar.xz";
+    auto st = c->fetch_into({file_uri(name, tgz), Digest::of(tgz).hex(), true, false, "x"}, sandbox_.get());
+    ASSERT_TRUE(st) << st.error().message;
     EXPECT_EQ(*fs::read_file(tmp_ / "sandbox/x/conf/app.ini"), "k=v\n");
     EXPECT_EQ(*fs::read_file(tmp_ / "sandbox/x/.wh.keep"), "literal");
   }
@@ -89,7 +97,7 @@ TEST_F(Artifacts, LruEvictionKeepsTheCacheBounded) {
     shas.push_back(Digest::of(data).hex());
     ASSERT_TRUE(c->fetch_into({file_uri("f" + std::to_string(i), data), shas.back(), false, false, ""}, sandbox_.get()));
     if (i == 2) {  // use the first again: it becomes the most recent
-      ASSERT_TRUE(c->fetch_into({"file:///nonexistent", shas[0], false, false, "again"}, sandbox_.get()));
+      ASSERT_TRUE(c->fetch_into({"file://" + (tmp_ / "nonexistent"), shas[0], false, false, "again"}, sandbox_.get()));
     }
   }
   EXPECT_LE(c->cached_bytes(), 350u);
@@ -118,6 +126,122 @@ TEST_F(Artifacts, HttpFromALocalServerAndClearFailures) {
   auto scheme = c->fetch_into({"ftp://x/y", "", false, false, ""}, sandbox_.get());
   ASSERT_FALSE(scheme);
   EXPECT_NE(scheme.error().message.find("unsupported URI scheme"), std::string::npos);
+}
+
+// Where a file:// URI may read: only regular files beneath file_roots, never through a
+// symlink that leaves a root, never a FIFO or a device (which would block or act on open).
+TEST_F(Artifacts, FileUrisOnlyFromFileRoots) {
+  ASSERT_TRUE(fs::mkdir_p(tmp_ / "roots/ok"));
+  ASSERT_TRUE(fs::write_file_atomic(tmp_ / "roots/ok/tool", "tool"));
+  ASSERT_TRUE(fs::write_file_atomic(tmp_ / "secret", "not for tasks"));
+  ASSERT_EQ(::symlink("/etc/passwd", (tmp_ / "roots/ok/passwd").c_str()), 0);
+  ASSERT_EQ(::symlink((tmp_ / "secret").c_str(), (tmp_ / "roots/ok/abs-secret").c_str()), 0);
+  ASSERT_EQ(::symlink("../../secret", (tmp_ / "roots/ok/rel-secret").c_str()), 0);
+  ASSERT_EQ(::symlink("tool", (tmp_ / "roots/ok/alias").c_str()), 0);
+  ASSERT_EQ(::mkfifo((tmp_ / "roots/ok/fifo").c_str(), 0600), 0);
+  auto o = options();
+  o.file_roots_name = "config fetch.file_roots";
+  o.file_roots = {};
+  auto none = cache_with(o);
+  auto off = none->fetch_into({"file://" + (tmp_ / "roots/ok/tool"), "", false, false, ""}, sandbox_.get());
+  ASSERT_FALSE(off);
+  EXPECT_EQ(off.error().code, Code::kPermissionDenied);
+  EXPECT_NE(off.error().message.find("config fetch.file_roots is empty"), std::string::npos) << off.error().message;
+  none.reset();
+
+  o.file_roots = {tmp_ / "roots/ok"};
+  auto c = cache_with(o);
+  auto uri = [&](const std::string& rel) { return ArtifactSpec{"file://" + (tmp_ / rel), "", false, false, ""}; };
+  EXPECT_TRUE(c->check(uri("roots/ok/tool")));
+  ASSERT_TRUE(c->fetch_into(uri("roots/ok/tool"), sandbox_.get()));
+  ASSERT_TRUE(c->fetch_into(uri("roots/ok/alias"), sandbox_.get())) << "a symlink inside the root is followed";
+  EXPECT_EQ(*fs::read_file(tmp_ / "sandbox/alias"), "tool");
+  struct Case {
+    std::string rel, needle;
+  };
+  for (const Case& k : {Case{"secret", "not beneath a directory"}, Case{"roots/ok/../../secret", "'..'"},
+                        Case{"roots/ok/passwd", "resolves outside"}, Case{"roots/ok/abs-secret", "resolves outside"},
+                        Case{"roots/ok/rel-secret", "resolves outside"}, Case{"roots/ok/fifo", "is a FIFO"},
+                        Case{"roots/ok/missing", "No such file"}}) {
+    SCOPED_TRACE(k.rel);
+    auto checked = c->check(uri(k.rel));
+    ASSERT_FALSE(checked);
+    EXPECT_NE(checked.error().message.find(k.needle), std::string::npos) << checked.error().message;
+    auto fetched = c->fetch_into(uri(k.rel), sandbox_.get());
+    ASSERT_FALSE(fetched);
+    EXPECT_NE(fetched.error().message.find(k.needle), std::string::npos) << fetched.error().message;
+  }
+  if (is_root()) {
+    ASSERT_EQ(::mknod((tmp_ / "roots/ok/zero").c_str(), S_IFCHR | 0600, makedev(1, 5)), 0);
+    auto dev = c->fetch_into(uri("roots/ok/zero"), sandbox_.get());
+    ASSERT_FALSE(dev);
+    EXPECT_NE(dev.error().message.find("is a character device"), std::string::npos) << dev.error().message;
+  }
+  EXPECT_EQ(fs::list_dir(tmp_ / "sandbox").value(), (std::vector<std::string>{"alias", "tool"}));
+  EXPECT_TRUE(fs::list_dir(tmp_ / "cache/tmp")->empty());
+}
+
+TEST_F(Artifacts, ByteBudgetsPerArtifactAndPerTask) {
+  auto o = options();
+  o.max_bytes = 1000;
+  o.task_max_bytes = 1500;
+  o.max_bytes_name = "config fetch.artifact_max_mb";
+  o.task_max_bytes_name = "config fetch.task_max_mb";
+  auto c = cache_with(o);
+  std::string big(1001, 'b');
+  auto one = c->fetch_into({file_uri("big", big), Digest::of(big).hex(), false, false, ""}, sandbox_.get());
+  ASSERT_FALSE(one);
+  EXPECT_NE(one.error().message.find("the budget is config fetch.artifact_max_mb"), std::string::npos)
+      << one.error().message;
+  // Three artifacts of 600 bytes: the third is over what is left of the task's budget.
+  std::vector<ArtifactSpec> three;
+  for (int i = 0; i < 3; ++i) three.push_back({file_uri("p" + std::to_string(i), std::string(600, 'p')), "", false, false, ""});
+  auto task = c->fetch_all(three, sandbox_.get());
+  ASSERT_FALSE(task);
+  EXPECT_NE(task.error().message.find("the budget is config fetch.task_max_mb"), std::string::npos)
+      << task.error().message;
+  EXPECT_NE(task.error().message.find("/p2"), std::string::npos) << "names the artifact: " << task.error().message;
+  // An archive is measured before it is extracted: over the budget, none of it lands.
+  std::string tgz = TarBuilder().file("a", std::string(400, 'a')).file("b", std::string(800, 'b')).build(Compression::kGzip);
+  auto bomb = c->fetch_into({file_uri("x.tar.gz", tgz), "", true, false, "x"}, sandbox_.get());
+  ASSERT_FALSE(bomb);
+  EXPECT_NE(bomb.error().message.find("the budget is config fetch.artifact_max_mb"), std::string::npos)
+      << bomb.error().message;
+  EXPECT_EQ(fs::list_dir(tmp_ / "sandbox").value(), (std::vector<std::string>{"p0", "p1"}));
+  EXPECT_FALSE(c->is_cached(Digest::of(big).hex()));
+  EXPECT_TRUE(fs::list_dir(tmp_ / "cache/tmp")->empty());
+}
+
+TEST_F(Artifacts, AnOversizedDownloadStopsAtTheBudgetAndLeavesNothing) {
+  auto reg = Registry::start();
+  ASSERT_TRUE(reg) << reg.error().message;
+  std::string payload(3 << 20, 'z');
+  auto d = (*reg)->push_blob("art/files", payload);
+  ASSERT_TRUE(d);
+  auto o = options();
+  o.max_bytes = 1 << 20;
+  auto c = cache_with(o);
+  std::string uri = "http://" + (*reg)->host() + "/v2/art/files/blobs/" + *d;
+  auto st = c->fetch_into({uri, *d, false, false, "payload"}, sandbox_.get());
+  ASSERT_FALSE(st);
+  EXPECT_NE(st.error().message.find("the budget is max_bytes"), std::string::npos) << st.error().message;
+  EXPECT_TRUE(fs::list_dir(tmp_ / "sandbox")->empty());
+  EXPECT_TRUE(fs::list_dir(tmp_ / "cache/tmp")->empty());
+  EXPECT_EQ(c->cached_bytes(), 0u);
+}
+
+TEST_F(Artifacts, ExtractionUsesTheDecompressorTheNameDeclares) {
+  auto c = cache();
+  std::string zst = TarBuilder().file("f", "x").build(Compression::kZstd);
+  // Named .tar.gz but zstd inside: not sniffed into working.
+  auto wrong = c->fetch_into({file_uri("a.tar.gz", zst), "", true, false, "a"}, sandbox_.get());
+  ASSERT_FALSE(wrong);
+  EXPECT_NE(wrong.error().message.find("read as tar, tar+gzip)"), std::string::npos) << wrong.error().message;
+  // A name that declares no archive type is refused before anything is fetched.
+  auto unknown = c->check({file_uri("a.bin", zst), "", true, false, ""});
+  ASSERT_FALSE(unknown);
+  EXPECT_NE(unknown.error().message.find(".tar.zst"), std::string::npos) << unknown.error().message;
+  EXPECT_TRUE(c->fetch_into({file_uri("a.tar.zst", zst), "", true, false, "a"}, sandbox_.get()));
 }
 
 }  // namespace

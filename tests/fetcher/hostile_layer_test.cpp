@@ -7,8 +7,12 @@
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 
+#include <archive.h>
+#include <sys/mount.h>
+
 #include <fstream>
 
+#include "tests/fetcher/bomb_builder.hpp"
 #include "tests/fetcher/tar_builder.hpp"
 #include "tests/fetcher/test_util.hpp"
 
@@ -45,6 +49,31 @@ std::string lying_header(const std::string& name, long long size) {
   put(148, 7, std::string(num, 6) + std::string(1, '\0'));
   return h + std::string(1024, '\0');
 }
+
+// The stream `tar` through one libarchive write filter.
+std::string compress_with(const std::string& tar, int filter) {
+  std::string out;
+  struct archive* a = archive_write_new();
+  archive_write_add_filter(a, filter);
+  archive_write_set_format_raw(a);
+  archive_write_set_bytes_in_last_block(a, 1);
+  archive_write_open(a, &out, nullptr, [](struct archive*, void* ud, const void* b, size_t n) -> la_ssize_t {
+    static_cast<std::string*>(ud)->append(static_cast<const char*>(b), n);
+    return static_cast<la_ssize_t>(n);
+  }, nullptr);
+  struct archive_entry* e = archive_entry_new();
+  archive_entry_set_filetype(e, AE_IFREG);
+  archive_entry_set_pathname(e, "data");
+  archive_entry_set_size(e, static_cast<la_int64_t>(tar.size()));
+  archive_write_header(a, e);
+  archive_write_data(a, tar.data(), tar.size());
+  archive_entry_free(e);
+  archive_write_close(a);
+  archive_write_free(a);
+  return out;
+}
+
+size_t entries_under(const std::string& dir) { return fs::list_dir(dir).value_or(std::vector<std::string>{}).size(); }
 
 class HostileLayer : public ::testing::Test {
  protected:
@@ -265,6 +294,117 @@ TEST_F(HostileLayer, GzipBombStopsAtTheBudget) {
   auto r = unpack_string(gz, root(), opts);
   ASSERT_FALSE(r.has_value());
   EXPECT_NE(r.error().message.find("budget"), std::string::npos) << r.error().message;
+}
+
+// The bombs of issue 7 (defect 19), with the default budgets: refused early by the
+// compression-ratio budget, which the message names, with little written.
+TEST_F(HostileLayer, ZstdBombIsRefusedByTheRatioBudget) {
+  std::string bomb = zero_bomb(2ll << 30);
+  EXPECT_LT(bomb.size(), 100u << 10) << "2 GiB of zeros in under 100 KB";
+  ASSERT_TRUE(fs::mkdir_p(root()));
+  auto r = unpack_string(bomb, root());
+  ASSERT_FALSE(r.has_value());
+  EXPECT_NE(r.error().message.find("compression-ratio budget"), std::string::npos) << r.error().message;
+  EXPECT_NE(r.error().message.find("max_ratio"), std::string::npos) << r.error().message;
+  struct stat st {};
+  ASSERT_EQ(::stat((root() + "/zeros").c_str(), &st), 0);
+  EXPECT_LT(st.st_blocks * 512, 128ll << 20) << "stopped long before 2 GiB";
+}
+
+TEST_F(HostileLayer, EntryBombIsRefusedByTheRatioBudget) {
+  std::string bomb = entry_bomb(200000);
+  EXPECT_LT(bomb.size(), 2u << 20);
+  ASSERT_TRUE(fs::mkdir_p(root()));
+  UnpackOptions opts;
+  opts.limits.max_ratio_name = "config unpack.max_ratio";
+  auto r = unpack_string(bomb, root(), opts);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_NE(r.error().message.find("the budget is config unpack.max_ratio"), std::string::npos) << r.error().message;
+  EXPECT_LT(entries_under(root() + "/d"), 100000u) << "refused early";
+}
+
+TEST_F(HostileLayer, BudgetErrorsNameTheBudget) {
+  UnpackOptions opts;
+  opts.limits.max_bytes = 1 << 20;
+  opts.limits.max_bytes_name = "config unpack.max_mb";
+  expect_refused(run(TarBuilder().file("a", std::string(600 << 10, 'x')).file("b", std::string(600 << 10, 'y')), opts),
+                 "the budget is config unpack.max_mb");
+  opts.limits.max_entries = 3;
+  opts.limits.max_entries_name = "config unpack.max_entries";
+  expect_refused(run(TarBuilder().file("a", "").file("b", "").file("c", "").file("d", ""), opts),
+                 "the budget is config unpack.max_entries");
+}
+
+TEST_F(HostileLayer, FreeSpaceReserveRefusesBeforeWriting) {
+  UnpackOptions opts;
+  opts.limits.min_free_bytes = 1ull << 62;  // more than any file system has free
+  opts.limits.min_free_name = "config unpack.min_free_mb";
+  auto r = run(TarBuilder().file("a", "data"), opts);
+  expect_refused(r, "the budget is config unpack.min_free_mb");
+  EXPECT_EQ(r.error().code, Code::kUnavailable);
+  EXPECT_FALSE(in_root("a"));
+}
+
+TEST_F(HostileLayer, ADiskFullIsReportedAsSuch) {
+  if (!is_root()) GTEST_SKIP() << "mounting a small tmpfs needs root";
+  std::string small = tmp_ / "small";
+  ASSERT_TRUE(fs::mkdir_p(small));
+  ASSERT_EQ(::mount("tmpfs", small.c_str(), "tmpfs", 0, "size=2m"), 0) << std::strerror(errno);
+  std::string big(4 << 20, '\0');
+  for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>((i * 2654435761u) >> 13);
+  auto r = unpack_string(TarBuilder().file("big", big).build(Compression::kGzip), small);
+  ::umount2(small.c_str(), MNT_DETACH);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_NE(r.error().message.find("No space left on device"), std::string::npos) << r.error().message;
+}
+
+// Only the decompressors the input declares run: never libarchive's sniff-everything set,
+// some of whose filters would fork an external program as root on registry bytes.
+TEST_F(HostileLayer, OnlyDeclaredDecompressorsAreUsed) {
+  TarBuilder t;
+  t.file("f", "data");
+  std::string tar = t.build();
+  auto as = [](bool gz, bool zs, bool xz) {
+    UnpackOptions o;
+    o.decompressors = fetcher::Decompressors{gz, zs, xz};
+    return o;
+  };
+  ASSERT_TRUE(fs::mkdir_p(root()));
+  EXPECT_TRUE(unpack_string(t.build(Compression::kZstd), root(), as(false, true, false)));
+  EXPECT_TRUE(unpack_string(tar, root(), as(true, false, false))) << "an uncompressed tar is always read";
+  // A layer of unknown type may be gzip or zstd, nothing else: bzip2 and xz are refused.
+  for (int filter : {ARCHIVE_FILTER_BZIP2, ARCHIVE_FILTER_XZ, ARCHIVE_FILTER_LZ4}) {
+    SCOPED_TRACE(filter);
+    auto r = unpack_string(compress_with(tar, filter), root());
+    ASSERT_FALSE(r.has_value());
+    EXPECT_NE(r.error().message.find("read as tar, tar+gzip, tar+zstd"), std::string::npos) << r.error().message;
+  }
+  // Declared gzip, sent zstd: not sniffed into working.
+  EXPECT_FALSE(unpack_string(t.build(Compression::kZstd), root(), as(true, false, false)));
+}
+
+TEST(Decompressors, ChosenByMediaTypeOrFileName) {
+  using fetcher::archive_decompressors;
+  using fetcher::layer_decompressors;
+  auto is = [](const Result<fetcher::Decompressors>& d, bool gz, bool zs, bool xz) {
+    return d && d->gzip == gz && d->zstd == zs && d->xz == xz;
+  };
+  EXPECT_TRUE(is(layer_decompressors("application/vnd.oci.image.layer.v1.tar+gzip"), true, false, false));
+  EXPECT_TRUE(is(layer_decompressors("application/vnd.oci.image.layer.v1.tar+zstd"), false, true, false));
+  EXPECT_TRUE(is(layer_decompressors("application/vnd.oci.image.layer.v1.tar"), false, false, false));
+  EXPECT_TRUE(is(layer_decompressors("application/vnd.docker.image.rootfs.diff.tar.gzip"), true, false, false));
+  EXPECT_TRUE(is(layer_decompressors("application/vnd.docker.image.rootfs.diff.tar"), false, false, false));
+  EXPECT_TRUE(is(layer_decompressors(""), true, true, false));
+  EXPECT_FALSE(layer_decompressors("application/vnd.oci.image.layer.v1.tar+bzip2"));
+  EXPECT_TRUE(is(archive_decompressors("conf.tar"), false, false, false));
+  EXPECT_TRUE(is(archive_decompressors("conf.tgz"), true, false, false));
+  EXPECT_TRUE(is(archive_decompressors("conf.tar.gz"), true, false, false));
+  EXPECT_TRUE(is(archive_decompressors("conf.tar.zst"), false, true, false));
+  EXPECT_TRUE(is(archive_decompressors("conf.tar.xz"), false, false, true));
+  auto bad = archive_decompressors("conf.tar.bz2");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find(".tar.gz"), std::string::npos) << bad.error().message;
+  EXPECT_FALSE(archive_decompressors("blob"));
 }
 
 TEST_F(HostileLayer, ForgedOverlayXattrsAreDropped) {

@@ -172,6 +172,10 @@ TEST_F(Images, AnUnreachableRegistryIsAClearErrorAndCreatesNothing) {
 TEST_F(Images, ArtifactsArePlacedVerifiedAndExtracted) {
   std::string dir = make_temp_dir("berth-artifacts");
   ScopeGuard remove_dir([&] { (void)fs::remove_tree(dir); });
+  // file:// reads only beneath the config's fetch.file_roots.
+  agent_ = std::make_unique<Agent>("\"registries\": {\"" + registry_->host() + "\": {\"insecure\": true}}, " +
+                                   "\"fetch\": {\"file_roots\": [" + json_string(dir) + "]}");
+  ASSERT_TRUE(agent_->start().has_value());
   std::string conf = "key=value\n";
   ASSERT_TRUE(fs::write_file_atomic(dir + "/app.conf", conf).has_value());
   TarBuilder t;
