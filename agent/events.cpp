@@ -1,7 +1,5 @@
 #include "agent/events.hpp"
 
-#include <chrono>
-
 #include "common/clock.hpp"
 #include "common/json.hpp"
 
@@ -16,7 +14,6 @@ uint64_t EventBus::publish(const std::string& type, const std::string& fields_js
   if (!fields_json.empty()) line.insert(line.size() - 1, "," + fields_json);
   events_.push_back(Event{seq, std::move(line)});
   if (events_.size() > kRetained) events_.pop_front();
-  cv_.notify_all();
   return seq;
 }
 
@@ -25,12 +22,34 @@ uint64_t EventBus::last_seq() const {
   return next_seq_ - 1;
 }
 
-std::vector<Event> EventBus::wait_after(uint64_t after, int timeout_ms) const {
-  std::unique_lock lk(mu_);
-  cv_.wait_for(lk, std::chrono::milliseconds(timeout_ms), [&] { return next_seq_ - 1 > after; });
+Status EventBus::check_locked(uint64_t after) const {
+  uint64_t newest = next_seq_ - 1;
+  if (after > newest)
+    return make_error(Code::kFailedPrecondition,
+                      "seq " + std::to_string(after) + " is ahead of the newest event (seq " + std::to_string(newest) +
+                          "): berthd restarted since and numbers events afresh; resume with since=0");
+  uint64_t oldest = events_.empty() ? next_seq_ : events_.front().seq;
+  if (after + 1 >= oldest) return ok();
+  return make_error(Code::kFailedPrecondition,
+                    "events after seq " + std::to_string(after) + " are no longer kept: the oldest kept is seq " +
+                        std::to_string(oldest) + " (the last " + std::to_string(kRetained) +
+                        " are kept); resume with since=" + std::to_string(oldest - 1) +
+                        " and list containers for the state in between, or omit 'since' for new events only");
+}
+
+Status EventBus::check_since(uint64_t after) const {
+  std::lock_guard lk(mu_);
+  return check_locked(after);
+}
+
+Result<std::vector<Event>> EventBus::read_after(uint64_t after) const {
+  std::lock_guard lk(mu_);
+  BERTH_CHECK(check_locked(after));
   std::vector<Event> out;
-  for (const auto& e : events_)
-    if (e.seq > after) out.push_back(e);
+  if (events_.empty() || after >= events_.back().seq) return out;
+  // Sequence numbers are consecutive: index straight to the first one wanted.
+  size_t first = after < events_.front().seq ? 0 : static_cast<size_t>(after + 1 - events_.front().seq);
+  for (size_t i = first; i < events_.size() && out.size() < kMaxRead; ++i) out.push_back(events_[i]);
   return out;
 }
 

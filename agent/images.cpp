@@ -85,15 +85,21 @@ Result<fetcher::ImageRecord> Images::pull(const std::string& ref, const fetcher:
   fetcher::PullOptions options;
   options.parallel_layers = static_cast<int>(config_.pull_parallel_layers);
   options.limits = layer_limits_;
+  options.stop = stop_.get_token();
   return puller_->pull(ref, options, progress);
 }
 
 Result<fetcher::ImageRecord> Images::get(const std::string& ref) const {
   BERTH_TRY(std::string k, key(ref));
-  return store_->get_image(k);
+  BERTH_TRY(auto rec, store_->get_image(k));
+  return with_compressed_size(std::move(rec));
 }
 
-Result<std::vector<fetcher::ImageRecord>> Images::list() const { return store_->list_images(); }
+Result<std::vector<fetcher::ImageRecord>> Images::list() const {
+  BERTH_TRY(auto all, store_->list_images());
+  for (auto& rec : all) rec = with_compressed_size(std::move(rec));
+  return all;
+}
 
 Status Images::remove(const std::string& ref) {
   BERTH_TRY(std::string k, key(ref));
@@ -180,11 +186,21 @@ std::string image_json(const fetcher::ImageRecord& image, bool in_use) {
   w.key("index_digest");
   image.index_digest.empty() ? w.null() : w.value(image.index_digest.str());
   w.kv("media_type", image.media_type).kv("config_digest", image.config_digest.str());
-  w.key("layers").begin_array();
-  for (const auto& l : image.layers) w.value(l.str());
-  w.end_array();
-  w.kv("size", image.size).kv("in_use", in_use).end_object();
+  std::vector<std::string> blobs, diff_ids;
+  for (const auto& b : image.layer_blobs) blobs.push_back(b.str());
+  for (const auto& l : image.layers) diff_ids.push_back(l.str());
+  w.kv_strings("layers", blobs).kv_strings("diff_ids", diff_ids);
+  w.kv("size", image.compressed_size).kv("unpacked_size", image.size).kv("in_use", in_use).end_object();
   return w.str();
+}
+
+fetcher::ImageRecord Images::with_compressed_size(fetcher::ImageRecord rec) const {
+  if (rec.compressed_size != 0 || rec.layer_blobs.empty()) return rec;
+  auto body = store_->read_blob(rec.manifest_digest);
+  auto manifest = body ? fetcher::parse_image_manifest(*body) : Result<fetcher::ImageManifest>(body.error());
+  if (manifest)
+    for (const auto& l : manifest->layers) rec.compressed_size += static_cast<uint64_t>(l.size);
+  return rec;
 }
 
 }  // namespace berth::agent

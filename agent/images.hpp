@@ -8,6 +8,7 @@
 #include <memory>
 #include <set>
 #include <span>
+#include <stop_token>
 #include <string>
 #include <vector>
 
@@ -54,9 +55,17 @@ class Images {
   Status check_artifact(const fetcher::ArtifactSpec& spec) const;
   Status fetch_artifacts(std::span<const fetcher::ArtifactSpec> specs, int dest_dir_fd);
 
+  // berthd is stopping: every pull in flight (API pulls and pulls for launches) aborts its
+  // transfers and retries and fails soon with a "cancelled" error; later pulls fail at once.
+  // What they committed is collected by the store (content_store.hpp). Thread-safe.
+  void cancel_pulls() { stop_.request_stop(); }
+
  private:
   Images(const Config& config, std::unique_ptr<fetcher::ContentStore> store,
          std::unique_ptr<fetcher::RegistryClient> client, std::unique_ptr<fetcher::ArtifactCache> artifacts);
+
+  // Records written before compressed_size was kept get it from their manifest.
+  fetcher::ImageRecord with_compressed_size(fetcher::ImageRecord rec) const;
 
   const Config& config_;
   std::unique_ptr<fetcher::ContentStore> store_;
@@ -64,12 +73,15 @@ class Images {
   std::unique_ptr<fetcher::Puller> puller_;
   std::unique_ptr<fetcher::ArtifactCache> artifacts_;
   fetcher::UnpackLimits layer_limits_;  // from the config's "unpack" keys
+  std::stop_source stop_;
 };
 
 // The config's "unpack" budgets, named by their config keys.
 fetcher::UnpackLimits unpack_limits(const Config& config);
 
-// The image as the API shows it.
+// The image as the API shows it (docs/API.md "Images"): layers are the layer blob digests,
+// diff_ids the uncompressed digests, both base first; size the compressed bytes of all layers,
+// unpacked_size the bytes unpacked.
 std::string image_json(const fetcher::ImageRecord& image, bool in_use);
 
 }  // namespace berth::agent

@@ -114,6 +114,7 @@ int run(const agent::Config& config) {
   sd_notify(0, "STOPPING=1");
   log::info(std::string("stopping") + (sig ? std::string(" on ") + strsignal(sig) : "") +
             "; tasks keep running under their shims");
+  (*images)->cancel_pulls();  // the server's stop waits for its connections, pulls among them
   server.stop();
   return 0;
 }

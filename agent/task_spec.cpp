@@ -1,5 +1,8 @@
 #include "agent/task_spec.hpp"
 
+#include <algorithm>
+#include <string_view>
+
 #include "common/json.hpp"
 #include "common/json_schema.hpp"
 
@@ -114,10 +117,60 @@ void write_resources(json::JsonWriter& w, const Resources& r) {
   w.end_object();
 }
 
+// Strings reach execve(), sethostname() and mount(2) as C strings: a NUL would cut them short
+// (and "A\u0000x" would become "A"), so none may hold one.
+Status check_no_nul(const rapidjson::Value& doc) {
+  auto where = json::find_nul(doc);
+  if (!where) return ok();
+  return make_error(Code::kInvalidArgument,
+                    "field '" + *where + "' contains a NUL character (\\u0000); remove it");
+}
+
+// The path a container sees: absolute and normalised, so it names one place without any
+// reading of "..", "." or empty components.
+Status check_container_path(const std::string& field, const std::string& path) {
+  bool normal = path.size() > 1 && path[0] == '/' && path.back() != '/';
+  for (size_t pos = 1; normal && pos < path.size();) {
+    size_t end = std::min(path.find('/', pos), path.size());
+    std::string_view part(path.data() + pos, end - pos);
+    normal = !part.empty() && part != "." && part != "..";
+    pos = end + 1;
+  }
+  if (normal) return ok();
+  return make_error(Code::kInvalidArgument, "field '" + field + "': '" + path +
+                                                "' is not a normalised absolute path below / (no '.', '..', "
+                                                "'//' or trailing '/'); write e.g. '/data'");
+}
+
+// The rootfs becomes an overlay lowerdir: ':' would split it into several layers, ',' and '\\'
+// would end or escape the option; and the host's own root is never a task's root.
+Status check_rootfs(const std::string& rootfs) {
+  if (rootfs.find_first_of(":,\\") != std::string::npos)
+    return make_error(Code::kInvalidArgument, "field '/rootfs': '" + rootfs +
+                                                  "' contains ':', ',' or '\\', which the overlay mount cannot take; "
+                                                  "rename or bind the directory to a path without them");
+  bool only_root = rootfs.find_first_not_of('/') == std::string::npos;
+  for (size_t pos = 0; !only_root && pos < rootfs.size();) {
+    size_t end = std::min(rootfs.find('/', pos), rootfs.size());
+    std::string_view part(rootfs.data() + pos, end - pos);
+    if (part == "." || part == "..")
+      return make_error(Code::kInvalidArgument, "field '/rootfs': '" + rootfs +
+                                                    "' has a '.' or '..' component; give the directory's plain path");
+    pos = end + 1;
+  }
+  if (only_root)
+    return make_error(Code::kInvalidArgument,
+                      "field '/rootfs': '/' is the host's own root file system; give the directory of a root "
+                      "file system built for the task");
+  return ok();
+}
+
 }  // namespace
 
 Result<TaskSpec> parse_task_spec(const std::string& json_text) {
-  BERTH_TRY(auto doc, json::parse_and_validate(json_text, launch_schema()));
+  BERTH_TRY(auto doc, json::parse(json_text));
+  BERTH_CHECK(check_no_nul(doc));
+  BERTH_CHECK(launch_schema().validate(doc));
   if (!doc.IsObject()) return make_error(Code::kInvalidArgument, "the launch spec must be a JSON object");
   TaskSpec s;
   s.json = json::to_string(doc);
@@ -126,6 +179,7 @@ Result<TaskSpec> parse_task_spec(const std::string& json_text) {
   s.image = json::get_string(doc, "image");
   if (s.rootfs.empty() == s.image.empty())
     return make_error(Code::kInvalidArgument, "give exactly one of 'rootfs' and 'image'");
+  if (!s.rootfs.empty()) BERTH_CHECK(check_rootfs(s.rootfs));
   s.command = json::get_string_array(doc, "command");
   if (!s.rootfs.empty() && s.command.empty())
     return make_error(Code::kInvalidArgument, "missing required field '/command' (needed with 'rootfs')");
@@ -135,7 +189,7 @@ Result<TaskSpec> parse_task_spec(const std::string& json_text) {
   }
   s.env = json::get_string_map(doc, "env");
   for (const auto& [k, v] : s.env) {
-    if (k.empty() || k.find('=') != std::string::npos || k.find('\0') != std::string::npos)
+    if (k.empty() || k.find('=') != std::string::npos)
       return make_error(Code::kInvalidArgument, "field '/env': '" + k + "' is not a valid variable name");
   }
   s.user = json::get_string(doc, "user");
@@ -152,8 +206,10 @@ Result<TaskSpec> parse_task_spec(const std::string& json_text) {
   }
   if (doc.HasMember("volumes")) {
     for (const auto& v : doc["volumes"].GetArray()) {
-      s.volumes.push_back(Volume{json::get_string(v, "host_path"), json::get_string(v, "container_path"),
-                                 json::get_bool(v, "read_only")});
+      Volume vol{json::get_string(v, "host_path"), json::get_string(v, "container_path"), json::get_bool(v, "read_only")};
+      BERTH_CHECK(check_container_path("/volumes/" + std::to_string(s.volumes.size()) + "/container_path",
+                                       vol.container_path));
+      s.volumes.push_back(std::move(vol));
     }
   }
   if (doc.HasMember("fetch")) {
@@ -181,6 +237,7 @@ Result<TaskSpec> parse_task_spec(const std::string& json_text) {
 
 Result<Resources> parse_resources_update(const std::string& json_text) {
   BERTH_TRY(auto doc, json::parse_and_validate(json_text, resources_schema()));
+  BERTH_CHECK(check_no_nul(doc));
   Resources r = parse_resources(doc);
   if (!r.any()) return make_error(Code::kInvalidArgument, "the update names no resource; give e.g. {\"memory_mb\": 256}");
   return r;
@@ -191,10 +248,10 @@ std::string with_resources(const std::string& spec_json, const Resources& r) {
   if (!doc || !doc->IsObject()) return spec_json;
   json::JsonWriter w;
   write_resources(w, r);
-  rapidjson::Document res;
-  res.Parse(w.str().c_str());
+  auto res = json::parse(w.str());
+  if (!res) return spec_json;
   doc->RemoveMember("resources");
-  doc->AddMember("resources", rapidjson::Value(res, doc->GetAllocator()), doc->GetAllocator());
+  doc->AddMember("resources", rapidjson::Value(*res, doc->GetAllocator()), doc->GetAllocator());
   return json::to_string(*doc);
 }
 

@@ -1,18 +1,109 @@
 #include "common/json.hpp"
 
+#include <rapidjson/encodedstream.h>
 #include <rapidjson/error/en.h>
+#include <rapidjson/memorystream.h>
+#include <rapidjson/reader.h>
 
 namespace berth::json {
 
+namespace {
+
+// Forwards SAX events to the document being built and refuses nesting deeper than the cap.
+// With kParseIterativeFlag the reader itself keeps its state on the heap; this cap bounds
+// every later walk over the value (Accept, the schema validator, deep copies, to_string).
+class DepthCappedBuilder {
+ public:
+  explicit DepthCappedBuilder(rapidjson::Document& doc) : doc_(doc) {}
+  bool Null() { return doc_.Null(); }
+  bool Bool(bool b) { return doc_.Bool(b); }
+  bool Int(int i) { return doc_.Int(i); }
+  bool Uint(unsigned i) { return doc_.Uint(i); }
+  bool Int64(int64_t i) { return doc_.Int64(i); }
+  bool Uint64(uint64_t i) { return doc_.Uint64(i); }
+  bool Double(double d) { return doc_.Double(d); }
+  bool RawNumber(const char* s, rapidjson::SizeType n, bool copy) { return doc_.RawNumber(s, n, copy); }
+  bool String(const char* s, rapidjson::SizeType n, bool copy) { return doc_.String(s, n, copy); }
+  bool Key(const char* s, rapidjson::SizeType n, bool copy) { return doc_.Key(s, n, copy); }
+  bool StartObject() { return enter() && doc_.StartObject(); }
+  bool EndObject(rapidjson::SizeType n) { --depth_; return doc_.EndObject(n); }
+  bool StartArray() { return enter() && doc_.StartArray(); }
+  bool EndArray(rapidjson::SizeType n) { --depth_; return doc_.EndArray(n); }
+  bool too_deep() const { return too_deep_; }
+
+ private:
+  bool enter() {
+    if (++depth_ <= kMaxDepth) return true;
+    too_deep_ = true;
+    return false;
+  }
+  rapidjson::Document& doc_;
+  size_t depth_ = 0;
+  bool too_deep_ = false;
+};
+
+}  // namespace
+
 Result<rapidjson::Document> parse(std::string_view text) {
   rapidjson::Document doc;
-  doc.Parse(text.data(), text.size());
-  if (doc.HasParseError()) {
-    return make_error(Code::kInvalidArgument,
-                      std::string("malformed JSON at offset ") + std::to_string(doc.GetErrorOffset()) +
-                          ": " + rapidjson::GetParseError_En(doc.GetParseError()));
-  }
+  rapidjson::MemoryStream ms(text.data(), text.size());
+  rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> in(ms);
+  rapidjson::ParseResult result;
+  bool too_deep = false;
+  auto generate = [&](rapidjson::Document& d) {
+    DepthCappedBuilder builder(d);
+    rapidjson::Reader reader;
+    result = reader.Parse<rapidjson::kParseIterativeFlag>(in, builder);
+    too_deep = builder.too_deep();
+    return !result.IsError();
+  };
+  doc.Populate(generate);
+  if (too_deep)
+    return make_error(Code::kInvalidArgument, "JSON nested deeper than " + std::to_string(kMaxDepth) +
+                                                  " levels at offset " + std::to_string(result.Offset()));
+  if (result.IsError())
+    return make_error(Code::kInvalidArgument, std::string("malformed JSON at offset ") +
+                                                  std::to_string(result.Offset()) + ": " +
+                                                  rapidjson::GetParseError_En(result.Code()));
   return doc;
+}
+
+std::optional<std::string> find_nul(const rapidjson::Value& root) {
+  // An explicit stack (the depth is capped by parse(), but this may see any value).
+  struct Frame {
+    const rapidjson::Value* v;
+    std::string where;
+  };
+  std::vector<Frame> todo{{&root, ""}};
+  auto has_nul = [](const rapidjson::Value& s) {
+    return std::string_view(s.GetString(), s.GetStringLength()).find('\0') != std::string_view::npos;
+  };
+  while (!todo.empty()) {
+    Frame f = std::move(todo.back());
+    todo.pop_back();
+    if (f.v->IsString() && has_nul(*f.v)) return f.where.empty() ? "/" : f.where;
+    if (f.v->IsArray()) {
+      for (rapidjson::SizeType i = f.v->Size(); i-- > 0;)
+        todo.push_back({&(*f.v)[i], f.where + "/" + std::to_string(i)});
+    } else if (f.v->IsObject()) {
+      for (auto m = f.v->MemberEnd(); m != f.v->MemberBegin();) {
+        --m;
+        std::string key(m->name.GetString(), m->name.GetStringLength());
+        if (has_nul(m->name)) return f.where + "/" + printable(key);
+        todo.push_back({&m->value, f.where + "/" + key});
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+std::string printable(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '\0') out += "\\u0000";
+    else out += c;
+  }
+  return out;
 }
 
 std::string to_string(const rapidjson::Value& v) {
@@ -67,7 +158,7 @@ std::map<std::string, std::string> get_string_map(const rapidjson::Value& obj, c
   auto* m = member(obj, key);
   if (!m || !m->IsObject()) return out;
   for (const auto& e : m->GetObject())
-    if (e.value.IsString()) out[e.name.GetString()] = std::string(e.value.GetString(), e.value.GetStringLength());
+    if (e.value.IsString()) out[std::string(e.name.GetString(), e.name.GetStringLength())] = std::string(e.value.GetString(), e.value.GetStringLength());
   return out;
 }
 

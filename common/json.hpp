@@ -1,5 +1,11 @@
 // JSON helpers over RapidJSON: parse with a clear error, serialize, and typed getters for
 // documents that a schema has already validated. A JsonWriter builds compact JSON text.
+//
+// Invariants: every JSON text berthd reads (API bodies, registry replies, its own state) goes
+// through parse(), which parses iteratively (no recursion over the input) and refuses nesting
+// deeper than kMaxDepth, so every later walk over a parsed value (Accept, schema validation,
+// deep copies, to_string) is bounded too. Strings may hold NUL (\u0000): read them with their
+// length, never as C strings; find_nul() says where one is, for fields that must not have any.
 // No shared state; thread-safe.
 #pragma once
 
@@ -10,6 +16,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -18,8 +25,17 @@
 
 namespace berth::json {
 
-// Parses text; a syntax error is kInvalidArgument naming the offset and the problem.
+// Deeper than any document berth or a registry writes (an OCI manifest is about 4 deep).
+inline constexpr size_t kMaxDepth = 64;
+
+// Parses text; a syntax error or nesting deeper than kMaxDepth is kInvalidArgument naming the
+// offset and the problem.
 Result<rapidjson::Document> parse(std::string_view text);
+
+// The JSON pointer of the first string (value or key) in `v` holding a NUL character, if any.
+std::optional<std::string> find_nul(const rapidjson::Value& v);
+// `s` with each NUL spelled \u0000, for messages.
+std::string printable(std::string_view s);
 
 std::string to_string(const rapidjson::Value& v);
 

@@ -22,10 +22,9 @@ JsonSchema::~JsonSchema() = default;
 
 Result<JsonSchema> JsonSchema::compile(const std::string& schema_text) {
   auto impl = std::make_unique<Impl>();
-  impl->schema_doc.Parse(schema_text.c_str());
-  if (impl->schema_doc.HasParseError())
-    return make_error(Code::kInternal, "built-in schema is not valid JSON at offset " +
-                                           std::to_string(impl->schema_doc.GetErrorOffset()));
+  auto doc = parse(schema_text);
+  if (!doc) return make_error(Code::kInternal, "built-in schema: " + doc.error().message);
+  impl->schema_doc = std::move(doc).value();
   impl->compiled = std::make_unique<rapidjson::SchemaDocument>(impl->schema_doc);
   return JsonSchema(std::move(impl));
 }

@@ -2,6 +2,9 @@
 // violation into a message a person can act on: it names the field by JSON pointer and says
 // what was expected ("unknown field '/resources/gpu'", "field '/command' must have at least
 // 1 item"). Compile once, validate from any thread (validations of one schema are serialized).
+// Validation walks the document by recursion as deep as the document is nested: documents from
+// json::parse() are at most json::kMaxDepth deep, so that walk is bounded; do not validate a
+// value built another way from untrusted input.
 #pragma once
 
 #include <memory>

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <atomic>
 #include <cstdlib>
 #include <mutex>
 
@@ -16,7 +17,8 @@ namespace {
 std::mutex g_mu;
 std::string g_ident = "berth";
 bool g_journal = false;
-bool g_debug = false;
+// Read on every write() without the lock (debug lines are dropped before formatting).
+std::atomic<bool> g_debug{false};
 
 // systemd sets JOURNAL_STREAM=<dev>:<ino> when stderr is connected to the journal.
 bool stderr_is_journal() {
@@ -54,12 +56,12 @@ int priority(Level l) {
 void init(const std::string& ident, bool debug) {
   std::lock_guard lk(g_mu);
   g_ident = ident;
-  g_debug = debug;
+  g_debug.store(debug, std::memory_order_relaxed);
   g_journal = stderr_is_journal();
 }
 
 void write(Level level, const std::string& message) {
-  if (level == Level::kDebug && !g_debug) return;
+  if (level == Level::kDebug && !g_debug.load(std::memory_order_relaxed)) return;
   std::lock_guard lk(g_mu);
   if (g_journal) {
     sd_journal_send("MESSAGE=%s", message.c_str(), "PRIORITY=%d", priority(level),

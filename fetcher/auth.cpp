@@ -1,5 +1,7 @@
 #include "fetcher/auth.hpp"
 
+#include <openssl/evp.h>
+
 #include <algorithm>
 #include <cctype>
 
@@ -35,6 +37,15 @@ struct Lexer {
 Error bad(const std::string& why) { return make_error(Code::kInvalidArgument, "malformed WWW-Authenticate: " + why); }
 
 }  // namespace
+
+std::string basic_authorization(std::string_view username, std::string_view password) {
+  std::string plain = std::string(username) + ":" + std::string(password);
+  std::string out(4 * ((plain.size() + 2) / 3) + 1, '\0');
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(plain.data()), static_cast<int>(plain.size()));
+  out.resize(static_cast<size_t>(n));
+  return "Authorization: Basic " + out;
+}
 
 Result<std::vector<Challenge>> parse_challenges(std::string_view header) {
   std::vector<Challenge> out;
@@ -92,8 +103,10 @@ Result<Token> parse_token_response(std::string_view body, std::chrono::steady_cl
   std::string tok = json::get_string(*doc, "token");
   if (tok.empty()) tok = json::get_string(*doc, "access_token");
   if (tok.empty()) return make_error(Code::kUnavailable, "token server response has no token");
-  int64_t expires_in = json::get_int(*doc, "expires_in", 60);
-  if (expires_in < 60) expires_in = 60;  // the distribution spec's minimum
+  // The server picks any int64: clamp to [the distribution spec's minimum, a day] before the
+  // arithmetic below, which would overflow (undefined behaviour) for values near INT64_MAX.
+  int64_t expires_in = std::clamp<int64_t>(json::get_int(*doc, "expires_in", kMinTokenLifetime.count()),
+                                           kMinTokenLifetime.count(), kMaxTokenLifetime.count());
   // A margin so a token does not expire between the cache lookup and the request.
   return Token{std::move(tok), now + std::chrono::seconds(expires_in - 10)};
 }

@@ -26,6 +26,9 @@ struct Challenge {
   }
 };
 
+// "Authorization: Basic <base64(user:password)>" for a request header.
+std::string basic_authorization(std::string_view username, std::string_view password);
+
 // One header value may hold several challenges ("Basic realm=x, Bearer realm=y").
 Result<std::vector<Challenge>> parse_challenges(std::string_view header);
 
@@ -34,7 +37,11 @@ struct Token {
   std::chrono::steady_clock::time_point expires;
 };
 
+inline constexpr std::chrono::seconds kMinTokenLifetime{60};
+inline constexpr std::chrono::seconds kMaxTokenLifetime{24 * 3600};
+
 // Parses a token server response: {"token"|"access_token", "expires_in" (default 60 s)}.
+// expires_in is clamped to [kMinTokenLifetime, kMaxTokenLifetime] whatever the server sends.
 Result<Token> parse_token_response(std::string_view body, std::chrono::steady_clock::time_point now);
 
 class TokenCache {

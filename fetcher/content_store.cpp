@@ -11,6 +11,7 @@
 
 #include "common/fs.hpp"
 #include "common/json.hpp"
+#include "fetcher/layer_links.hpp"
 
 namespace berth::fetcher {
 namespace {
@@ -44,7 +45,7 @@ std::string image_record_json(const ImageRecord& r) {
   json::JsonWriter w;
   w.begin_object().kv("ref", r.ref).kv("manifest_digest", r.manifest_digest.str()).kv("media_type", r.media_type);
   if (!r.index_digest.empty()) w.kv("index_digest", r.index_digest.str());
-  w.kv("config_digest", r.config_digest.str()).kv("size", r.size);
+  w.kv("config_digest", r.config_digest.str()).kv("size", r.size).kv("compressed_size", r.compressed_size);
   std::vector<std::string> layers, blobs;
   for (const auto& d : r.layers) layers.push_back(d.str());
   for (const auto& d : r.layer_blobs) blobs.push_back(d.str());
@@ -59,6 +60,7 @@ Result<ImageRecord> parse_image_record(std::string_view text) {
   r.ref = json::get_string(doc, "ref");
   r.media_type = json::get_string(doc, "media_type");
   r.size = json::get_uint(doc, "size");
+  r.compressed_size = json::get_uint(doc, "compressed_size");
   BERTH_TRY(r.manifest_digest, Digest::parse(json::get_string(doc, "manifest_digest")));
   BERTH_TRY(r.config_digest, Digest::parse(json::get_string(doc, "config_digest")));
   if (auto idx = json::get_string(doc, "index_digest"); !idx.empty()) {
@@ -144,15 +146,33 @@ Status LayerWriter::commit(const Digest& expected, const Digest& actual, uint64_
   BERTH_TRY(UniqueFd dir, fs::open_dir_at(root, tmp_name_));
   BERTH_CHECK(fs::write_file_atomic(dir.get(), "layer.json", w.str()));
   if (store_->options_.durable && ::syncfs(dir.get()) != 0) return errno_error("syncfs before layer commit");
+  BERTH_TRY(std::string link, make_layer_link(root, expected.hex(), tmp_name_));
   std::string dest = std::string(kLayerDir) + "/" + expected.hex();
   if (::renameat(root, tmp_name_.c_str(), root, dest.c_str()) != 0) {
+    int err = errno;
+    remove_link_id(root, link);  // the other committer's link stays
     // Someone committed the same layer meanwhile: theirs is as good as ours.
-    if (errno != EEXIST && errno != ENOTEMPTY) return errno_error("commit layer " + expected.str());
+    if (err != EEXIST && err != ENOTEMPTY) return errno_error(err, "commit layer " + expected.str());
     return ok();  // the destructor removes ours
   }
   done_ = true;
+  {
+    std::lock_guard lk(store_->tmp_mutex_);
+    store_->fresh_layers_.insert(expected.hex());
+  }
   if (store_->options_.durable) BERTH_CHECK(store_->fsync_dir(kLayerDir));
   return ok();
+}
+
+// ---- IngestLease ----
+
+IngestLease::IngestLease(std::shared_lock<std::shared_mutex> hold, std::function<void()> on_end)
+    : hold_(std::move(hold)), on_end_(std::move(on_end)) {}
+
+IngestLease::~IngestLease() {
+  if (!hold_.owns_lock()) return;  // moved from
+  hold_.unlock();
+  if (on_end_) on_end_();
 }
 
 // ---- ContentStore ----
@@ -172,6 +192,7 @@ Result<std::unique_ptr<ContentStore>> ContentStore::open(const std::string& root
   BERTH_CHECK_CTX(fs::remove_tree_at(root_fd.get(), kTmpDir), "clean content store tmp");
   for (const char* d : {"blobs", kBlobDir, kLayerDir, kImageDir, kLeaseDir, kTmpDir})
     if (::mkdirat(root_fd.get(), d, 0700) != 0 && errno != EEXIST) return errno_error("create " + root + "/" + d);
+  BERTH_CHECK_CTX(repair_layer_links(root_fd.get()), "content store " + root);
   // write_file_atomic leaves <name>.tmp beside a record when killed mid-write.
   for (const char* d : {kImageDir, kLeaseDir}) {
     BERTH_TRY(auto names, fs::list_dir(root + "/" + d));
@@ -223,18 +244,9 @@ std::string ContentStore::layer_path(const Digest& diff_id) const {
   return root_ + "/" + kLayerDir + "/" + diff_id.hex() + "/fs";
 }
 
-Status ContentStore::remove_layer(const Digest& diff_id) {
-  BERTH_TRY(int refs, layer_refs(diff_id));
-  if (refs > 0)
-    return make_error(Code::kFailedPrecondition, "layer " + diff_id.str() + " is used by " + std::to_string(refs) +
-                                                     " images or tasks");
-  std::string rel = std::string(kLayerDir) + "/" + diff_id.hex();
-  std::string doomed = new_tmp_name("rm");
-  if (::renameat(root_fd_.get(), rel.c_str(), root_fd_.get(), doomed.c_str()) != 0) {
-    if (errno == ENOENT) return ok();
-    return errno_error("remove layer " + diff_id.str());
-  }
-  return fs::remove_tree_at(root_fd_.get(), doomed);
+Result<std::string> ContentStore::layer_link(const Digest& diff_id) const {
+  BERTH_TRY_CTX(std::string id, layer_link_id(root_fd_.get(), diff_id.hex()), "layer " + diff_id.str());
+  return root_ + "/" + kLayerLinkDir + "/" + id;
 }
 
 uint64_t ContentStore::layer_size(const Digest& diff_id) const {
@@ -337,22 +349,75 @@ Result<int> ContentStore::layer_refs(const Digest& diff_id) const {
   return n;
 }
 
-Result<GcStats> ContentStore::gc() {
-  std::unique_lock excl(gc_mutex_);
-  std::set<std::string> keep_blobs, keep_layers;
-  {
-    std::lock_guard lk(meta_mutex_);
-    for (const char* dir : {kImageDir, kLeaseDir}) {
-      BERTH_TRY(auto recs, read_records(dir));
-      for (const auto& r : recs) {
-        keep_blobs.insert(r.manifest_digest.hex());
-        keep_blobs.insert(r.config_digest.hex());
-        if (!r.index_digest.empty()) keep_blobs.insert(r.index_digest.hex());
-        for (const auto& b : r.layer_blobs) keep_blobs.insert(b.hex());
-        for (const auto& l : r.layers) keep_layers.insert(l.hex());
-      }
+Result<std::set<std::string>> ContentStore::referenced_layers(std::set<std::string>* blobs) const {
+  std::lock_guard lk(meta_mutex_);
+  std::set<std::string> layers;
+  for (const char* dir : {kImageDir, kLeaseDir}) {
+    BERTH_TRY(auto recs, read_records(dir));
+    for (const auto& r : recs) {
+      for (const auto& l : r.layers) layers.insert(l.hex());
+      if (!blobs) continue;
+      blobs->insert(r.manifest_digest.hex());
+      blobs->insert(r.config_digest.hex());
+      if (!r.index_digest.empty()) blobs->insert(r.index_digest.hex());
+      for (const auto& b : r.layer_blobs) blobs->insert(b.hex());
     }
   }
+  return layers;
+}
+
+Status ContentStore::collect_layers(const std::set<std::string>& keep, const std::vector<std::string>& candidates,
+                                    GcStats& stats) {
+  for (const auto& l : candidates) {
+    if (keep.count(l)) continue;
+    std::string rel = std::string(kLayerDir) + "/" + l;
+    if (::faccessat(root_fd_.get(), rel.c_str(), F_OK, AT_SYMLINK_NOFOLLOW) != 0) continue;  // already gone
+    auto meta = fs::read_file_at(root_fd_.get(), rel + "/layer.json");
+    if (meta)
+      if (auto doc = json::parse(*meta); doc && doc->IsObject()) stats.freed_bytes += json::get_uint(*doc, "size");
+    remove_layer_link(root_fd_.get(), l);  // a crash right after: open() links it again
+    // Out of sight first (one rename), then the slow removal; a crash in between leaves only tmp/.
+    std::string doomed = new_tmp_name("gc");
+    if (::renameat(root_fd_.get(), rel.c_str(), root_fd_.get(), doomed.c_str()) != 0)
+      return errno_error("gc: remove layer " + l);
+    BERTH_CHECK_CTX(fs::remove_tree_at(root_fd_.get(), doomed), "gc: remove layer " + l);
+    ++stats.removed_layers;
+  }
+  return ok();
+}
+
+void ContentStore::collect_uncommitted_ingests() {
+  {
+    std::lock_guard lk(tmp_mutex_);
+    if (fresh_layers_.empty()) return;
+  }
+  // Another ingest still runs: it may rely on these layers; the last one to end collects.
+  std::unique_lock excl(gc_mutex_, std::try_to_lock);
+  if (!excl.owns_lock()) return;
+  std::vector<std::string> candidates;
+  {
+    std::lock_guard lk(tmp_mutex_);
+    candidates.assign(fresh_layers_.begin(), fresh_layers_.end());
+    fresh_layers_.clear();
+  }
+  auto keep = referenced_layers(nullptr);
+  GcStats ignored;
+  // A failure leaves the layers for the next gc(): they are garbage, not damage.
+  if (keep) (void)collect_layers(*keep, candidates, ignored);
+}
+
+IngestLease ContentStore::begin_ingest() {
+  return IngestLease(std::shared_lock(gc_mutex_), [this] { collect_uncommitted_ingests(); });
+}
+
+Result<GcStats> ContentStore::gc() {
+  std::unique_lock excl(gc_mutex_);
+  {
+    std::lock_guard lk(tmp_mutex_);
+    fresh_layers_.clear();  // this collection covers them
+  }
+  std::set<std::string> keep_blobs;
+  BERTH_TRY(auto keep_layers, referenced_layers(&keep_blobs));
   GcStats stats;
   BERTH_TRY(auto blobs, fs::list_dir(root_ + "/" + kBlobDir));
   for (const auto& b : blobs) {
@@ -364,19 +429,7 @@ Result<GcStats> ContentStore::gc() {
     ++stats.removed_blobs;
   }
   BERTH_TRY(auto layers, fs::list_dir(root_ + "/" + kLayerDir));
-  for (const auto& l : layers) {
-    if (keep_layers.count(l)) continue;
-    std::string rel = std::string(kLayerDir) + "/" + l;
-    auto meta = fs::read_file_at(root_fd_.get(), rel + "/layer.json");
-    if (meta)
-      if (auto doc = json::parse(*meta); doc && doc->IsObject()) stats.freed_bytes += json::get_uint(*doc, "size");
-    // Out of sight first (one rename), then the slow removal; a crash in between leaves only tmp/.
-    std::string doomed = new_tmp_name("gc");
-    if (::renameat(root_fd_.get(), rel.c_str(), root_fd_.get(), doomed.c_str()) != 0)
-      return errno_error("gc: remove layer " + l);
-    BERTH_CHECK_CTX(fs::remove_tree_at(root_fd_.get(), doomed), "gc: remove layer " + l);
-    ++stats.removed_layers;
-  }
+  BERTH_CHECK(collect_layers(keep_layers, layers, stats));
   return stats;
 }
 

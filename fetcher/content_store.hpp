@@ -4,6 +4,7 @@
 //   <root>/blobs/sha256/<hex>        manifests, indexes, configs (verified bytes)
 //   <root>/layers/<diff_id hex>/fs   one unpacked layer, an overlay lowerdir
 //   <root>/layers/<hex>/layer.json   {"diff_id","size"} written before the commit rename
+//   <root>/layers/<hex>/link, <root>/l/<id>   a short name per layer (layer_links.hpp)
 //   <root>/images/<sha256(ref)>.json image record: ref → manifest digest, config, layers
 //   <root>/leases/<task id>.json     a task's hold on an image's content
 //   <root>/tmp/                      everything half-written; emptied by open()
@@ -16,15 +17,20 @@
 // writes): a layer's count is derived from the image records and leases that name it, and GC
 // removes what none names.
 //
-// Threading: all methods are thread-safe. Pulls hold pull_guard() (shared) for their length,
-// GC takes it exclusively, so GC never removes a layer that a pull has committed but not yet
-// recorded in an image.
+// Only GC deletes content. A pull or a load holds an IngestLease for its length (a shared
+// hold; GC takes the store exclusively), so GC never removes a layer that an ingest has
+// committed, or found present, but not yet recorded in an image. An ingest that fails does not
+// delete anything: its lease ends, and the layers committed under leases that no image or task
+// names are collected as soon as no ingest runs (by whichever lease ends last, or the next gc).
+//
+// Threading: all methods are thread-safe.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <shared_mutex>
 #include <string>
 #include <string_view>
@@ -33,6 +39,7 @@
 #include "common/result.hpp"
 #include "common/unique_fd.hpp"
 #include "fetcher/digest.hpp"
+#include "fetcher/store_interfaces.hpp"
 
 namespace berth::fetcher {
 
@@ -59,6 +66,9 @@ struct ImageRecord {
   std::vector<Digest> layers;     // diff_ids, lowest first
   std::vector<Digest> layer_blobs;  // compressed digests, same order
   uint64_t size = 0;              // unpacked bytes of all layers
+  // Sum of the layer blobs' sizes (the manifest's descriptors). 0 in records written before it
+  // was kept: compressed_size_from_manifest() recomputes it.
+  uint64_t compressed_size = 0;
 };
 
 struct GcStats {
@@ -70,6 +80,21 @@ struct GcStats {
 };
 
 class ContentStore;
+
+// A pull's or a load's hold on the store: see the header comment. Move-only; ending it (the
+// destructor) collects layers committed meanwhile that nothing names, if no other ingest runs.
+class IngestLease {
+ public:
+  // `hold` keeps GC out; `on_end` runs after it is released (once, not for a moved-from lease).
+  IngestLease(std::shared_lock<std::shared_mutex> hold, std::function<void()> on_end);
+  IngestLease(IngestLease&&) noexcept = default;
+  IngestLease& operator=(IngestLease&&) = delete;
+  ~IngestLease();
+
+ private:
+  std::shared_lock<std::shared_mutex> hold_;
+  std::function<void()> on_end_;
+};
 
 // A blob being written: bytes go to a file under tmp/ while being hashed; commit() renames it
 // into blobs/ only if the digest matches. Destroying an uncommitted writer removes the file.
@@ -111,7 +136,8 @@ class LayerWriter {
   bool done_ = false;
 };
 
-class ContentStore {
+// The on-disk Store (store_interfaces.hpp) laid out as above.
+class ContentStore final : public Store {
  public:
   // Creates the layout if needed, takes the store lock, empties tmp/.
   static Result<std::unique_ptr<ContentStore>> open(const std::string& root, StoreOptions options = {});
@@ -119,44 +145,51 @@ class ContentStore {
 
   const std::string& root() const { return root_; }
 
-  bool has_blob(const Digest& d) const;
-  Result<std::string> read_blob(const Digest& d) const;
-  Status put_blob(const Digest& expected, std::string_view data);
-  Result<BlobWriter> begin_blob();
+  bool has_blob(const Digest& d) const override;
+  Result<std::string> read_blob(const Digest& d) const override;
+  Status put_blob(const Digest& expected, std::string_view data) override;
+  Result<BlobWriter> begin_blob() override;
 
-  bool has_layer(const Digest& diff_id) const;
-  // Absolute path of a committed layer's tree (an overlay lowerdir).
-  std::string layer_path(const Digest& diff_id) const;
-  Result<LayerWriter> begin_layer();
-  // Removes a committed layer unless an image record or lease names it (kFailedPrecondition).
-  // A pull that fails uses this to take back the layers it committed.
-  Status remove_layer(const Digest& diff_id);
+  bool has_layer(const Digest& diff_id) const override;
+  // Absolute path of a committed layer's tree.
+  std::string layer_path(const Digest& diff_id) const override;
+  // "<root>/l/<id>": a short symlink to the layer's tree, for overlay lowerdirs of many layers
+  // (layer_links.hpp).
+  Result<std::string> layer_link(const Digest& diff_id) const override;
+  Result<LayerWriter> begin_layer() override;
   // Unpacked file bytes of a committed layer (0 if unknown).
-  uint64_t layer_size(const Digest& diff_id) const;
+  uint64_t layer_size(const Digest& diff_id) const override;
 
-  Status put_image(const ImageRecord& rec);
-  Result<ImageRecord> get_image(const std::string& ref) const;
-  Result<std::vector<ImageRecord>> list_images() const;
+  Status put_image(const ImageRecord& rec) override;
+  Result<ImageRecord> get_image(const std::string& ref) const override;
+  Result<std::vector<ImageRecord>> list_images() const override;
   // kFailedPrecondition naming the task when a lease holds the image's manifest.
-  Status remove_image(const std::string& ref);
+  Status remove_image(const std::string& ref) override;
 
   // A task's hold on everything an image needs, so GC keeps it while the task runs even if the
   // image record is removed. Acquiring again for the same task replaces the lease.
-  Result<ImageRecord> acquire(const std::string& task_id, const std::string& ref);
-  Status release(const std::string& task_id);  // unknown id: ok
+  Result<ImageRecord> acquire(const std::string& task_id, const std::string& ref) override;
+  Status release(const std::string& task_id) override;  // unknown id: ok
   // How many image records and leases name this layer.
-  Result<int> layer_refs(const Digest& diff_id) const;
+  Result<int> layer_refs(const Digest& diff_id) const override;
 
-  Result<GcStats> gc();
+  Result<GcStats> gc() override;
   // gc(), then, while free space is below `min_free_bytes`, removes the least recently used
   // image that no task holds (use = pull or acquire) and collects again. headroom_met says
   // whether it got there; images in use are never removed.
-  Result<GcStats> gc_for_headroom(uint64_t min_free_bytes);
-  std::shared_lock<std::shared_mutex> pull_guard() { return std::shared_lock(gc_mutex_); }
+  Result<GcStats> gc_for_headroom(uint64_t min_free_bytes) override;
+  // Held by a pull or load for its whole length (see the header comment).
+  IngestLease begin_ingest() override;
 
  private:
   friend class BlobWriter;
   friend class LayerWriter;
+  // Removes the layers in `candidates` that no image record or lease names; the caller holds
+  // gc_mutex_ exclusively.
+  Status collect_layers(const std::set<std::string>& keep, const std::vector<std::string>& candidates,
+                        GcStats& stats);
+  Result<std::set<std::string>> referenced_layers(std::set<std::string>* blobs) const;
+  void collect_uncommitted_ingests();
   ContentStore(std::string root, StoreOptions options, UniqueFd root_fd, UniqueFd lock_fd);
   std::string new_tmp_name(std::string_view kind);
   Status fsync_dir(const char* rel) const;
@@ -170,6 +203,8 @@ class ContentStore {
   mutable std::mutex meta_mutex_;  // images/ and leases/
   std::mutex tmp_mutex_;
   uint64_t tmp_counter_ = 0;
+  // Layers committed by ingests since the last collection (hex diff_ids; guarded by tmp_mutex_).
+  std::set<std::string> fresh_layers_;
 };
 
 std::string image_record_json(const ImageRecord& rec);

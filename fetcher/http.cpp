@@ -1,9 +1,9 @@
 #include "fetcher/http.hpp"
 
 #include <curl/curl.h>
-#include <openssl/evp.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <mutex>
 #include <optional>
 
@@ -40,8 +40,11 @@ HandlePool& pool() {
   return *p;
 }
 
+constexpr const char* kCancelled = "cancelled";
+
 struct Transfer {
   CURL* h = nullptr;
+  const std::stop_token* stop = nullptr;
   const BodyFn* body = nullptr;
   HttpResponse resp;
   std::optional<Error> sink_error;
@@ -94,7 +97,19 @@ size_t on_body(char* data, size_t size, size_t n, void* ud) {
   return len;
 }
 
+// Also called about once a second while nothing arrives, so a stalled transfer is cancellable.
+int on_progress(void* ud, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  auto* t = static_cast<Transfer*>(ud);
+  return t->stop->stop_requested() ? 1 : 0;
+}
+
 }  // namespace
+
+Error cancelled_error(const std::string& what) {
+  return Error{Code::kUnavailable, ECANCELED, what + ": " + kCancelled};
+}
+
+bool is_cancelled(const Error& e) { return e.code == Code::kUnavailable && e.sys_errno == ECANCELED; }
 
 std::string redact_url(const std::string& url) {
   std::string u = url.substr(0, url.find('?'));
@@ -106,20 +121,17 @@ std::string redact_url(const std::string& url) {
   return u;
 }
 
-std::string base64(std::string_view in) {
-  std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(in.data()), static_cast<int>(in.size()));
-  out.resize(static_cast<size_t>(n));
-  return out;
-}
-
 Result<HttpResponse> http_perform(const HttpRequest& req, const BodyFn& body) {
   Transfer t;
   t.h = pool().take();
   if (!t.h) return make_error(Code::kInternal, "curl_easy_init failed");
   t.body = &body;
   t.on_status = &req.on_status;
+  t.stop = &req.stop;
+  if (req.stop.stop_requested()) {
+    pool().give(t.h);
+    return cancelled_error(req.method + " " + redact_url(req.url));
+  }
   CURL* h = t.h;
   struct curl_slist* hdrs = nullptr;
   for (const auto& hd : req.headers) hdrs = curl_slist_append(hdrs, hd.c_str());
@@ -128,8 +140,9 @@ Result<HttpResponse> http_perform(const HttpRequest& req, const BodyFn& body) {
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
   curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
   curl_easy_setopt(h, CURLOPT_MAXREDIRS, 10L);
-  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  const char* protocols = req.https_only ? "https" : "http,https";
+  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, protocols);
+  curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, protocols);
   curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, req.connect_timeout_s);
   curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1024L);
@@ -140,6 +153,9 @@ Result<HttpResponse> http_perform(const HttpRequest& req, const BodyFn& body) {
   curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
   curl_easy_setopt(h, CURLOPT_WRITEDATA, &t);
   curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 256L * 1024);
+  curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+  curl_easy_setopt(h, CURLOPT_XFERINFODATA, &t);
   if (!req.tls.ca_file.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, req.tls.ca_file.c_str());
   if (!req.tls.client_cert.empty()) curl_easy_setopt(h, CURLOPT_SSLCERT, req.tls.client_cert.c_str());
   if (!req.tls.client_key.empty()) curl_easy_setopt(h, CURLOPT_SSLKEY, req.tls.client_key.c_str());
@@ -154,6 +170,7 @@ Result<HttpResponse> http_perform(const HttpRequest& req, const BodyFn& body) {
 
   std::string what = req.method + " " + redact_url(req.url);
   if (t.sink_error) return std::move(*t.sink_error);
+  if (rc == CURLE_ABORTED_BY_CALLBACK) return cancelled_error(what);
   if (rc != CURLE_OK) {
     std::string msg = errbuf[0] ? errbuf : curl_easy_strerror(rc);
     Code code = Code::kUnavailable;

@@ -2,34 +2,20 @@
 
 namespace berth::fetcher {
 
-Result<std::vector<std::string>> lower_dirs(const ContentStore& store, const ImageRecord& image) {
+Result<std::vector<std::string>> lower_dirs(const LayerReader& store, const ImageRecord& image) {
   std::vector<std::string> out;
   for (auto it = image.layers.rbegin(); it != image.layers.rend(); ++it) {
     if (!store.has_layer(*it))
       return make_error(Code::kFailedPrecondition,
                         "image '" + image.ref + "' is missing layer " + it->str() + "; pull it again");
-    out.push_back(store.layer_path(*it));
+    BERTH_TRY_CTX(std::string link, store.layer_link(*it), "image '" + image.ref + "'");
+    out.push_back(std::move(link));
   }
   if (out.empty()) return make_error(Code::kInvalidArgument, "image '" + image.ref + "' has no layers");
   return out;
 }
 
-Result<std::string> overlay_options(const ContentStore& store, const ImageRecord& image, const std::string& upper,
-                                    const std::string& work) {
-  BERTH_TRY(auto dirs, lower_dirs(store, image));
-  std::string opts = "lowerdir=";
-  for (size_t i = 0; i < dirs.size(); ++i) {
-    // ':' and ',' separate options; store paths are hex digests under a root we chose, so a
-    // root containing them is a configuration error rather than something to escape.
-    if (dirs[i].find_first_of(":,") != std::string::npos)
-      return make_error(Code::kInvalidArgument, "layer path '" + dirs[i] + "' contains ':' or ','");
-    opts += (i ? ":" : "") + dirs[i];
-  }
-  if (!upper.empty()) opts += ",upperdir=" + upper + ",workdir=" + work;
-  return opts;
-}
-
-Result<ImageConfig> load_image_config(const ContentStore& store, const ImageRecord& image) {
+Result<ImageConfig> load_image_config(const BlobReader& store, const ImageRecord& image) {
   BERTH_TRY_CTX(std::string body, store.read_blob(image.config_digest), "image '" + image.ref + "' config");
   return parse_image_config(body);
 }

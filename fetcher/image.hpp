@@ -1,5 +1,5 @@
 // What the agent needs from a pulled image to build a task's root filesystem: the overlay
-// lowerdirs of its layers (top-most first, the order overlayfs wants) and its runtime config
+// lowerdirs of its layers (top-most first, the order overlayfs wants; short links) and its runtime config
 // (Entrypoint, Cmd, Env, WorkingDir, User), with the launch spec's overrides applied.
 // Mounting is the sandbox's job; this only names the directories. Pure functions over a store.
 #pragma once
@@ -14,15 +14,13 @@
 
 namespace berth::fetcher {
 
-// Absolute layer directories, top-most layer first. kFailedPrecondition if a layer is missing
-// (the image must be pulled, and held by a lease, before its rootfs is built).
-Result<std::vector<std::string>> lower_dirs(const ContentStore& store, const ImageRecord& image);
+// The layers' short links (<store>/l/<id>, see layer_links.hpp), top-most layer first: all in
+// one directory, so the launcher can mount them by relative name from there, and 128 of them
+// fit in one page of mount options. kFailedPrecondition if a layer is missing (the image must
+// be pulled, and held by a lease, before its rootfs is built).
+Result<std::vector<std::string>> lower_dirs(const LayerReader& store, const ImageRecord& image);
 
-// "lowerdir=a:b:c,upperdir=u,workdir=w" (without upper/work when they are empty: read-only).
-Result<std::string> overlay_options(const ContentStore& store, const ImageRecord& image,
-                                    const std::string& upper = "", const std::string& work = "");
-
-Result<ImageConfig> load_image_config(const ContentStore& store, const ImageRecord& image);
+Result<ImageConfig> load_image_config(const BlobReader& store, const ImageRecord& image);
 
 struct ProcessOverrides {
   std::optional<std::vector<std::string>> entrypoint, command;

@@ -167,7 +167,7 @@ Result<ImageConfig> parse_image_config(std::string_view body) {
 
 Status check_layer_media_type(std::string_view mt) {
   if (mt.empty() || mt == media::kOciLayer || mt == media::kOciLayerGzip || mt == media::kOciLayerZstd ||
-      mt == media::kDockerLayerGzip || mt == "application/vnd.docker.image.rootfs.diff.tar.zstd")
+      mt == media::kDockerLayer || mt == media::kDockerLayerGzip || mt == media::kDockerLayerZstd)
     return ok();
   if (mt.find("nondistributable") != std::string_view::npos || mt.find("foreign") != std::string_view::npos)
     return make_error(Code::kInvalidArgument, "layer media type '" + std::string(mt) +

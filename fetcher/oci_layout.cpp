@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include "common/json.hpp"
-#include "common/scope_guard.hpp"
 #include "fetcher/input_file.hpp"
 
 namespace berth::fetcher {
@@ -49,7 +48,7 @@ Result<std::string> read_blob_file(int blobs_fd, const Descriptor& d) {
   return data;
 }
 
-Status load_layer(ContentStore& store, int blobs_fd, const Descriptor& d, const Digest& diff_id,
+Status load_layer(LayerIngester& store, int blobs_fd, const Descriptor& d, const Digest& diff_id,
                   const UnpackLimits& limits) {
   BERTH_TRY_CTX(UniqueFd fd, open_layout_file(blobs_fd, d.digest.hex()), "layer blob");
   BERTH_TRY(Decompressors decompressors, layer_decompressors(d.media_type));
@@ -83,15 +82,15 @@ Status load_layer(ContentStore& store, int blobs_fd, const Descriptor& d, const 
 
 }  // namespace
 
-Result<ImageRecord> load_oci_layout(ContentStore& store, const std::string& dir, const LoadOptions& options) {
+Result<ImageRecord> load_oci_layout(Store& store, const std::string& dir, const LoadOptions& options) {
   BERTH_TRY_CTX(InputFile in, open_input(AT_FDCWD, dir, 0, InputKind::kDirectory), "load");
   return load_oci_layout(store, in.fd.get(), dir, options);
 }
 
-Result<ImageRecord> load_oci_layout(ContentStore& store, int root_fd, const std::string& dir,
+Result<ImageRecord> load_oci_layout(Store& store, int root_fd, const std::string& dir,
                                     const LoadOptions& options) {
   const std::string ctx = "load " + dir;
-  auto guard = store.pull_guard();
+  IngestLease lease = store.begin_ingest();
   if (::faccessat(root_fd, "oci-layout", F_OK, AT_SYMLINK_NOFOLLOW) != 0)
     return make_error(Code::kInvalidArgument, ctx + ": not an OCI image layout (no oci-layout file)");
   BERTH_TRY_CTX(InputFile blobs, open_input(root_fd, "blobs/sha256", RESOLVE_BENEATH, InputKind::kDirectory), ctx);
@@ -138,16 +137,23 @@ Result<ImageRecord> load_oci_layout(ContentStore& store, int root_fd, const std:
   if (config.diff_ids.size() != manifest.layers.size())
     return make_error(Code::kInvalidArgument, ctx + ": config and manifest disagree on the number of layers");
 
-  std::vector<Digest> added;
-  bool done = false;
-  ScopeGuard undo([&] {
-    if (!done)
-      for (const auto& d : added) (void)store.remove_layer(d);
-  });
+  // Nothing is taken back on failure: only GC deletes (content_store.hpp), so a pull that
+  // found one of these layers present meanwhile keeps it.
   for (size_t i = 0; i < manifest.layers.size(); ++i) {
-    if (store.has_layer(config.diff_ids[i])) continue;
-    BERTH_CHECK_CTX(load_layer(store, blobs.fd.get(), manifest.layers[i], config.diff_ids[i], options.limits), ctx);
-    added.push_back(config.diff_ids[i]);
+    const Descriptor& d = manifest.layers[i];
+    LayerProgress p{i, d.digest, static_cast<uint64_t>(d.size), 0, 0, LayerProgress::State::kPresent};
+    auto report = [&](LayerProgress::State s) {
+      p.state = s;
+      if (options.progress) options.progress(p);
+    };
+    if (store.has_layer(config.diff_ids[i])) {
+      report(LayerProgress::State::kPresent);
+      continue;
+    }
+    report(LayerProgress::State::kFetching);
+    auto st = load_layer(store, blobs.fd.get(), d, config.diff_ids[i], options.limits);
+    report(st ? LayerProgress::State::kDone : LayerProgress::State::kFailed);
+    BERTH_CHECK_CTX(st, ctx);
   }
   if (!rec.index_digest.empty()) BERTH_CHECK_CTX(store.put_blob(rec.index_digest, top_body), ctx);
   BERTH_CHECK_CTX(store.put_blob(image_digest, image_body), ctx);
@@ -156,10 +162,12 @@ Result<ImageRecord> load_oci_layout(ContentStore& store, int root_fd, const std:
   rec.media_type = manifest.media_type;
   rec.config_digest = manifest.config.digest;
   rec.layers = config.diff_ids;
-  for (const auto& l : manifest.layers) rec.layer_blobs.push_back(l.digest);
+  for (const auto& l : manifest.layers) {
+    rec.layer_blobs.push_back(l.digest);
+    rec.compressed_size += static_cast<uint64_t>(l.size);
+  }
   for (const auto& l : rec.layers) rec.size += store.layer_size(l);
   BERTH_CHECK_CTX(store.put_image(rec), ctx);
-  done = true;
   return rec;
 }
 

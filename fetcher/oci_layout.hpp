@@ -1,7 +1,8 @@
 // Loading images without a registry: an OCI image layout directory (oci-layout, index.json,
 // blobs/sha256/…) as written by skopeo/umoci/buildkit. Every blob is verified against its
 // digest while it is read, layers also against the config's diff_ids, and commits follow the
-// content store's rules, so a corrupt layout leaves nothing visible (like a failed pull).
+// content store's rules, so a corrupt layout leaves nothing visible (like a failed pull); what
+// a failed load committed is collected by the store, never deleted by the load itself.
 // Thread-safe in the way ContentStore is; the layout directory is only read.
 #pragma once
 
@@ -10,6 +11,7 @@
 #include "common/result.hpp"
 #include "fetcher/content_store.hpp"
 #include "fetcher/manifest.hpp"
+#include "fetcher/pull.hpp"
 #include "fetcher/unpacker.hpp"
 
 namespace berth::fetcher {
@@ -22,14 +24,17 @@ struct LoadOptions {
   std::string record_as;
   Platform platform = host_platform();
   UnpackLimits limits;
+  // Per layer: kPresent (already in the store), or kFetching when its load starts, then kDone
+  // or kFailed. Called on the loading thread.
+  PullProgressFn progress;
 };
 
 // Only regular files are read from the layout and only directories walked (a FIFO or a device
 // anywhere in it is refused with kInvalidArgument, never opened for reading); nothing outside
 // the layout directory is followed.
-Result<ImageRecord> load_oci_layout(ContentStore& store, const std::string& layout_dir, const LoadOptions& options);
+Result<ImageRecord> load_oci_layout(Store& store, const std::string& layout_dir, const LoadOptions& options);
 // The same for a layout directory already open (`display` names it in errors).
-Result<ImageRecord> load_oci_layout(ContentStore& store, int layout_dir_fd, const std::string& display,
+Result<ImageRecord> load_oci_layout(Store& store, int layout_dir_fd, const std::string& display,
                                     const LoadOptions& options);
 
 }  // namespace berth::fetcher

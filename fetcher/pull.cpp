@@ -4,7 +4,6 @@
 #include <thread>
 #include <vector>
 
-#include "common/scope_guard.hpp"
 #include "fetcher/byte_channel.hpp"
 
 namespace berth::fetcher {
@@ -16,7 +15,6 @@ struct Puller::Job {
   ImageConfig config;
   std::mutex progress_mu;
   const PullProgressFn& progress;
-  std::unique_ptr<std::atomic<bool>[]> committed;  // layers this pull committed itself
   void report(const LayerProgress& p) {
     if (!progress) return;
     std::lock_guard lk(progress_mu);
@@ -26,7 +24,7 @@ struct Puller::Job {
 
 Result<ImageRecord> Puller::pull(const std::string& text, const PullOptions& options, const PullProgressFn& progress) {
   BERTH_TRY(Reference ref, parse_reference(text));
-  auto guard = store_.pull_guard();
+  IngestLease lease = store_.begin_ingest();
   const std::string ctx = "pull " + ref.str();
 
   // By digest the content cannot have changed: a complete record needs no network at all.
@@ -38,7 +36,7 @@ Result<ImageRecord> Puller::pull(const std::string& text, const PullOptions& opt
     }
   }
 
-  BERTH_TRY_CTX(FetchedManifest top, client_.get_manifest(ref, ref.manifest_ref()), ctx);
+  BERTH_TRY_CTX(FetchedManifest top, client_.get_manifest(ref, ref.manifest_ref(), options.stop), ctx);
   ImageRecord rec;
   rec.ref = ref.key();
   FetchedManifest image = top;
@@ -51,13 +49,13 @@ Result<ImageRecord> Puller::pull(const std::string& text, const PullOptions& opt
       BERTH_TRY_CTX(std::string body, store_.read_blob(chosen.digest), ctx);
       image = FetchedManifest{chosen.media_type, std::move(body), chosen.digest};
     } else {
-      BERTH_TRY_CTX(image, client_.get_manifest(ref, chosen.digest.str()), ctx);
+      BERTH_TRY_CTX(image, client_.get_manifest(ref, chosen.digest.str(), options.stop), ctx);
     }
     BERTH_TRY_CTX(ManifestKind k2, classify_manifest(image.media_type, image.body), ctx);
     if (k2 != ManifestKind::kImage)
       return make_error(Code::kInvalidArgument, ctx + ": index entry " + chosen.digest.str() + " is not an image manifest");
   }
-  Job job{ref, options, {}, {}, {}, progress, nullptr};
+  Job job{ref, options, {}, {}, {}, progress};
   BERTH_TRY_CTX(job.manifest, parse_image_manifest(image.body), ctx);
   rec.manifest_digest = image.digest;
   rec.media_type = job.manifest.media_type;
@@ -74,7 +72,7 @@ Result<ImageRecord> Puller::pull(const std::string& text, const PullOptions& opt
   if (store_.has_blob(rec.config_digest)) {
     BERTH_TRY_CTX(config_body, store_.read_blob(rec.config_digest), ctx);
   } else {
-    BERTH_TRY_CTX(config_body, client_.fetch_blob_bytes(ref, job.manifest.config), ctx + ": config");
+    BERTH_TRY_CTX(config_body, client_.fetch_blob_bytes(ref, job.manifest.config, 16 << 20, options.stop), ctx + ": config");
   }
   BERTH_TRY_CTX(job.config, parse_image_config(config_body), ctx);
   if (job.config.diff_ids.size() != job.manifest.layers.size())
@@ -83,21 +81,6 @@ Result<ImageRecord> Puller::pull(const std::string& text, const PullOptions& opt
 
   // Layers, a bounded number at once. Each worker claims the next index.
   const size_t n = job.manifest.layers.size();
-  job.committed = std::make_unique<std::atomic<bool>[]>(n);
-  {
-    std::lock_guard lk(inflight_mu_);
-    for (const auto& d : job.config.diff_ids) ++users_[d];
-  }
-  bool succeeded = false;
-  ScopeGuard release_layers([&] {
-    std::lock_guard lk(inflight_mu_);
-    for (size_t i = 0; i < n; ++i) {
-      const Digest& d = job.config.diff_ids[i];
-      // Take back what this failed pull added, unless another running pull needs it too.
-      if (!succeeded && job.committed[i] && users_[d] == 1) (void)store_.remove_layer(d);
-      if (--users_[d] == 0) users_.erase(d);
-    }
-  });
   std::atomic<size_t> next{0};
   std::vector<std::optional<Error>> errors(n);
   auto worker = [&] {
@@ -124,10 +107,12 @@ Result<ImageRecord> Puller::pull(const std::string& text, const PullOptions& opt
   BERTH_CHECK_CTX(store_.put_blob(rec.manifest_digest, image.body), ctx);
   BERTH_CHECK_CTX(store_.put_blob(rec.config_digest, config_body), ctx);
   rec.layers = job.config.diff_ids;
-  for (const auto& l : job.manifest.layers) rec.layer_blobs.push_back(l.digest);
+  for (const auto& l : job.manifest.layers) {
+    rec.layer_blobs.push_back(l.digest);
+    rec.compressed_size += static_cast<uint64_t>(l.size);
+  }
   for (const auto& l : rec.layers) rec.size += store_.layer_size(l);
   BERTH_CHECK_CTX(store_.put_image(rec), ctx);
-  succeeded = true;
   return rec;
 }
 
@@ -204,7 +189,8 @@ Status Puller::fetch_and_unpack(Job& job, size_t i) {
           q.fetched = f;
           q.written = written;
           job.report(q);
-        });
+        },
+        job.options.stop);
     channel.close_write(fetch_status ? std::nullopt : std::optional<Error>(fetch_status.error()));
   });
 
@@ -243,7 +229,6 @@ Status Puller::fetch_and_unpack(Job& job, size_t i) {
     return std::move(fetch_status).error().wrap(ctx);
   }
   BERTH_CHECK_CTX(layer.commit(diff_id, stats->diff_id, written), ctx);
-  job.committed[i] = true;
   p.state = LayerProgress::State::kDone;
   job.report(p);
   return ok();

@@ -12,8 +12,10 @@
 // file. A layer is visible only after both the compressed digest (end of transfer) and the
 // diff_id (end of unpack) matched.
 //
-// A pull that fails takes back the layers it committed (unless another pull, image or task
-// uses them), so a failed pull leaves the store as it found it; transient faults are retried
+// A pull holds an IngestLease for its length and deletes nothing itself: if it fails, the
+// layers it committed that no image or task names are collected when no pull or load runs any
+// more (content_store.hpp), so a concurrent load or pull that found them present keeps them.
+// Transient faults are retried
 // inside the pull (with Range resumption), so giving up means the retries were exhausted.
 // Layers already in the store are not fetched. Two pulls that need the same layer at the same
 // time (in this process) share one fetch: the second waits for the first's result.
@@ -25,6 +27,7 @@
 #include <future>
 #include <map>
 #include <mutex>
+#include <stop_token>
 #include <string>
 
 #include "common/result.hpp"
@@ -40,6 +43,9 @@ struct PullOptions {
   UnpackLimits limits;
   Platform platform = host_platform();
   size_t channel_bytes = 8 << 20;  // per layer, between network and unpacker
+  // Cancels the pull: transfers abort, nothing more is retried, and the pull fails with an
+  // error for which is_cancelled() holds (berthd stopping).
+  std::stop_token stop;
 };
 
 struct LayerProgress {
@@ -55,7 +61,7 @@ using PullProgressFn = std::function<void(const LayerProgress&)>;
 
 class Puller {
  public:
-  Puller(ContentStore& store, RegistryClient& client) : store_(store), client_(client) {}
+  Puller(Store& store, RegistryClient& client) : store_(store), client_(client) {}
 
   // Pulls `ref` and records it under Reference::key(). Errors name the reference and the step.
   Result<ImageRecord> pull(const std::string& ref, const PullOptions& options = {},
@@ -66,11 +72,10 @@ class Puller {
   Status ensure_layer(Job& job, size_t i);
   Status fetch_and_unpack(Job& job, size_t i);
 
-  ContentStore& store_;
+  Store& store_;
   RegistryClient& client_;
   std::mutex inflight_mu_;
   std::map<Digest, std::shared_future<Status>> inflight_;  // by diff_id
-  std::map<Digest, int> users_;  // running pulls that need each layer (guarded by inflight_mu_)
 };
 
 }  // namespace berth::fetcher

@@ -1,7 +1,8 @@
 #include "fetcher/registry_client.hpp"
 
 #include <cstdio>
-#include <thread>
+#include <condition_variable>
+#include <mutex>
 
 #include "common/json.hpp"
 
@@ -35,6 +36,26 @@ std::string url_escape(const std::string& s) {
   return out;
 }
 
+// Waits before retry `attempt` (none before the first); false when `stop` was requested.
+bool backoff(std::stop_token stop, int attempt, std::chrono::milliseconds base) {
+  if (stop.stop_requested()) return false;
+  if (attempt == 0) return true;
+  std::mutex mu;
+  std::condition_variable_any cv;
+  std::unique_lock lk(mu);
+  cv.wait_for(lk, stop, base * (1 << (attempt - 1)), [] { return false; });  // wakes on stop
+  return !stop.stop_requested();
+}
+
+// Lower-case scheme of a URL ("" when it has none).
+std::string url_scheme(const std::string& url) {
+  auto colon = url.find("://");
+  if (colon == std::string::npos) return "";
+  std::string s = url.substr(0, colon);
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
 }  // namespace
 
 RegistryClient::RegistryClient(RegistryOptions options) : options_(std::move(options)) {}
@@ -61,9 +82,20 @@ Error RegistryClient::http_error(const std::string& what, const HttpResponse& re
   return make_error(code, msg);
 }
 
-Result<std::string> RegistryClient::bearer_token(const Endpoint& ep, const Challenge& c, const std::string& scope) {
+Result<std::string> RegistryClient::bearer_token(const Endpoint& ep, const Challenge& c, const std::string& scope,
+                                                 std::stop_token stop) {
   std::string realm = c.param("realm");
   if (realm.empty()) return make_error(Code::kPermissionDenied, "Bearer challenge from " + ep.host + " has no realm");
+  // The realm is a URL the registry names: credentials go there only over https, or over plain
+  // http when the operator marked this registry insecure (a trusted test or lab registry).
+  const bool has_credentials = !ep.settings->username.empty();
+  const bool https_realm = url_scheme(realm) == "https";
+  if (has_credentials && !https_realm && !ep.settings->insecure)
+    return make_error(Code::kPermissionDenied,
+                      "registry " + ep.host + " sends clients to token realm " + redact_url(realm) +
+                          ", which is not https; berth does not send the registry credentials there. Serve the "
+                          "token endpoint over https, or set \"insecure\": true for " + ep.host +
+                          " in the registry config if plain http is intended");
   std::string service = c.param("service");
   std::string want_scope = c.param("scope").empty() ? scope : c.param("scope");
   std::string key = realm + "|" + service + "|" + want_scope + "|" + ep.settings->username;
@@ -74,10 +106,12 @@ Result<std::string> RegistryClient::bearer_token(const Endpoint& ep, const Chall
   HttpRequest req;
   req.url = url;
   req.tls = ep.settings->tls;
+  req.https_only = has_credentials && !ep.settings->insecure;  // redirects included
+  req.stop = stop;
   req.connect_timeout_s = options_.connect_timeout_s;
   req.low_speed_time_s = options_.low_speed_time_s;
-  if (!ep.settings->username.empty())
-    req.headers.push_back("Authorization: Basic " + base64(ep.settings->username + ":" + ep.settings->password));
+  if (has_credentials)
+    req.headers.push_back(basic_authorization(ep.settings->username, ep.settings->password));
   std::string body;
   BERTH_TRY_CTX(HttpResponse resp, http_perform(req, [&](const char* d, size_t n) -> Status {
                   if (body.size() + n > (1 << 20)) return make_error(Code::kUnavailable, "token response too large");
@@ -97,9 +131,10 @@ Result<std::string> RegistryClient::bearer_token(const Endpoint& ep, const Chall
 
 Result<HttpResponse> RegistryClient::request(const Endpoint& ep, const std::string& repository, const std::string& path,
                                              std::vector<std::string> headers, const BodyFn& body,
-                                             std::function<void(long)> on_status) {
+                                             std::stop_token stop, std::function<void(long)> on_status) {
   HttpRequest req;
   req.on_status = std::move(on_status);
+  req.stop = stop;
   req.url = std::string(ep.settings->insecure ? "http://" : "https://") + ep.host + "/v2/" + repository + "/" + path;
   req.tls = ep.settings->tls;
   req.connect_timeout_s = options_.connect_timeout_s;
@@ -117,9 +152,9 @@ Result<HttpResponse> RegistryClient::request(const Endpoint& ep, const std::stri
         if (ep.settings->username.empty())
           return make_error(Code::kPermissionDenied, "registry " + ep.host +
                                                          " requires credentials; set username/password for it in the registry config");
-        req.headers.push_back("Authorization: Basic " + base64(ep.settings->username + ":" + ep.settings->password));
+        req.headers.push_back(basic_authorization(ep.settings->username, ep.settings->password));
       } else if (challenge->scheme == "bearer") {
-        BERTH_TRY(std::string token, bearer_token(ep, *challenge, scope));
+        BERTH_TRY(std::string token, bearer_token(ep, *challenge, scope, stop));
         req.headers.push_back("Authorization: Bearer " + token);
       }
     }
@@ -145,12 +180,13 @@ Result<HttpResponse> RegistryClient::request(const Endpoint& ep, const std::stri
   return make_error(Code::kInternal, "unreachable");
 }
 
-Result<FetchedManifest> RegistryClient::get_manifest(const Reference& ref, const std::string& tag_or_digest) {
+Result<FetchedManifest> RegistryClient::get_manifest(const Reference& ref, const std::string& tag_or_digest,
+                                                     std::stop_token stop) {
   std::string what = "manifest " + ref.name() + ":" + tag_or_digest;
   std::optional<Error> last;
   for (const auto& ep : endpoints(ref.registry)) {
     for (int attempt = 0; attempt < options_.max_attempts; ++attempt) {
-      if (attempt) std::this_thread::sleep_for(options_.backoff * (1 << (attempt - 1)));
+      if (!backoff(stop, attempt, options_.backoff)) return cancelled_error("get " + what);
       std::string body;
       auto resp = request(ep, ref.repository, "manifests/" + tag_or_digest, {media::accept_header()},
                           [&](const char* d, size_t n) -> Status {
@@ -159,8 +195,10 @@ Result<FetchedManifest> RegistryClient::get_manifest(const Reference& ref, const
                                                                             std::to_string(options_.max_manifest_bytes) + " bytes");
                             body.append(d, n);
                             return ok();
-                          });
+                          },
+                          stop);
       if (!resp) {
+        if (is_cancelled(resp.error())) return std::move(resp).error();
         last = std::move(resp).error().wrap("get " + what + " from " + ep.host);
         if (last->code == Code::kUnavailable) continue;
         break;
@@ -182,7 +220,7 @@ Result<FetchedManifest> RegistryClient::get_manifest(const Reference& ref, const
 }
 
 Status RegistryClient::fetch_blob(const Reference& ref, const Descriptor& blob, const BlobSink& sink,
-                                  const FetchedFn& on_fetched) {
+                                  const FetchedFn& on_fetched, std::stop_token stop) {
   const std::string what = "blob " + blob.digest.str() + " of " + ref.name();
   const uint64_t size = static_cast<uint64_t>(blob.size);
   Sha256 hash;
@@ -190,7 +228,7 @@ Status RegistryClient::fetch_blob(const Reference& ref, const Descriptor& blob, 
   std::optional<Error> last;
   for (const auto& ep : endpoints(ref.registry)) {
     for (int attempt = 0; attempt < options_.max_attempts; ++attempt) {
-      if (attempt) std::this_thread::sleep_for(options_.backoff * (1 << (attempt - 1)));
+      if (!backoff(stop, attempt, options_.backoff)) return cancelled_error("fetch " + what);
       std::vector<std::string> headers;
       if (delivered > 0) headers.push_back("Range: bytes=" + std::to_string(delivered) + "-");
       uint64_t skip = 0;
@@ -215,10 +253,10 @@ Status RegistryClient::fetch_blob(const Reference& ref, const Descriptor& blob, 
       };
       // A 200 to a ranged request restarts from byte 0: skip what the sink already has.
       uint64_t resume_at = delivered;
-      auto resp = request(ep, ref.repository, "blobs/" + blob.digest.str(), headers, body,
-                               [&](long status) { skip = (status == 200) ? resume_at : 0; });
+      auto resp = request(ep, ref.repository, "blobs/" + blob.digest.str(), headers, body, stop,
+                          [&](long status) { skip = (status == 200) ? resume_at : 0; });
       if (!resp) {
-        if (sink_failed) return std::move(resp).error();
+        if (sink_failed || is_cancelled(resp.error())) return std::move(resp).error();
         last = std::move(resp).error().wrap("fetch " + what + " from " + ep.host);
         if (last->code == Code::kUnavailable) continue;
         if (last->code == Code::kFailedPrecondition && delivered > 0) return *last;
@@ -245,7 +283,8 @@ Status RegistryClient::fetch_blob(const Reference& ref, const Descriptor& blob, 
   return *last;
 }
 
-Result<std::string> RegistryClient::fetch_blob_bytes(const Reference& ref, const Descriptor& blob, size_t max_bytes) {
+Result<std::string> RegistryClient::fetch_blob_bytes(const Reference& ref, const Descriptor& blob, size_t max_bytes,
+                                                     std::stop_token stop) {
   if (blob.size < 0 || static_cast<size_t>(blob.size) > max_bytes)
     return make_error(Code::kInvalidArgument, "blob " + blob.digest.str() + " is larger than " + std::to_string(max_bytes) + " bytes");
   std::string out;
@@ -253,7 +292,7 @@ Result<std::string> RegistryClient::fetch_blob_bytes(const Reference& ref, const
   BERTH_CHECK(fetch_blob(ref, blob, [&](const char* d, size_t n) -> Status {
     out.append(d, n);
     return ok();
-  }));
+  }, nullptr, stop));
   return out;
 }
 

@@ -5,7 +5,8 @@
 // the host's mirrors in order, then the host itself; each endpoint gets retries with
 // exponential backoff on transient failures (connection errors, 429, 5xx). Auth follows the
 // 401 challenge: Basic with the configured credentials, or a Bearer token from the challenge's
-// realm/service/scope (fetched with the credentials if any), cached until it expires.
+// realm/service/scope (fetched with the credentials if any), cached until it expires. The
+// credentials go to a realm only over https, or plain http when the host is `insecure`.
 // Credentials and tokens never appear in errors.
 //
 // Blobs stream to a sink through a sha256 verifier and a size check against the descriptor;
@@ -54,7 +55,10 @@ struct FetchedManifest {
   Digest digest;           // sha256 of body; equals the requested digest when one was asked for
 };
 
-// Receives verified-so-far bytes in order; an error stops the transfer and is returned.
+// Receives the blob's bytes in order, each exactly once, as they arrive: NOT yet verified (the
+// digest is known only at the end, when fetch_blob returns). A sink that acts on the bytes
+// (an unpacker) must keep its output invisible until fetch_blob succeeded. An error stops the
+// transfer and is returned.
 using BlobSink = std::function<Status(const char* data, size_t len)>;
 using FetchedFn = std::function<void(uint64_t fetched_bytes)>;
 
@@ -62,12 +66,16 @@ class RegistryClient {
  public:
   explicit RegistryClient(RegistryOptions options);
 
+  // Every call stops early (transfer aborted, no more retries or backoff) when `stop` is
+  // requested, with an error for which is_cancelled() holds.
   // GET /v2/<repo>/manifests/<tag or digest>. Schema1 is refused here with a clear message.
-  Result<FetchedManifest> get_manifest(const Reference& ref, const std::string& tag_or_digest);
+  Result<FetchedManifest> get_manifest(const Reference& ref, const std::string& tag_or_digest,
+                                       std::stop_token stop = {});
   Status fetch_blob(const Reference& ref, const Descriptor& blob, const BlobSink& sink,
-                    const FetchedFn& on_fetched = nullptr);
+                    const FetchedFn& on_fetched = nullptr, std::stop_token stop = {});
   // For small blobs (configs): the verified bytes.
-  Result<std::string> fetch_blob_bytes(const Reference& ref, const Descriptor& blob, size_t max_bytes = 16 << 20);
+  Result<std::string> fetch_blob_bytes(const Reference& ref, const Descriptor& blob, size_t max_bytes = 16 << 20,
+                                       std::stop_token stop = {});
 
  private:
   struct Endpoint {
@@ -77,9 +85,10 @@ class RegistryClient {
   std::vector<Endpoint> endpoints(const std::string& host) const;
   // One request with auth handling (at most one challenge round) against one endpoint.
   Result<HttpResponse> request(const Endpoint& ep, const std::string& repository, const std::string& path,
-                               std::vector<std::string> headers, const BodyFn& body,
+                               std::vector<std::string> headers, const BodyFn& body, std::stop_token stop,
                                std::function<void(long)> on_status = nullptr);
-  Result<std::string> bearer_token(const Endpoint& ep, const Challenge& c, const std::string& scope);
+  Result<std::string> bearer_token(const Endpoint& ep, const Challenge& c, const std::string& scope,
+                                   std::stop_token stop);
   Error http_error(const std::string& what, const HttpResponse& resp) const;
 
   RegistryOptions options_;

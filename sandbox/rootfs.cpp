@@ -7,6 +7,8 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "common/fs.hpp"
 #include "sandbox/in_root.hpp"
 #include "sandbox/mount_options.hpp"
@@ -30,9 +32,17 @@ Status make_mounts_private() {
 }
 
 Status mount_overlay(const OciSpec& spec) {
-  BERTH_TRY(std::string options, overlay_options(spec));
-  if (options.empty()) return ok();
-  return do_mount("overlay", spec.root_path, "overlay", 0, options.c_str(), "overlay on " + spec.root_path);
+  BERTH_TRY(OverlayMount m, overlay_mount(spec));
+  if (m.options.empty()) return ok();
+  if (m.base.empty())
+    return do_mount("overlay", spec.root_path, "overlay", 0, m.options.c_str(), "overlay on " + spec.root_path);
+  // The kernel resolves relative lowerdirs from the working directory: mount from `base`.
+  BERTH_TRY_CTX(UniqueFd back, fs::open_at(AT_FDCWD, ".", O_PATH | O_DIRECTORY), "overlay: working directory");
+  BERTH_TRY_CTX(UniqueFd base, fs::open_at(AT_FDCWD, m.base, O_PATH | O_DIRECTORY), "overlay: layer directory");
+  if (::fchdir(base.get()) != 0) return errno_error("overlay: chdir " + m.base);
+  Status st = do_mount("overlay", spec.root_path, "overlay", 0, m.options.c_str(), "overlay on " + spec.root_path);
+  if (::fchdir(back.get()) != 0 && st) return errno_error("overlay: chdir back");
+  return st;
 }
 
 // pivot_root needs the new root to be a mount point; a bind of the directory onto itself is
@@ -214,6 +224,28 @@ Result<std::string> overlay_options(const OciSpec& spec) {
   if (present != 0 && present != 3)
     return make_error(Code::kInvalidArgument, "annotations berth.overlay.lowerdir, upperdir and workdir go together");
   return options;
+}
+
+Result<OverlayMount> overlay_mount(const OciSpec& spec) {
+  BERTH_TRY(std::string options, overlay_options(spec));
+  OverlayMount m{"", options};
+  if (options.empty()) return m;
+  const std::string& lower = spec.annotations.at("berth.overlay.lowerdir");
+  std::string base, names;
+  for (size_t start = 0; start <= lower.size();) {
+    size_t end = std::min(lower.find(':', start), lower.size());
+    std::string dir = lower.substr(start, end - start);
+    size_t slash = dir.rfind('/');
+    if (slash == std::string::npos || slash == 0 || slash + 1 == dir.size()) return m;
+    std::string parent = dir.substr(0, slash);
+    if (!base.empty() && parent != base) return m;  // not all in one directory: absolute paths
+    base = parent;
+    names += (names.empty() ? "" : ":") + dir.substr(slash + 1);
+    start = end + 1;
+  }
+  m.base = base;
+  m.options = "lowerdir=" + names + options.substr(std::string_view("lowerdir=").size() + lower.size());
+  return m;
 }
 
 Status prepare_root(const OciSpec& spec) {

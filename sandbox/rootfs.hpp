@@ -21,4 +21,14 @@ Status prepare_root(const OciSpec& spec);
 // none are set; an error when only some are, or a path would break the option syntax.
 Result<std::string> overlay_options(const OciSpec& spec);
 
+// How the overlay is mounted: when every lowerdir lives in one directory (an image's short
+// layer links, fetcher/layer_links.hpp), `options` names them relative to `base` and the mount
+// is made with `base` as the working directory, so 128 layers fit in mount(2)'s one page of
+// options; otherwise `base` is empty and `options` is overlay_options().
+struct OverlayMount {
+  std::string base;
+  std::string options;
+};
+Result<OverlayMount> overlay_mount(const OciSpec& spec);
+
 }  // namespace berth::sandbox

@@ -38,10 +38,29 @@ std::vector<Entry> parse_db(const std::string& text) {
   return out;
 }
 
+// The highest id a task may run as: (uid_t)-1 means "leave unchanged" to setresuid() and
+// setresgid(), so a task asking for 4294967295 would keep berthd's root.
+constexpr uint32_t kMaxId = 4294967294u;
+
+bool all_digits(const std::string& s) {
+  return !s.empty() && s.find_first_not_of("0123456789") == std::string::npos;
+}
+
 bool parse_id(const std::string& s, uint32_t& out) {
-  if (s.empty()) return false;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
-  return ec == std::errc() && p == s.data() + s.size();
+  if (!all_digits(s)) return false;
+  uint64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size() || v > kMaxId) return false;
+  out = static_cast<uint32_t>(v);
+  return true;
+}
+
+// A number that parse_id() refused: out of range, not a name to look up.
+Status check_numeric_id(const std::string& spec, const std::string& part, const char* what) {
+  uint32_t id = 0;
+  if (!all_digits(part) || parse_id(part, id)) return ok();
+  return make_error(Code::kInvalidArgument, "user \"" + spec + "\": " + what + " id " + part +
+                                                " is out of range; ids go from 0 to " + std::to_string(kMaxId));
 }
 
 // The database, or nullopt when the image has none (numeric ids still work then).
@@ -69,6 +88,9 @@ Result<OciUser> resolve_user(int rootfd, const std::string& spec) {
     if (has_group) return make_error(Code::kInvalidArgument, "user \"" + spec + "\": empty user");
     user_part = "0";
   }
+
+  BERTH_CHECK(check_numeric_id(spec, user_part, "user"));
+  if (has_group) BERTH_CHECK(check_numeric_id(spec, group_part, "group"));
 
   BERTH_TRY(auto passwd, load_db(rootfd, "etc/passwd"));
   OciUser user;

@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <thread>
 
 #include "agent/logs.hpp"
 #include "common/json.hpp"
@@ -153,29 +152,26 @@ Response kill(Containers& containers, const Request& req) {
 Response wait(const Containers& containers, const Request& req) {
   auto timeout = query_long(req, "timeout_s");
   if (!timeout) return fail(timeout.error());
-  // Wait in slices so a client that hung up, or berthd stopping, ends the wait.
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(*timeout < 0 ? 0 : std::min(*timeout, 86400L));
-  Result<std::optional<agent::Termination>> t = std::optional<agent::Termination>();
-  for (;;) {
-    int slice = 500;
-    if (*timeout >= 0) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-      slice = static_cast<int>(std::clamp<long>(left.count(), 0, 500));
+  std::string id = req.param("id");
+  auto first = containers.wait(id, 0);
+  if (!first) return fail(first.error());
+  // The reply comes later, from the server's pump: no thread waits for the task.
+  bool bounded = *timeout >= 0;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(bounded ? std::min(*timeout, 86400L) : 0);
+  long seconds = *timeout;
+  return Response::later([&containers, id, bounded, deadline, seconds](bool cancelled) -> std::optional<Response> {
+    auto t = containers.wait(id, 0);
+    if (!t) return fail(t.error());
+    if (t->has_value()) return Response::json(200, agent::termination_json(**t));
+    if (cancelled) return Response::error(make_error(Code::kUnavailable, "berthd is stopping"));
+    if (bounded && std::chrono::steady_clock::now() >= deadline) {
+      Response r = Response::error(make_error(Code::kUnavailable, "container '" + id + "' is still running after " +
+                                                                        std::to_string(seconds) + " s"));
+      r.status = 408;
+      return r;
     }
-    t = containers.wait(req.param("id"), slice);
-    if (!t || t->has_value() || req.cancelled()) break;
-    if (*timeout >= 0 && std::chrono::steady_clock::now() >= deadline) break;
-  }
-  if (!t) return fail(t.error());
-  if (req.cancelled()) return Response::error(make_error(Code::kUnavailable, "berthd is stopping"));
-  if (!t->has_value()) {
-    Response r = Response::error(make_error(Code::kUnavailable, "container '" + req.param("id") +
-                                                                      "' is still running after " +
-                                                                      std::to_string(*timeout) + " s"));
-    r.status = 408;
-    return r;
-  }
-  return Response::json(200, agent::termination_json(**t));
+    return std::nullopt;
+  });
 }
 
 Response remove(Containers& containers, const Request& req) {
@@ -186,6 +182,8 @@ Response remove(Containers& containers, const Request& req) {
   return Response::empty(204);
 }
 
+// Logs stream from disk in pieces: from the last `tail` lines (found from the end of the
+// newest file) or from the oldest kept byte; with follow, on as the task writes, until it ended.
 Response logs(const Containers& containers, const Request& req) {
   auto rec = containers.get(req.param("id"));
   if (!rec) return fail(rec.error());
@@ -193,40 +191,25 @@ Response logs(const Containers& containers, const Request& req) {
   if (stream != "stdout" && stream != "stderr") return bad_request("query 'stream' must be stdout or stderr");
   auto tail = query_long(req, "tail");
   if (!tail) return fail(tail.error());
-  auto follower = std::make_shared<agent::LogFollower>(rec->sandbox_dir, stream);
-  follower->open();
-  std::string initial = agent::read_rotated(rec->sandbox_dir, stream);
-  follower->poll(initial, SIZE_MAX);
-  initial = agent::tail_lines(initial, *tail);
+  auto reader = std::make_shared<agent::LogReader>(rec->sandbox_dir, stream);
+  reader->seek_tail(*tail);
+  bool follow = query_flag(req, "follow");
+  std::string id = rec->id;
+  auto done = std::make_shared<bool>(false);
   Response r;
   r.status = 200;
   r.content_type = "text/plain; charset=utf-8";
-  if (!query_flag(req, "follow")) {
-    r.body = std::move(initial);
-    return r;
-  }
-  std::string id = rec->id;
-  auto pending = std::make_shared<std::string>(std::move(initial));
-  auto done = std::make_shared<bool>(false);
-  r.stream = [&containers, id, follower, pending, done](std::string& out, const std::atomic<bool>& cancelled) {
-    if (!pending->empty()) {
-      out.swap(*pending);
-      pending->clear();
-      return true;
-    }
+  r.stream = [&containers, id, reader, follow, done](std::string& out, const std::atomic<bool>& cancelled) {
     if (*done || cancelled) return false;
-    for (int i = 0; i < 5 && !cancelled; ++i) {
-      // Check "ended" before reading: output written before the exit is then always read.
+    // Check "ended" before reading: output written before the exit is then always read.
+    bool ended = true;
+    if (follow) {
       auto now = containers.get(id);
-      bool ended = !now || agent::is_final(now->state);
-      if (follower->poll(out)) return true;
-      if (ended) {
-        *done = true;
-        return !out.empty();
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      ended = !now || agent::is_final(now->state);
     }
-    return true;
+    if (reader->read(out)) return true;
+    *done = ended;
+    return !ended;
   };
   return r;
 }
@@ -234,13 +217,29 @@ Response logs(const Containers& containers, const Request& req) {
 Response events_stream(const EventBus& bus, const Request& req) {
   auto since = query_long(req, "since");
   if (!since) return fail(since.error());
-  auto cursor = std::make_shared<uint64_t>(*since < 0 ? bus.last_seq() : static_cast<uint64_t>(*since));
+  uint64_t from = *since < 0 ? bus.last_seq() : static_cast<uint64_t>(*since);
+  // A resume point older than what is kept would silently skip events: say so instead.
+  if (auto kept = bus.check_since(from); !kept) {
+    Response gone = fail(kept.error());
+    gone.status = 410;
+    return gone;
+  }
+  auto cursor = std::make_shared<uint64_t>(from);
   Response r;
   r.status = 200;
   r.content_type = "application/x-ndjson";
   r.stream = [&bus, cursor](std::string& out, const std::atomic<bool>& cancelled) {
     if (cancelled) return false;
-    for (const auto& e : bus.wait_after(*cursor, 400)) {
+    auto events = bus.read_after(*cursor);
+    if (!events) {
+      // This client fell behind by more than the bus keeps: end with a line saying so.
+      json::JsonWriter w;
+      w.begin_object().key("error").begin_object().kv("code", code_name(events.error().code))
+          .kv("message", events.error().message).end_object().end_object();
+      out += w.str() + "\n";
+      return false;
+    }
+    for (const auto& e : *events) {
       out += e.line;
       out += '\n';
       *cursor = e.seq;

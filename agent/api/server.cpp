@@ -2,19 +2,24 @@
 
 #include <microhttpd.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
 #include <cstdlib>
 #include <cstring>
+#include <list>
 #include <mutex>
 #include <set>
+#include <thread>
 #include <vector>
 
 #include "agent/api/router.hpp"
-#include "common/json.hpp"
 #include "common/scope_guard.hpp"
 #include "common/unique_fd.hpp"
 
@@ -23,6 +28,7 @@ namespace {
 
 constexpr size_t kMaxBody = 1 << 20;
 constexpr size_t kStreamBlock = 64 * 1024;
+constexpr auto kPumpBeat = std::chrono::milliseconds(100);
 
 // The peer closed its end (or the socket broke). A client that merely stopped reading still
 // counts as present; MHD's own send path handles that.
@@ -35,31 +41,46 @@ bool client_gone(int fd) {
   return (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) != 0;
 }
 
-std::string error_body(Code code, const std::string& message) {
-  json::JsonWriter w;
-  w.begin_object().key("error").begin_object();
-  w.kv("code", code_name(code)).kv("message", message);
-  w.end_object().end_object();
-  return w.str();
-}
-
-// Per-request state kept in MHD's con_cls between the calls of the access handler.
-struct RequestState {
-  std::string body;
-  bool too_large = false;
-};
-
 }  // namespace
 
+// A suspended connection waiting for something to send: the pump asks advance() each beat and
+// resumes the connection once it returns true. Only the pump removes a parked connection, and
+// MHD never touches a suspended one, so a Parked object outlives its time in the parked set.
+struct Parked {
+  virtual ~Parked() = default;
+  // True when the connection has something to do again. `stopping`: the server is stopping.
+  virtual bool advance(bool stopping) = 0;
+  MHD_Connection* conn = nullptr;
+  int fd = -1;
+};
+
+// Per-request state kept in MHD's con_cls between the calls of the access handler.
+struct RequestState : Parked {
+  enum class Phase { kReceiving, kRunning, kReady, kDeferred };
+  std::string body;
+  bool too_large = false;
+  Phase phase = Phase::kReceiving;
+  Response reply;       // kReady: what to send (set by the handler thread or the pump)
+  DeferredFn deferred;  // kDeferred
+
+  bool advance(bool stopping) override;
+};
+
 // One open streaming response. Owned by MHD's response object (freed in free_stream).
-struct StreamState {
+struct StreamState : Parked {
+  std::mutex mu;  // one producer call at a time (content reader or pump)
   StreamFn fn;
   std::string pending;
   size_t offset = 0;
   bool done = false;
   std::atomic<bool> cancelled{false};
-  int fd = -1;
   Server::Impl* impl = nullptr;
+
+  bool advance(bool stopping) override;
+  // Calls the producer once; if it throws, the stream is cut short.
+  void produce();
+  // Cancels: the producer gets its last call and the stream is done.
+  void finish();
 };
 
 struct Server::Impl {
@@ -70,63 +91,91 @@ struct Server::Impl {
   dev_t socket_dev = 0;
   ino_t socket_ino = 0;
   std::atomic<bool> stopping{false};
-  mutable std::mutex mu;            // guards streams
+  unsigned idle_timeout_s = 60;
+  mutable std::mutex mu;  // guards everything below
+  std::condition_variable pump_cv;
+  bool pump_exit = false;
+  bool wake_now = false;
   std::set<StreamState*> streams;
-  std::mutex stop_mu;               // serialises start/stop
+  std::set<Parked*> parked;
+  std::list<std::thread> workers;         // handler threads and stream destructors
+  std::vector<std::thread::id> finished;  // workers whose body has returned
+  std::thread pump;
+  std::mutex stop_mu;  // serialises start/stop
 
-  Response dispatch(MHD_Connection* c, const char* raw_url, const char* method,
-                    std::string body);
+  struct Prepared {
+    Request req;
+    size_t route = 0;
+  };
+  // The request and its route, or the reply to give at once (`early`: 404, 405).
+  Result<Prepared> prepare(MHD_Connection* c, const char* raw_url, const char* method,
+                          std::string body, Response& early);
+  Response dispatch(size_t route, const Request& req);
   MHD_Result queue(MHD_Connection* c, Response r);
+  // Suspends `p`'s connection until advance() says so; false (nothing done) when stopping.
+  bool park(Parked* p);
+  // Runs fn on a thread of its own; false (fn not run) when stopping.
+  bool spawn(std::function<void()> fn);
+  void pump_loop();
+  void sweep(bool stopping);
+  void reap_workers();
 };
 
-// ---- Request / Response helpers -------------------------------------------------------------
-
-std::string Request::param(const std::string& k) const {
-  auto it = params.find(k);
-  return it == params.end() ? std::string() : it->second;
-}
-
-std::string Request::query_or(const std::string& k, const std::string& fallback) const {
-  auto it = query.find(k);
-  return it == query.end() ? fallback : it->second;
-}
+// ---- Request --------------------------------------------------------------------------------
 
 bool Request::cancelled() const {
   if (server_stopping && server_stopping->load()) return true;
   return client_gone(connection_fd);
 }
 
-Response Response::json(int status, std::string body) {
-  Response r;
-  r.status = status;
-  r.body = std::move(body);
-  return r;
-}
+// ---- parked connections ---------------------------------------------------------------------
 
-Response Response::error(const Error& e) { return error(http_status(e.code), e.code, e.message); }
-
-Response Response::error(int status, Code code, const std::string& message) {
-  return json(status, error_body(code, message));
-}
-
-Response Response::empty(int status) {
-  Response r;
-  r.status = status;
-  r.content_type.clear();
-  return r;
-}
-
-int http_status(Code code) {
-  switch (code) {
-    case Code::kInvalidArgument: return 400;
-    case Code::kNotFound: return 404;
-    case Code::kAlreadyExists: return 409;
-    case Code::kPermissionDenied: return 403;
-    case Code::kFailedPrecondition: return 409;
-    case Code::kUnavailable: return 503;
-    case Code::kInternal: return 500;
+bool RequestState::advance(bool stopping) {
+  bool cancelled = stopping || client_gone(fd);
+  std::optional<Response> r;
+  try {
+    r = deferred(cancelled);
+  } catch (const std::exception& e) {
+    r = Response::error(500, Code::kInternal, std::string("internal error: ") + e.what());
   }
-  return 500;
+  if (!r && cancelled)
+    r = Response::error(make_error(Code::kUnavailable, stopping ? "berthd is stopping" : "client went away"));
+  if (!r) return false;
+  reply = std::move(*r);
+  deferred = nullptr;
+  phase = Phase::kReady;
+  return true;
+}
+
+void StreamState::produce() {
+  try {
+    if (!fn(pending, cancelled)) done = true;
+  } catch (...) {
+    // Headers are gone already; all we can do is cut the stream short.
+    cancelled.store(true);
+    done = true;
+  }
+}
+
+void StreamState::finish() {
+  cancelled.store(true);
+  pending.clear();
+  offset = 0;
+  // One last call so the producer observes the cancellation (it returns false at once).
+  produce();
+  pending.clear();
+  done = true;
+}
+
+bool StreamState::advance(bool stopping) {
+  std::lock_guard lk(mu);
+  if (stopping || client_gone(fd)) cancelled.store(true);
+  if (cancelled.load()) {
+    finish();
+    return true;
+  }
+  produce();
+  return done || offset < pending.size();
 }
 
 // ---- libmicrohttpd callbacks ----------------------------------------------------------------
@@ -144,6 +193,8 @@ MHD_Result collect_query(void* cls, MHD_ValueKind, const char* key, const char* 
 
 ssize_t read_stream(void* cls, uint64_t, char* buf, size_t max) {
   auto* s = static_cast<StreamState*>(cls);
+  std::lock_guard lk(s->mu);
+  bool asked = false;
   for (;;) {
     if (s->offset < s->pending.size()) {
       size_t n = std::min(max, s->pending.size() - s->offset);
@@ -156,37 +207,36 @@ ssize_t read_stream(void* cls, uint64_t, char* buf, size_t max) {
       return static_cast<ssize_t>(n);
     }
     if (s->done)
-      return s->cancelled.load() ? MHD_CONTENT_READER_END_WITH_ERROR
-                                 : MHD_CONTENT_READER_END_OF_STREAM;
-    if (!s->cancelled.load() && client_gone(s->fd)) s->cancelled.store(true);
+      return s->cancelled.load() ? MHD_CONTENT_READER_END_WITH_ERROR : MHD_CONTENT_READER_END_OF_STREAM;
     if (s->cancelled.load()) {
-      // One last call so the producer observes the cancellation (it returns false at once).
-      std::string discard;
-      try {
-        s->fn(discard, s->cancelled);
-      } catch (...) {
-      }
-      s->done = true;
-      return MHD_CONTENT_READER_END_WITH_ERROR;
+      s->finish();
+      continue;
     }
-    try {
-      if (!s->fn(s->pending, s->cancelled)) s->done = true;
-    } catch (...) {
-      // Headers are gone already; all we can do is cut the stream short.
-      s->cancelled.store(true);
-      s->done = true;
-      return MHD_CONTENT_READER_END_WITH_ERROR;
+    if (!asked) {
+      asked = true;
+      s->produce();
+      continue;
     }
+    // Nothing now: wait suspended, costing no thread, until the pump finds more.
+    if (s->impl->park(s)) return 0;
+    s->cancelled.store(true);
   }
 }
 
 void free_stream(void* cls) {
   auto* s = static_cast<StreamState*>(cls);
+  Server::Impl* impl = s->impl;
   {
-    std::lock_guard<std::mutex> lock(s->impl->mu);
-    s->impl->streams.erase(s);
+    std::lock_guard lk(s->mu);
+    if (!s->done) s->finish();  // the connection ended first (client hung up mid-stream)
   }
-  delete s;
+  {
+    std::lock_guard lk(impl->mu);
+    impl->streams.erase(s);
+  }
+  // Destroying a producer may wait for work it owns (a pull's thread): never on the event
+  // thread, unless the server is stopping anyway.
+  if (!impl->spawn([s] { delete s; })) delete s;
 }
 
 MHD_Result on_request(void* cls, MHD_Connection* c, const char* url, const char* method,
@@ -197,6 +247,7 @@ MHD_Result on_request(void* cls, MHD_Connection* c, const char* url, const char*
   if (!st) {
     st = new RequestState;
     *con_cls = st;
+    st->conn = c;
     const char* cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl && std::strtoull(cl, nullptr, 10) > kMaxBody) {
       st->too_large = true;
@@ -205,27 +256,66 @@ MHD_Result on_request(void* cls, MHD_Connection* c, const char* url, const char*
     }
     return MHD_YES;
   }
-  if (*upload_size != 0) {
-    if (!st->too_large) {
-      if (st->body.size() + *upload_size > kMaxBody) {
-        st->too_large = true;
-        std::string().swap(st->body);
-      } else {
-        st->body.append(upload_data, *upload_size);
+  using Phase = RequestState::Phase;
+  if (st->phase == Phase::kReceiving) {
+    if (*upload_size != 0) {
+      if (!st->too_large) {
+        if (st->body.size() + *upload_size > kMaxBody) {
+          st->too_large = true;
+          std::string().swap(st->body);
+        } else {
+          st->body.append(upload_data, *upload_size);
+        }
       }
+      *upload_size = 0;
+      return MHD_YES;
     }
-    *upload_size = 0;
+    if (st->too_large)
+      return impl->queue(c, Response::error(413, Code::kInvalidArgument,
+                                            "request body larger than 1 MiB"));
+    Response early;
+    auto req = impl->prepare(c, url, method, std::move(st->body), early);
+    if (!req) return impl->queue(c, std::move(early));
+    st->fd = req->req.connection_fd;
+    st->phase = Phase::kRunning;
+    // Suspended before the handler starts, so its resume always finds it suspended.
+    MHD_suspend_connection(c);
+    auto shared = std::make_shared<Server::Impl::Prepared>(std::move(req).value());
+    bool started = impl->spawn([impl, st, shared] {
+      st->reply = impl->dispatch(shared->route, shared->req);
+      st->phase = Phase::kReady;
+      MHD_resume_connection(st->conn);
+    });
+    if (!started) {
+      MHD_resume_connection(c);
+      st->reply = Response::error(make_error(Code::kUnavailable, "berthd is stopping"));
+      st->phase = Phase::kReady;
+    }
     return MHD_YES;
   }
-  if (st->too_large)
-    return impl->queue(c, Response::error(413, Code::kInvalidArgument,
-                                          "request body larger than 1 MiB"));
-  return impl->queue(c, impl->dispatch(c, url, method, std::move(st->body)));
+  if (st->phase == Phase::kReady) {
+    Response r = std::move(st->reply);
+    if (r.deferred) {
+      st->deferred = std::move(r.deferred);
+      st->phase = Phase::kDeferred;
+      MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, 0u);
+      if (impl->park(st)) return MHD_YES;
+      st->deferred = nullptr;
+      r = Response::error(make_error(Code::kUnavailable, "berthd is stopping"));
+    }
+    st->phase = Phase::kReceiving;  // done; a repeated call would answer again
+    return impl->queue(c, std::move(r));
+  }
+  return MHD_YES;  // kRunning / kDeferred: suspended, MHD should not call
 }
 
-void on_completed(void*, MHD_Connection*, void** con_cls, MHD_RequestTerminationCode) {
+void on_completed(void* cls, MHD_Connection* c, void** con_cls, MHD_RequestTerminationCode code) {
   delete static_cast<RequestState*>(*con_cls);
   *con_cls = nullptr;
+  // A stream or a deferred reply lifted the idle timeout; the next request on this
+  // connection gets it again.
+  if (code == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+    MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, static_cast<Server::Impl*>(cls)->idle_timeout_s);
 }
 
 PeerCred peer_of(int fd) {
@@ -247,8 +337,8 @@ int connection_fd(MHD_Connection* c) {
 
 }  // namespace
 
-Response Server::Impl::dispatch(MHD_Connection* c, const char* raw_url, const char* method,
-                                std::string body) {
+Result<Server::Impl::Prepared> Server::Impl::prepare(MHD_Connection* c, const char* raw_url, const char* method,
+                                      std::string body, Response& early) {
   Request req;
   req.method = method;
   auto segments = split_path(raw_url);
@@ -256,15 +346,16 @@ Response Server::Impl::dispatch(MHD_Connection* c, const char* raw_url, const ch
   if (req.path.empty()) req.path = "/";
   auto outcome = router.match(req.method, segments);
   if (!outcome.match) {
-    if (outcome.allowed.empty())
-      return Response::error(404, Code::kNotFound, "no such endpoint: " + req.path);
-    std::string allow;
-    for (const auto& m : outcome.allowed) allow += (allow.empty() ? "" : ", ") + m;
-    Response r = Response::error(405, Code::kInvalidArgument,
-                                 "method " + req.method + " not allowed on " + req.path +
-                                     " (allowed: " + allow + ")");
-    r.headers["Allow"] = allow;
-    return r;
+    if (outcome.allowed.empty()) {
+      early = Response::error(404, Code::kNotFound, "no such endpoint: " + req.path);
+    } else {
+      std::string allow;
+      for (const auto& m : outcome.allowed) allow += (allow.empty() ? "" : ", ") + m;
+      early = Response::error(405, Code::kInvalidArgument,
+                              "method " + req.method + " not allowed on " + req.path + " (allowed: " + allow + ")");
+      early.headers["Allow"] = allow;
+    }
+    return make_error(Code::kNotFound, "no route");
   }
   req.params = std::move(outcome.match->params);
   MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, &collect_query, &req.query);
@@ -272,8 +363,12 @@ Response Server::Impl::dispatch(MHD_Connection* c, const char* raw_url, const ch
   req.connection_fd = connection_fd(c);
   req.peer = peer_of(req.connection_fd);
   req.server_stopping = &stopping;
+  return Prepared{std::move(req), outcome.match->route};
+}
+
+Response Server::Impl::dispatch(size_t route, const Request& req) {
   try {
-    return handlers[outcome.match->route](req);
+    return handlers[route](req);
   } catch (const std::exception& e) {
     return Response::error(500, Code::kInternal, std::string("internal error: ") + e.what());
   } catch (...) {
@@ -286,6 +381,7 @@ MHD_Result Server::Impl::queue(MHD_Connection* c, Response r) {
   if (r.stream) {
     auto* s = new StreamState;
     s->fn = std::move(r.stream);
+    s->conn = c;
     s->fd = connection_fd(c);
     s->impl = this;
     {
@@ -299,6 +395,8 @@ MHD_Result Server::Impl::queue(MHD_Connection* c, Response r) {
       free_stream(s);
       return MHD_NO;
     }
+    // A stream may be quiet for long (logs -f, events): no idle timeout.
+    MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, 0u);
   } else {
     mr = MHD_create_response_from_buffer(r.body.size(), r.body.data(), MHD_RESPMEM_MUST_COPY);
     if (!mr) return MHD_NO;
@@ -309,6 +407,73 @@ MHD_Result Server::Impl::queue(MHD_Connection* c, Response r) {
   MHD_Result ret = MHD_queue_response(c, static_cast<unsigned>(r.status), mr);
   MHD_destroy_response(mr);
   return ret;
+}
+
+bool Server::Impl::park(Parked* p) {
+  std::lock_guard lk(mu);
+  if (stopping.load()) return false;
+  parked.insert(p);
+  MHD_suspend_connection(p->conn);
+  return true;
+}
+
+bool Server::Impl::spawn(std::function<void()> fn) {
+  std::lock_guard lk(mu);
+  if (stopping.load()) return false;
+  workers.emplace_back([this, fn = std::move(fn)]() mutable {
+    fn();
+    fn = nullptr;  // drop what it holds before saying we are done
+    std::lock_guard lk2(mu);
+    finished.push_back(std::this_thread::get_id());
+  });
+  return true;
+}
+
+void Server::Impl::reap_workers() {
+  std::list<std::thread> done;
+  {
+    std::lock_guard lk(mu);
+    for (auto it = workers.begin(); it != workers.end();) {
+      auto f = std::find(finished.begin(), finished.end(), it->get_id());
+      if (f == finished.end()) {
+        ++it;
+        continue;
+      }
+      finished.erase(f);
+      done.splice(done.end(), workers, it++);
+    }
+  }
+  for (auto& t : done) t.join();  // their bodies have returned: immediate
+}
+
+void Server::Impl::sweep(bool stop_all) {
+  std::vector<Parked*> snapshot;
+  {
+    std::lock_guard lk(mu);
+    snapshot.assign(parked.begin(), parked.end());
+  }
+  std::vector<Parked*> ready;
+  for (Parked* p : snapshot)
+    if (p->advance(stop_all)) ready.push_back(p);
+  {
+    std::lock_guard lk(mu);
+    for (Parked* p : ready) parked.erase(p);
+  }
+  for (Parked* p : ready) MHD_resume_connection(p->conn);
+}
+
+void Server::Impl::pump_loop() {
+  for (;;) {
+    {
+      std::unique_lock lk(mu);
+      pump_cv.wait_for(lk, kPumpBeat, [&] { return pump_exit || wake_now; });
+      wake_now = false;
+      if (pump_exit) break;
+    }
+    sweep(false);
+    reap_workers();
+  }
+  sweep(true);  // stopping: every parked connection gets its last answer and is resumed
 }
 
 // ---- Server ---------------------------------------------------------------------------------
@@ -336,6 +501,17 @@ Status clear_stale_socket(const std::string& path, const sockaddr_un& addr) {
   return ok();
 }
 
+// Room for the fds berthd needs beside its connections.
+constexpr size_t kFdHeadroom = 256;
+
+// Best effort: with a lower limit, accepting fails with EMFILE and MHD refuses connections.
+void raise_fd_limit(size_t want) {
+  struct rlimit rl {};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want) return;
+  rl.rlim_cur = std::min<rlim_t>(want, rl.rlim_max);
+  (void)::setrlimit(RLIMIT_NOFILE, &rl);
+}
+
 }  // namespace
 
 Server::Server() : impl_(std::make_unique<Impl>()) {}
@@ -347,7 +523,7 @@ void Server::route(const std::string& method, const std::string& pattern, Handle
   impl_->handlers.push_back(std::move(h));
 }
 
-Status Server::start(const std::string& socket_path, mode_t mode, gid_t gid) {
+Status Server::start(const std::string& socket_path, mode_t mode, gid_t gid, ServerOptions options) {
   std::lock_guard<std::mutex> lock(impl_->stop_mu);
   if (impl_->daemon) return make_error(Code::kFailedPrecondition, "server already started");
   sockaddr_un addr {};
@@ -371,19 +547,24 @@ Status Server::start(const std::string& socket_path, mode_t mode, gid_t gid) {
     return errno_error("chown " + socket_path + " to group " + std::to_string(gid));
   struct stat st {};
   if (::stat(socket_path.c_str(), &st) != 0) return errno_error("stat " + socket_path);
-  if (::listen(fd.get(), 128) != 0) return errno_error("listen " + socket_path);
+  if (::listen(fd.get(), SOMAXCONN) != 0) return errno_error("listen " + socket_path);
 
+  raise_fd_limit(options.max_connections + kFdHeadroom);
   impl_->stopping.store(false);
-  unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-                   MHD_USE_POLL | MHD_USE_ITC;
+  impl_->pump_exit = false;
+  impl_->idle_timeout_s = options.idle_timeout_s;
+  // One event thread for all connections; handlers run on threads of their own (spawn()).
+  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
   MHD_Daemon* d = MHD_start_daemon(
       flags, 0, nullptr, nullptr, &on_request, impl_.get(),
       MHD_OPTION_LISTEN_SOCKET, static_cast<MHD_socket>(fd.get()),
       MHD_OPTION_NOTIFY_COMPLETED, &on_completed, impl_.get(),
       MHD_OPTION_UNESCAPE_CALLBACK, &keep_escaped, nullptr,
-      MHD_OPTION_CONNECTION_TIMEOUT, 0u,  // streams and waits may be idle for long
+      MHD_OPTION_CONNECTION_LIMIT, static_cast<unsigned>(options.max_connections),
+      MHD_OPTION_CONNECTION_TIMEOUT, options.idle_timeout_s,  // streams and waits lift it
       MHD_OPTION_END);
   if (!d) return make_error(Code::kInternal, "start HTTP server on " + socket_path);
+  impl_->pump = std::thread([impl = impl_.get()] { impl->pump_loop(); });
   fd.release();  // MHD closes the listening socket in MHD_stop_daemon
   unlink_socket.dismiss();
   impl_->daemon = d;
@@ -400,13 +581,31 @@ void Server::stop() {
     std::lock_guard<std::mutex> streams_lock(impl_->mu);
     impl_->stopping.store(true);
     for (StreamState* s : impl_->streams) s->cancelled.store(true);
+    impl_->pump_exit = true;
   }
-  MHD_stop_daemon(impl_->daemon);  // joins the listener and every connection thread
+  impl_->pump_cv.notify_all();
+  impl_->pump.join();  // its last sweep resumed every parked connection
+  std::list<std::thread> workers;
+  {
+    std::lock_guard<std::mutex> lk(impl_->mu);
+    workers.swap(impl_->workers);
+    impl_->finished.clear();
+  }
+  for (auto& t : workers) t.join();  // handlers see Request::cancelled()
+  MHD_stop_daemon(impl_->daemon);  // joins the event thread, closes every connection
   impl_->daemon = nullptr;
   struct stat st {};
   if (::stat(impl_->socket_path.c_str(), &st) == 0 && st.st_dev == impl_->socket_dev &&
       st.st_ino == impl_->socket_ino)
     ::unlink(impl_->socket_path.c_str());
+}
+
+void Server::wake() {
+  {
+    std::lock_guard<std::mutex> lk(impl_->mu);
+    impl_->wake_now = true;
+  }
+  impl_->pump_cv.notify_all();
 }
 
 size_t Server::open_streams() const {

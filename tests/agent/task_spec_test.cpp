@@ -42,6 +42,9 @@ TEST_P(TaskSpecRejects, WithAMessageNamingTheField) {
       << "message: " << s.error().message << "\nexpected to contain: " << GetParam().expect;
 }
 
+// 300 KB of '[' crashed the recursive parser.
+const std::string kDeepJson(300 * 1024, '[');
+
 INSTANTIATE_TEST_SUITE_P(
     Cases, TaskSpecRejects,
     ::testing::Values(
@@ -65,7 +68,42 @@ INSTANTIATE_TEST_SUITE_P(
         BadSpec{R"({"rootfs": "/r", "command": ["x"], "resources": {"memory_mb": 1}})", "'/resources/memory_mb'"},
         BadSpec{R"({"rootfs": "/r", "command": ["x"], "logging": {"max_files": 0}})", "'/logging/max_files'"},
         BadSpec{R"([1, 2])", "must be an object"},
-        BadSpec{R"({"rootfs": "/r", "command": ["x"],)", "malformed JSON"}));
+        BadSpec{R"({"rootfs": "/r", "command": ["x"],)", "malformed JSON"},
+        // NUL would cut a C string short: refused wherever it is, keys included.
+        BadSpec{R"({"rootfs": "/r", "command": ["x"], "name": "a\u0000b"})", "field '/name' contains a NUL"},
+        BadSpec{R"({"rootfs": "/r", "command": ["x"], "hostname": "h\u0000"})", "field '/hostname' contains a NUL"},
+        BadSpec{R"({"rootfs": "/r", "command": ["/bin/sh", "-c\u0000x"]})", "field '/command/1' contains a NUL"},
+        BadSpec{R"({"rootfs": "/r", "command": ["x"], "env": {"A\u0000x": "1"}})",
+                "field '/env/A\\u0000x' contains a NUL"},
+        BadSpec{R"({"rootfs": "/r", "command": ["x"], "env": {"A": "1\u0000"}})", "field '/env/A' contains a NUL"},
+        BadSpec{R"({"image": "a/b", "entrypoint": ["x\u0000"]})", "field '/entrypoint/0' contains a NUL"},
+        BadSpec{R"({"rootfs": "/r", "command": ["x"], "env": {"A=B": "1"}})", "'A=B' is not a valid variable name"},
+        // Spec paths.
+        BadSpec{R"({"rootfs": "/", "command": ["x"]})", "'/' is the host's own root file system"},
+        BadSpec{R"({"rootfs": "//", "command": ["x"]})", "the host's own root"},
+        BadSpec{R"({"rootfs": "/srv/..", "command": ["x"]})", "'.' or '..' component"},
+        BadSpec{R"({"rootfs": "/srv/a:/srv/b", "command": ["x"]})", "contains ':', ','"},
+        BadSpec{R"({"rootfs": "/srv/a,upperdir=/x", "command": ["x"]})", "contains ':', ','"},
+        BadSpec{R"({"rootfs": "/r", "command": ["x"], "volumes": [{"host_path": "/a", "container_path": "/.."}]})",
+                "field '/volumes/0/container_path': '/..' is not a normalised absolute path"},
+        BadSpec{R"({"rootfs": "/r", "command": ["x"], "volumes": [{"host_path": "/a", "container_path": "/d"},
+                   {"host_path": "/a", "container_path": "/data/../etc"}]})", "'/volumes/1/container_path'"},
+        BadSpec{R"({"rootfs": "/r", "command": ["x"], "volumes": [{"host_path": "/a", "container_path": "/data/"}]})",
+                "not a normalised"},
+        BadSpec{R"({"rootfs": "/r", "command": ["x"], "volumes": [{"host_path": "/a", "container_path": "//data"}]})",
+                "not a normalised"},
+        BadSpec{R"({"rootfs": "/r", "command": ["x"], "volumes": [{"host_path": "/a", "container_path": "/./d"}]})",
+                "not a normalised"},
+        BadSpec{R"({"rootfs": "/r", "command": ["x"], "volumes": [{"host_path": "a", "container_path": "/d"}]})",
+                "'/volumes/0/host_path'"},
+        BadSpec{kDeepJson.c_str(), "nested deeper than 64 levels"}));
+
+TEST(TaskSpec, AcceptsNormalisedVolumePathsAndRootfs) {
+  auto s = parse_task_spec(R"({"rootfs": "/srv/root.fs-1/", "command": ["x"],
+    "volumes": [{"host_path": "/srv/a", "container_path": "/data/x.y"}]})");
+  ASSERT_TRUE(s.has_value()) << s.error().message;
+  EXPECT_EQ(s->volumes[0].container_path, "/data/x.y");
+}
 
 TEST(TaskSpec, KeepsTheRequestForInspect) {
   auto s = parse_task_spec(R"({"rootfs": "/r", "command": ["true"], "labels": {"a": "b"}})");

@@ -3,6 +3,7 @@
 
 #include <curl/curl.h>
 #include <dirent.h>
+#include <poll.h>
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -74,6 +75,15 @@ int thread_count() {
     if (e->d_name[0] != '.') ++n;
   closedir(d);
   return n;
+}
+
+UniqueFd connect_to(const std::string& sock) {
+  UniqueFd fd = UniqueFd::adopt(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_un a {};
+  a.sun_family = AF_UNIX;
+  std::strcpy(a.sun_path, sock.c_str());
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) return UniqueFd();
+  return fd;
 }
 
 // Waits up to `limit` for pred(); returns its last value.
@@ -265,9 +275,12 @@ TEST_F(ServerTest, StreamIsChunked) {
     Response r;
     r.content_type = "application/x-ndjson";
     auto n = std::make_shared<int>(0);
-    r.stream = [n](std::string& out, const std::atomic<bool>&) {
+    auto next = std::make_shared<std::chrono::steady_clock::time_point>(std::chrono::steady_clock::now());
+    // One line every 50 ms; nothing (and no blocking) in between.
+    r.stream = [n, next](std::string& out, const std::atomic<bool>&) {
       if (*n == 3) return false;
-      std::this_thread::sleep_for(50ms);
+      if (std::chrono::steady_clock::now() < *next) return true;
+      *next += 50ms;
       out += "{\"seq\":" + std::to_string(++*n) + "}\n";
       return true;
     };
@@ -282,7 +295,7 @@ TEST_F(ServerTest, StreamIsChunked) {
   EXPECT_NE(r.headers.find("Content-Type: application/x-ndjson"), std::string::npos);
 }
 
-// A producer that never ends by itself: returns every 100 ms, empty most of the time.
+// A producer that never ends by itself: one line first, then nothing, never blocking.
 struct EndlessProducer {
   std::shared_ptr<std::atomic<bool>> saw_cancel = std::make_shared<std::atomic<bool>>(false);
   std::shared_ptr<std::atomic<int>> calls = std::make_shared<std::atomic<int>>(0);
@@ -298,7 +311,6 @@ struct EndlessProducer {
         return false;
       }
       int n = ++*calls_;
-      std::this_thread::sleep_for(100ms);
       if (n == 1) out = "first\n";
       return true;
     };
@@ -316,11 +328,8 @@ TEST_F(ServerTest, StreamEndsWhenClientDisconnects) {
   start();
   int threads_before = thread_count();
   {
-    UniqueFd fd = UniqueFd::adopt(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    sockaddr_un a {};
-    a.sun_family = AF_UNIX;
-    std::strcpy(a.sun_path, sock_.c_str());
-    ASSERT_EQ(::connect(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+    UniqueFd fd = connect_to(sock_);
+    ASSERT_TRUE(fd.valid());
     std::string req = "GET /stream HTTP/1.1\r\nHost: x\r\n\r\n";
     ASSERT_EQ(::write(fd.get(), req.data(), req.size()), static_cast<ssize_t>(req.size()));
     std::string got;
@@ -376,6 +385,148 @@ TEST_F(ServerTest, BlockingHandlerSeesCancelOnStop) {
   server_->stop();
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 1500ms);
   client.join();
+}
+
+
+// True when the server closed the connection within `limit` (read gives EOF or an error).
+bool closed_by_server(int fd, std::chrono::milliseconds limit) {
+  struct pollfd p {};
+  p.fd = fd;
+  p.events = POLLIN;
+  if (::poll(&p, 1, static_cast<int>(limit.count())) <= 0) return false;
+  char c;
+  return ::read(fd, &c, 1) <= 0;
+}
+
+TEST_F(ServerTest, IdleConnectionsCostNoThreadAndLockNobodyOut) {
+  server_->route("GET", "/v1/containers", [](const Request&) { return Response::json(200, "[]"); });
+  start();
+  int threads_before = thread_count();
+  std::vector<UniqueFd> idle;
+  for (int i = 0; i < 1000; ++i) {
+    idle.push_back(connect_to(sock_));
+    ASSERT_TRUE(idle.back().valid()) << i;
+    if (i % 10 == 0) {
+      ASSERT_EQ(::write(idle.back().get(), "GET /v1/containers HTTP/1.1\r\nHo", 32), 32);
+    }
+  }
+  auto t0 = std::chrono::steady_clock::now();
+  Reply r = http(sock_, "GET", "/v1/containers");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 1s);
+  EXPECT_LE(thread_count(), threads_before + 2) << "threads: " << thread_count() << ", before " << threads_before;
+}
+
+TEST_F(ServerTest, IdleConnectionsAreClosedButQuietStreamsAndWaitsAreNot) {
+  server_->route("GET", "/quiet", [](const Request&) {
+    Response r;
+    r.stream = [](std::string&, const std::atomic<bool>& cancelled) { return !cancelled; };
+    return r;
+  });
+  auto ready = std::make_shared<std::atomic<bool>>(false);
+  server_->route("GET", "/wait", [ready](const Request&) {
+    return Response::later([ready](bool) -> std::optional<Response> {
+      if (!ready->load()) return std::nullopt;
+      return Response::json(200, "\"done\"");
+    });
+  });
+  ASSERT_TRUE(server_->start(sock_, 0660, static_cast<gid_t>(-1), ServerOptions{64, 1}).has_value());
+  UniqueFd idle = connect_to(sock_);
+  UniqueFd half = connect_to(sock_);
+  ASSERT_EQ(::write(half.get(), "GET /quiet HT", 13), 13);
+  UniqueFd quiet = connect_to(sock_);
+  std::string req = "GET /quiet HTTP/1.1\r\nHost: x\r\n\r\n";
+  ASSERT_EQ(::write(quiet.get(), req.data(), req.size()), static_cast<ssize_t>(req.size()));
+  UniqueFd waiting = connect_to(sock_);
+  req = "GET /wait HTTP/1.1\r\nHost: x\r\n\r\n";
+  ASSERT_EQ(::write(waiting.get(), req.data(), req.size()), static_cast<ssize_t>(req.size()));
+  EXPECT_TRUE(closed_by_server(idle.get(), 4000ms)) << "an idle connection outlived the 1 s timeout";
+  EXPECT_TRUE(closed_by_server(half.get(), 4000ms)) << "a half-sent request outlived the 1 s timeout";
+  // The stream got its headers and then nothing for over a second: still open.
+  std::string got;
+  char buf[512];
+  while (got.find("\r\n\r\n") == std::string::npos) {
+    ssize_t n = ::read(quiet.get(), buf, sizeof(buf));
+    ASSERT_GT(n, 0);
+    got.append(buf, static_cast<size_t>(n));
+  }
+  EXPECT_FALSE(closed_by_server(quiet.get(), 300ms));
+  EXPECT_FALSE(closed_by_server(waiting.get(), 300ms));
+  ready->store(true);
+  got.clear();
+  while (got.find("\"done\"") == std::string::npos) {
+    ssize_t n = ::read(waiting.get(), buf, sizeof(buf));
+    ASSERT_GT(n, 0) << got;
+    got.append(buf, static_cast<size_t>(n));
+  }
+  EXPECT_NE(got.find("HTTP/1.1 200"), std::string::npos) << got;
+}
+
+TEST_F(ServerTest, ASlowHandlerDoesNotStallOthers) {
+  std::atomic<bool> release{false};
+  server_->route("GET", "/slow", [&](const Request& r) {
+    while (!release && !r.cancelled()) std::this_thread::sleep_for(10ms);
+    return Response::json(200, "\"slow\"");
+  });
+  server_->route("GET", "/fast", [](const Request&) { return Response::json(200, "\"fast\""); });
+  start();
+  std::vector<std::thread> slow;
+  for (int i = 0; i < 4; ++i) slow.emplace_back([&] { EXPECT_EQ(http(sock_, "GET", "/slow").body, "\"slow\""); });
+  std::this_thread::sleep_for(100ms);  // let them be in their handlers (not needed for correctness)
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(http(sock_, "GET", "/fast").body, "\"fast\"");
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 500ms);
+  release = true;
+  for (auto& t : slow) t.join();
+}
+
+TEST_F(ServerTest, DeferredReplyCostsNoThreadAndSeesAHangUp) {
+  auto cancelled_seen = std::make_shared<std::atomic<bool>>(false);
+  auto asked = std::make_shared<std::atomic<int>>(0);
+  server_->route("GET", "/wait", [cancelled_seen, asked](const Request&) {
+    return Response::later([cancelled_seen, asked](bool cancelled) -> std::optional<Response> {
+      ++*asked;
+      if (!cancelled) return std::nullopt;
+      cancelled_seen->store(true);
+      return Response::json(503, "{}");
+    });
+  });
+  start();
+  int threads_before = thread_count();
+  std::vector<UniqueFd> waiters;
+  for (int i = 0; i < 50; ++i) {
+    waiters.push_back(connect_to(sock_));
+    std::string req = "GET /wait HTTP/1.1\r\nHost: x\r\n\r\n";
+    ASSERT_EQ(::write(waiters.back().get(), req.data(), req.size()), static_cast<ssize_t>(req.size()));
+  }
+  // Every waiter's reply has been asked for on the pump's beat at least twice: all are parked.
+  ASSERT_TRUE(eventually([&] { return asked->load() >= 100; }));
+  EXPECT_TRUE(eventually([&] { return thread_count() <= threads_before + 2; }))
+      << thread_count() << " threads for 50 waiters, " << threads_before << " before";
+  waiters.clear();
+  EXPECT_TRUE(eventually([&] { return cancelled_seen->load(); }));
+}
+
+TEST_F(ServerTest, ConnectionCapRefusesTheExtraOnesOnly) {
+  server_->route("GET", "/x", [](const Request&) { return Response::json(200, "1"); });
+  ASSERT_TRUE(server_->start(sock_, 0660, static_cast<gid_t>(-1), ServerOptions{8, 60}).has_value());
+  std::vector<UniqueFd> idle;
+  for (int i = 0; i < 8; ++i) idle.push_back(connect_to(sock_));
+  // A 9th is closed or left waiting in the backlog, never served while the others stay.
+  UniqueFd extra = connect_to(sock_);
+  if (extra.valid()) {
+    std::string req = "GET /x HTTP/1.1\r\nHost: x\r\n\r\n";
+    (void)::write(extra.get(), req.data(), req.size());
+    struct pollfd p {};
+    p.fd = extra.get();
+    p.events = POLLIN;
+    char buf[256];
+    ssize_t n = ::poll(&p, 1, 500) > 0 ? ::read(extra.get(), buf, sizeof(buf)) : 0;
+    EXPECT_LE(n, 0) << "a 9th connection was served: " << std::string(buf, n > 0 ? static_cast<size_t>(n) : 0);
+  }
+  extra = UniqueFd();
+  idle.clear();
+  EXPECT_TRUE(eventually([&] { return http(sock_, "GET", "/x").status == 200; }));
 }
 
 }  // namespace

@@ -4,9 +4,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <thread>
+
 #include "common/clock.hpp"
 #include "common/fs.hpp"
 #include "common/json_schema.hpp"
+#include "common/log.hpp"
 #include "common/result.hpp"
 #include "common/scope_guard.hpp"
 #include "common/signals.hpp"
@@ -153,6 +157,18 @@ TEST(JsonSchema, NamesTheField) {
   EXPECT_EQ(check(R"({"a": 0})"), "field '/a' must be at least 1");
   EXPECT_EQ(check(R"({"a": "1"})"), "field '/a' must be an integer, not a string");
   EXPECT_EQ(check(R"({"a": 1, "b": "z"})"), "field '/b' must be one of [\"x\",\"y\"]");
+}
+
+// The debug flag is read on every log line without the lock: built with -fsanitize=thread this
+// reported a data race while it was a plain bool.
+TEST(Log, DebugFlagChangesWhileOthersLog) {
+  std::atomic<bool> stop{false};
+  std::thread writer([&] {
+    while (!stop) log::debug("not shown");
+  });
+  for (int i = 0; i < 2000; ++i) log::init("berth-test", false);
+  stop = true;
+  writer.join();
 }
 
 }  // namespace

@@ -17,15 +17,6 @@ namespace {
 
 using namespace berth::fetcher;
 
-std::string noise(size_t n, uint32_t seed) {
-  std::string s(n, '\0');
-  for (auto& c : s) {
-    seed = seed * 1103515245 + 12345;
-    c = static_cast<char>(seed >> 24);
-  }
-  return s;
-}
-
 // Every visible entry is complete and verified; tmp/ is empty.
 void expect_consistent(ContentStore& store, const std::string& root) {
   EXPECT_TRUE(fs::list_dir(root + "/tmp")->empty());

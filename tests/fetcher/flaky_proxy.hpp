@@ -1,5 +1,6 @@
 // FlakyProxy: a TCP relay on 127.0.0.1 in front of a test registry that cuts the first blob
-// response after a given number of bytes, so tests can watch the client resume with Range.
+// response after a given number of bytes, so tests can watch the client resume with Range, and
+// optionally throttles every response to a byte rate (a slow registry; kNoCut to only throttle).
 // Records every request head it relays. One thread per connection; all joined in the destructor.
 #pragma once
 
@@ -10,6 +11,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
+#include <cstdint>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -21,7 +24,9 @@ namespace berth::testing {
 
 class FlakyProxy {
  public:
-  FlakyProxy(int upstream_port, size_t cut_after) : upstream_port_(upstream_port), cut_after_(cut_after) {
+  static constexpr size_t kNoCut = SIZE_MAX;
+  FlakyProxy(int upstream_port, size_t cut_after, size_t bytes_per_second = 0)
+      : upstream_port_(upstream_port), cut_after_(cut_after), rate_(bytes_per_second) {
     listen_ = UniqueFd::adopt(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
     sockaddr_in a{};
     a.sin_family = AF_INET;
@@ -92,12 +97,20 @@ class FlakyProxy {
         }
         sent += len;
         if (::write(client.get(), buf, len) != static_cast<ssize_t>(len)) return;
+        if (rate_) throttle(len);
       }
     }
   }
 
+  // Waits as long as `len` bytes take at the configured rate, in slices so stop_ ends it.
+  void throttle(size_t len) {
+    auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(len * 1000000 / rate_);
+    while (!stop_ && std::chrono::steady_clock::now() < until) ::poll(nullptr, 0, 10);
+  }
+
   int upstream_port_;
   size_t cut_after_;
+  size_t rate_;
   int port_ = 0;
   UniqueFd listen_;
   std::atomic<bool> stop_{false}, cut_done_{false};

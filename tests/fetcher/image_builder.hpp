@@ -29,7 +29,12 @@ inline std::string compress(const std::string& tar, Compression c) {
   std::string out;
   struct archive* a = archive_write_new();
   archive_write_set_format_raw(a);
-  if (c == Compression::kGzip) archive_write_add_filter_gzip(a);
+  if (c == Compression::kGzip) {
+    archive_write_add_filter_gzip(a);
+    // No mtime in the gzip header: the same tar always compresses to the same blob (tests
+    // recompute blobs to find or corrupt them; a second boundary in between made them differ).
+    archive_write_set_filter_option(a, "gzip", "timestamp", nullptr);
+  }
   if (c == Compression::kZstd) archive_write_add_filter_zstd(a);
   if (c == Compression::kXz) archive_write_add_filter_xz(a);
   archive_write_set_bytes_in_last_block(a, 1);
@@ -49,6 +54,16 @@ inline std::string compress(const std::string& tar, Compression c) {
   return out;
 }
 
+// n pseudo-random bytes: content that compression cannot shrink (slow, large layers).
+inline std::string noise(size_t n, uint32_t seed) {
+  std::string s(n, '\0');
+  for (auto& c : s) {
+    seed = seed * 1103515245 + 12345;
+    c = static_cast<char>(seed >> 24);
+  }
+  return s;
+}
+
 inline std::string busybox_layer_tar() {
   auto bb = fs::read_file("/bin/busybox");
   TarBuilder t;
@@ -59,7 +74,9 @@ inline std::string busybox_layer_tar() {
 }
 
 inline const char* layer_media_type(Compression c, bool oci) {
-  if (!oci) return "application/vnd.docker.image.rootfs.diff.tar.gzip";
+  if (!oci)
+    return c == Compression::kNone ? "application/vnd.docker.image.rootfs.diff.tar"
+                                   : "application/vnd.docker.image.rootfs.diff.tar.gzip";
   switch (c) {
     case Compression::kGzip: return "application/vnd.oci.image.layer.v1.tar+gzip";
     case Compression::kZstd: return "application/vnd.oci.image.layer.v1.tar+zstd";
@@ -96,6 +113,38 @@ inline Result<PushedImage> push_image(Registry& reg, const std::string& repo, co
   BERTH_TRY(std::string served, reg.push_manifest(repo, tag.empty() ? img.manifest_digest : tag, mt, img.manifest_body));
   (void)served;
   return img;
+}
+
+// An OCI image layout in `dir` with one image named `name`, written by hand. Returns the
+// manifest digest.
+inline Result<std::string> write_layout(const std::string& dir, const std::vector<TestLayer>& layers,
+                                        const std::string& name) {
+  BERTH_CHECK(fs::mkdir_p(dir + "/blobs/sha256"));
+  auto put = [&](const std::string& data) -> Result<std::string> {
+    auto d = fetcher::Digest::of(data);
+    BERTH_CHECK(fs::write_file_atomic(dir + "/blobs/sha256/" + d.hex(), data));
+    return d.str();
+  };
+  std::string layer_json, diff_ids;
+  for (const auto& l : layers) {
+    std::string blob = compress(l.tar, l.compression);
+    BERTH_TRY(std::string d, put(blob));
+    layer_json += std::string(layer_json.empty() ? "" : ",") + R"({"mediaType":")" + layer_media_type(l.compression, true) +
+                  R"(","digest":")" + d + R"(","size":)" + std::to_string(blob.size()) + "}";
+    diff_ids += std::string(diff_ids.empty() ? "\"" : ",\"") + fetcher::Digest::of(l.tar).str() + "\"";
+  }
+  std::string config = R"({"architecture":"amd64","os":"linux","config":{"Cmd":["/bin/sh"]},"rootfs":{"type":"layers","diff_ids":[)" +
+                       diff_ids + "]}}";
+  BERTH_TRY(std::string cd, put(config));
+  std::string manifest = R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":")" +
+                         cd + R"(","size":)" + std::to_string(config.size()) + R"(},"layers":[)" + layer_json + "]}";
+  BERTH_TRY(std::string md, put(manifest));
+  BERTH_CHECK(fs::write_file_atomic(dir + "/oci-layout", R"({"imageLayoutVersion":"1.0.0"})"));
+  BERTH_CHECK(fs::write_file_atomic(dir + "/index.json",
+                                    R"({"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":")" +
+                                        md + R"(","size":)" + std::to_string(manifest.size()) +
+                                        R"(,"annotations":{"org.opencontainers.image.ref.name":")" + name + R"("}}]})"));
+  return md;
 }
 
 }  // namespace berth::testing

@@ -52,6 +52,21 @@ TEST(Token, ResponseAndCacheExpiry) {
   EXPECT_FALSE(cache.get("missing"));
 }
 
+// A token server controls expires_in: huge values used to overflow the expiry arithmetic (UB;
+// in practice the token came out already expired, or valid for centuries).
+TEST(Token, ExpiresInIsClampedWhateverTheServerSends) {
+  auto now = std::chrono::steady_clock::now();
+  for (const char* v : {"9223372036854775807", "9223372036854775000", "100000000000000000", "-9223372036854775807"}) {
+    auto t = parse_token_response(std::string(R"({"token":"t","expires_in":)") + v + "}", now);
+    ASSERT_TRUE(t) << v;
+    EXPECT_GT(t->expires, now + std::chrono::seconds(30)) << v;
+    EXPECT_LE(t->expires, now + kMaxTokenLifetime) << v;
+    TokenCache cache;
+    cache.put("k", *t);
+    EXPECT_EQ(cache.get("k").value_or(""), "t") << v << ": a fresh token is served from the cache";
+  }
+}
+
 std::string image_manifest(const std::string& mt) {
   return R"({"schemaVersion":2,"mediaType":")" + mt + R"(","config":{"mediaType":"x","digest":")" + kA +
          R"(","size":10},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":")" + kB +
@@ -98,6 +113,18 @@ TEST(Manifest, BadDescriptorsAndLayerTypes) {
                            kB + R"(","size":1}]})");
   ASSERT_FALSE(m);
   EXPECT_NE(m.error().message.find("foreign"), std::string::npos);
+}
+
+// Docker's uncompressed layer type (written by `docker save` and some builders) is a layer.
+TEST(Manifest, EveryTarLayerMediaTypeIsAccepted) {
+  for (auto mt : {media::kOciLayer, media::kOciLayerGzip, media::kOciLayerZstd, media::kDockerLayer,
+                  media::kDockerLayerGzip, media::kDockerLayerZstd}) {
+    auto m = parse_image_manifest(R"({"schemaVersion":2,"config":{"digest":")" + kA +
+                                  R"(","size":1},"layers":[{"mediaType":")" + std::string(mt) + R"(","digest":")" + kB +
+                                  R"(","size":1}]})");
+    EXPECT_TRUE(m) << mt << ": " << (m ? "" : m.error().message);
+  }
+  EXPECT_EQ(media::kDockerLayer, "application/vnd.docker.image.rootfs.diff.tar");
 }
 
 ImageIndex index_of(std::vector<Platform> ps) {

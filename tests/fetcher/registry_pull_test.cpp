@@ -200,6 +200,19 @@ TEST_F(RegistryPull, ZstdAndUncompressedLayers) {
   EXPECT_EQ(*fs::read_file(layer_file(*rec, 1, "z/plain")), "no compression");
 }
 
+TEST_F(RegistryPull, DockerSchema2WithAnUncompressedLayer) {
+  start();
+  auto pushed = push_image(*reg_, "dtar/app", "1",
+                           {{busybox_layer_tar(), Compression::kGzip},
+                            {TarBuilder().file("plain/file", "uncompressed docker layer").build(), Compression::kNone}},
+                           "amd64", /*oci=*/false);
+  ASSERT_TRUE(pushed) << pushed.error().message;
+  ASSERT_NE(pushed->manifest_body.find("\"application/vnd.docker.image.rootfs.diff.tar\""), std::string::npos);
+  auto rec = pull("dtar/app:1");
+  ASSERT_TRUE(rec) << rec.error().message;
+  EXPECT_EQ(*fs::read_file(layer_file(*rec, 1, "plain/file")), "uncompressed docker layer");
+}
+
 TEST_F(RegistryPull, OciIndexPicksThisPlatform) {
   start();
   std::string index = R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[)";
@@ -390,6 +403,42 @@ TEST_F(RegistryPull, MirrorsInOrderAndRangeResumeAfterACutConnection) {
     if (r.find("/blobs/" + pushed->layer_digests[0]) != std::string::npos && r.find("Range: bytes=") != std::string::npos)
       resumed = true;
   EXPECT_TRUE(resumed) << "the retry after the cut asked for the rest with Range";
+}
+
+}  // namespace
+}  // namespace berth::testing
+
+namespace berth::testing {
+namespace {
+
+// A registry served over https that names a plain-http token realm: the credentials must not
+// travel there (they would cross the network in clear). Allowed only for an insecure registry.
+TEST_F(RegistryPull, CredentialsAreNeverSentToAPlainHttpTokenRealmOfASecureRegistry) {
+  RegistryOptions ro;
+  ro.tls = true;
+  start(ro);
+  ASSERT_TRUE(push_image(*reg_, "realm/app", "1", {{busybox_layer_tar(), Compression::kGzip}},
+                         "amd64", true));
+  auto ts = TokenServer::start(reg_->dir(), "tokuser", "tok-pass-77");
+  ASSERT_TRUE(ts) << ts.error().message;
+  RegistryOptions locked = ro;
+  locked.token_realm = (*ts)->realm();  // http://127.0.0.1:PORT/token
+  locked.token_service = TokenServer::kService;
+  locked.token_issuer = TokenServer::kIssuer;
+  locked.token_cert = (*ts)->cert_file();
+  ASSERT_TRUE(reg_->reconfigure(locked));
+  host_settings().tls.ca_file = reg_->ca_file();
+  host_settings().username = "tokuser";
+  host_settings().password = "tok-pass-77";
+
+  auto rec = pull("realm/app:1");
+  ASSERT_FALSE(rec);
+  EXPECT_EQ(rec.error().code, Code::kPermissionDenied) << rec.error().message;
+  EXPECT_NE(rec.error().message.find("not https"), std::string::npos) << rec.error().message;
+  EXPECT_NE(rec.error().message.find("insecure"), std::string::npos) << "says what to change: " << rec.error().message;
+  EXPECT_EQ(rec.error().message.find("tok-pass-77"), std::string::npos);
+  EXPECT_EQ((*ts)->requests(), 0) << "no request, so no credentials, reached the http realm";
+  EXPECT_TRUE(fs::list_dir(tmp_ / "store/layers")->empty());
 }
 
 }  // namespace

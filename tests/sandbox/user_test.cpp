@@ -87,6 +87,32 @@ TEST_F(ResolveUser, UnknownNamesSayWhereTheyWereLookedFor) {
   EXPECT_FALSE(resolve(":50").has_value());
 }
 
+TEST_F(ResolveUser, IdsOutsideTheValidRangeAreRefused) {
+  // (uid_t)-1 means "unchanged" to setresuid(): 4294967295 used to run the task as root.
+  auto u = resolve("4294967295");
+  ASSERT_FALSE(u.has_value());
+  EXPECT_EQ(u.error().code, Code::kInvalidArgument);
+  EXPECT_EQ(u.error().message,
+            "user \"4294967295\": user id 4294967295 is out of range; ids go from 0 to 4294967294");
+  auto g = resolve("1000:4294967295");
+  ASSERT_FALSE(g.has_value());
+  EXPECT_NE(g.error().message.find("group id 4294967295 is out of range"), std::string::npos) << g.error().message;
+  EXPECT_FALSE(resolve("99999999999999999999").has_value());
+  auto top = resolve("4294967294:4294967294");
+  ASSERT_TRUE(top.has_value()) << top.error().message;
+  EXPECT_EQ(top->uid, 4294967294u);
+  EXPECT_EQ(top->gid, 4294967294u);
+}
+
+TEST(ResolveUserRange, PasswdEntriesWithAnOutOfRangeIdAreNotUsed) {
+  TempDir root;
+  root.write("etc/passwd", "evil:x:4294967295:0::/:/bin/sh\nworse:x:0:4294967295::/:/bin/sh\n");
+  auto u = resolve_user(root.fd(), "evil");
+  ASSERT_FALSE(u.has_value());
+  EXPECT_NE(u.error().message.find("malformed entry"), std::string::npos) << u.error().message;
+  EXPECT_FALSE(resolve_user(root.fd(), "worse").has_value());
+}
+
 TEST(ResolveUserNoDatabase, NumericIdsWorkNamesDoNot) {
   TempDir root;
   auto u = resolve_user(root.fd(), "1000:1000");
