@@ -81,6 +81,7 @@ std::string checkpoint_json(const ContainerRecord& r) {
   w.key("spec").raw(r.spec.json.empty() ? "{}" : r.spec.json);
   w.kv("shim_pid", r.shim_pid).kv("shim_start_time", r.shim_start_time).kv("pid", r.pid)
       .kv("pid_start_time", r.pid_start_time).kv("kill_requested", r.kill_requested)
+      .kv("kill_deadline_ms", r.kill_deadline_ms)
       .kv("limit_reason", r.limit_reason).kv("limit_message", r.limit_message)
       .kv("bundle_dir", r.bundle_dir).kv("sandbox_dir", r.sandbox_dir).kv("cgroup", r.cgroup);
   w.key("exit");
@@ -128,6 +129,7 @@ Result<ContainerRecord> parse_checkpoint(const std::string& text) {
   r.pid = static_cast<pid_t>(json::get_int(doc, "pid"));
   r.pid_start_time = json::get_uint(doc, "pid_start_time");
   r.kill_requested = json::get_bool(doc, "kill_requested");
+  r.kill_deadline_ms = json::get_int(doc, "kill_deadline_ms");
   r.limit_reason = json::get_string(doc, "limit_reason");
   r.limit_message = json::get_string(doc, "limit_message");
   r.bundle_dir = json::get_string(doc, "bundle_dir");

@@ -3,7 +3,7 @@
 // names is removed with it, and startup removes whatever no record names.
 // Checkpoints are versioned JSON (state.json in the bundle), written atomically; a newer
 // version than we understand is refused rather than misread.
-// Records are plain values; the ContainerTable guards them with its lock.
+// Records are plain values; the TaskTable guards them with its lock.
 #pragma once
 
 #include <sys/types.h>
@@ -54,6 +54,9 @@ struct ContainerRecord {
   pid_t pid = 0;  // the task's main process, in berthd's pid namespace
   unsigned long long pid_start_time = 0;
   bool kill_requested = false;
+  // When a kill's grace period ends (CLOCK_MONOTONIC ms, which runs on across a berthd
+  // restart; run_dir does not outlive a reboot); 0: no escalation pending.
+  int64_t kill_deadline_ms = 0;
   // A fatal limit breach berthd acted on (killed the task for); becomes the exit's reason.
   std::string limit_reason;
   std::string limit_message;

@@ -1,20 +1,24 @@
-// Launching a task: validate against the machine, reserve the record, prepare dirs, bundle and
-// cgroup, start the shim, and wait for its report. Each step is undone by a scope guard unless
-// the launch reaches the point where the task runs (or has failed visibly, as a record).
+// Launching a task (launch.hpp): the steps in order, each with its undo.
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "agent/containers.hpp"
-#include "agent/shim_process.hpp"
+#include <cstdio>
+#include <functional>
+#include <vector>
+
+#include "agent/launch.hpp"
+#include "sandbox/layout.hpp"
 #include "agent/translate.hpp"
 #include "common/clock.hpp"
 #include "common/fs.hpp"
 #include "common/json.hpp"
 #include "common/log.hpp"
 #include "common/scope_guard.hpp"
+#include "common/signals.hpp"
 #include "sandbox/user.hpp"
 
 namespace berth::agent {
@@ -26,6 +30,28 @@ std::string join(const std::set<std::string>& s) {
   return out.empty() ? "none" : out;
 }
 
+std::string new_id() {
+  unsigned char bytes[8];
+  while (::getrandom(bytes, sizeof(bytes), 0) != static_cast<ssize_t>(sizeof(bytes))) {
+  }
+  char hex[17];
+  for (int i = 0; i < 8; ++i) std::snprintf(hex + 2 * i, 3, "%02x", bytes[i]);
+  return std::string(hex, 16);
+}
+
+// Undo actions of the launch steps done so far, run in reverse unless dismissed.
+class UndoChain {
+ public:
+  ~UndoChain() {
+    for (auto it = steps_.rbegin(); it != steps_.rend(); ++it) (*it)();
+  }
+  void push(std::function<void()> undo) { steps_.push_back(std::move(undo)); }
+  void dismiss() { steps_.clear(); }
+
+ private:
+  std::vector<std::function<void()>> steps_;
+};
+
 std::vector<fetcher::ArtifactSpec> artifact_specs(const TaskSpec& spec) {
   std::vector<fetcher::ArtifactSpec> out;
   for (const auto& f : spec.fetch) out.push_back({f.uri, f.sha256, f.extract, f.executable, f.output});
@@ -34,7 +60,17 @@ std::vector<fetcher::ArtifactSpec> artifact_specs(const TaskSpec& spec) {
 
 }  // namespace
 
-Status Containers::check_resources(const Resources& r) const {
+isolators::ContainerSpec isolator_spec(const ContainerRecord& rec) {
+  isolators::ContainerSpec s;
+  s.resources = rec.spec.resources;
+  s.policy = rec.spec.policy;
+  if (auto task = cgroups::TaskCgroups::open(rec.cgroup)) s.cgroups = std::move(task).value();
+  s.sandbox_dir = rec.sandbox_dir;
+  for (const auto& v : rec.spec.volumes) s.volumes.push_back({v.host_path, v.container_path, v.read_only});
+  return s;
+}
+
+Status Launcher::check_resources(const Resources& r) const {
   struct Need {
     bool asked;
     const char* field;
@@ -56,7 +92,7 @@ Status Containers::check_resources(const Resources& r) const {
   return ok();
 }
 
-Status Containers::check_spec(const TaskSpec& spec) const {
+Status Launcher::check_spec(const TaskSpec& spec) const {
   if (!spec.image.empty()) {
     if (!images_) return make_error(Code::kFailedPrecondition, "this berthd has no image store; give 'rootfs'");
     BERTH_CHECK_CTX(Images::key(spec.image), "field '/image'");
@@ -80,27 +116,27 @@ Status Containers::check_spec(const TaskSpec& spec) const {
   return ok();
 }
 
-Result<std::shared_ptr<Containers::Entry>> Containers::reserve(TaskSpec spec) {
-  std::lock_guard lk(mu_);
-  if (!spec.name.empty() && find_locked(spec.name))
+Result<std::shared_ptr<Task>> Launcher::reserve(TaskSpec spec) {
+  auto lk = table_.lock();
+  if (!spec.name.empty() && table_.find_locked(spec.name))
     return make_error(Code::kAlreadyExists, "a container named '" + spec.name + "' exists; pick another name or remove it");
-  auto e = std::make_shared<Entry>();
+  auto e = std::make_shared<Task>();
   ContainerRecord& r = e->rec;
   do {
     r.id = new_id();
-  } while (by_id_.count(r.id));
+  } while (table_.by_id_locked(r.id));
   r.name = spec.name;
   r.state = spec.image.empty() ? State::kPreparing : State::kPulling;
   r.created_at_ns = now_ns();
   r.spec = std::move(spec);
   r.bundle_dir = config_.containers_run_dir() + "/" + r.id;
   r.sandbox_dir = config_.sandboxes_dir() + "/" + r.id;
-  r.cgroup = containers_cg_->path() + "/" + r.id;
-  by_id_.emplace(r.id, e);
+  r.cgroup = cgroups_.tasks->path_of(r.id);
+  table_.insert_locked(e);
   return e;
 }
 
-Result<Containers::Root> Containers::resolve_root(const ContainerRecord& rec) {
+Result<Launcher::Root> Launcher::resolve_root(const ContainerRecord& rec) {
   Root root;
   root.effective = rec.spec;
   if (rec.spec.image.empty()) {
@@ -136,38 +172,44 @@ Result<Containers::Root> Containers::resolve_root(const ContainerRecord& rec) {
   return root;
 }
 
-Status Containers::prepare_dirs(const ContainerRecord& rec, const Root& root) {
-  BERTH_CHECK(fs::mkdir_p(rec.bundle_dir, 0700));
-  BERTH_CHECK(fs::mkdir_p(rec.bundle_dir + "/rootfs", 0755));
-  BERTH_CHECK(fs::mkdir_p(rec.sandbox_dir, 0711));
-  BERTH_CHECK(fs::mkdir_p(rec.sandbox_dir + "/work", 0755));
-  BERTH_CHECK(fs::mkdir_p(rec.sandbox_dir + "/overlay/upper", 0755));
-  BERTH_CHECK(fs::mkdir_p(rec.sandbox_dir + "/overlay/work", 0700));
+Status Launcher::prepare_dirs(const ContainerRecord& rec, const Root& root) {
+  sandbox::RunDirLayout run(rec.bundle_dir);
+  sandbox::SandboxLayout box(rec.sandbox_dir);
+  BERTH_CHECK(fs::mkdir_p(run.dir(), 0700));
+  BERTH_CHECK(fs::mkdir_p(run.rootfs_path(), 0755));
+  // No access for other host users: the task reaches work/ and the upper dir through its own
+  // mounts (made as root), never through these host paths.
+  BERTH_CHECK(fs::mkdir_p(box.dir(), 0700));
+  BERTH_CHECK(fs::mkdir_p(box.work_path(), 0700));
+  BERTH_CHECK(fs::mkdir_p(box.path(sandbox::SandboxLayout::kOverlay), 0700));
+  BERTH_CHECK(fs::mkdir_p(box.overlay_upper_path(), 0755));
+  BERTH_CHECK(fs::mkdir_p(box.overlay_work_path(), 0700));
   // The overlay's root takes its owner and mode from the upper dir: copy them from the
   // read-only root so "/" looks the same in the task as in the image.
   struct stat st {};
   if (::stat(root.top.c_str(), &st) != 0) return errno_error("stat " + root.top);
-  std::string upper = rec.sandbox_dir + "/overlay/upper";
+  std::string upper = box.overlay_upper_path();
   if (::chown(upper.c_str(), st.st_uid, st.st_gid) != 0 || ::chmod(upper.c_str(), st.st_mode & 07777) != 0)
     return errno_error("set owner of " + upper);
   return ok();
 }
 
-Status Containers::write_bundle(const ContainerRecord& rec, const Root& root,
-                                const isolators::LaunchAdditions& additions) {
+Status Launcher::write_bundle(const ContainerRecord& rec, const Root& root,
+                              const isolators::LaunchAdditions& additions) {
   sandbox::OciUser user;
   if (!root.effective.user.empty()) {
     BERTH_TRY_CTX(UniqueFd passwd_root, fs::open_dir(root.passwd_root), "root filesystem");
     BERTH_TRY(user, sandbox::resolve_user(passwd_root.get(), root.effective.user));
   }
   // The task's /mnt/sandbox belongs to the task's user so it can write its own files there.
-  std::string work = rec.sandbox_dir + "/work";
+  sandbox::RunDirLayout run(rec.bundle_dir);
+  sandbox::SandboxLayout box(rec.sandbox_dir);
+  std::string work = box.work_path();
   if (::chown(work.c_str(), user.uid, user.gid) != 0) return errno_error("chown " + work);
 
-  TaskPaths paths{rec.bundle_dir + "/rootfs", root.lowerdir, rec.sandbox_dir + "/overlay/upper",
-                  rec.sandbox_dir + "/overlay/work"};
+  TaskPaths paths{run.rootfs_path(), root.lowerdir, box.overlay_upper_path(), box.overlay_work_path()};
   BERTH_TRY(sandbox::OciSpec oci, translate(root.effective, rec.id, paths, user, additions));
-  BERTH_CHECK(fs::write_file_atomic(rec.bundle_dir + "/config.json", sandbox::to_json(oci), 0600,
+  BERTH_CHECK(fs::write_file_atomic(run.config_path(), sandbox::to_json(oci), 0600,
                                     fs::Durability::kVolatile));
 
   uint64_t max_mb = rec.spec.log_max_size_mb.value_or(config_.log_max_size_mb);
@@ -175,120 +217,144 @@ Status Containers::write_bundle(const ContainerRecord& rec, const Root& root,
   json::JsonWriter w;
   w.begin_object().kv("id", rec.id).kv("sandbox_dir", rec.sandbox_dir).kv("cgroup", rec.cgroup)
       .kv("log_max_bytes", max_mb * 1024 * 1024).kv("log_max_files", max_files).end_object();
-  return fs::write_file_atomic(rec.bundle_dir + "/shim.json", w.str(), 0600, fs::Durability::kVolatile);
+  return fs::write_file_atomic(run.shim_config_path(), w.str(), 0600, fs::Durability::kVolatile);
 }
 
 // The task's cgroup with its limits in place: the shim clones the task straight into it, so
 // the task never runs a single instruction unlimited.
-Result<isolators::LaunchAdditions> Containers::create_cgroup(const ContainerRecord& rec) {
-  BERTH_TRY(cgroups::Cgroup cg, containers_cg_->create_child(rec.id));
+Result<isolators::LaunchAdditions> Launcher::create_cgroup(const ContainerRecord& rec) {
+  BERTH_TRY(auto cg, cgroups_.tasks->create(rec.id));
   (void)cg;
-  return isolators_->prepare(rec.id, isolator_spec(rec));
+  return isolators_.prepare(rec.id, isolator_spec(rec));
 }
 
-Status Containers::fetch_artifacts(const ContainerRecord& rec) {
+Status Launcher::fetch_artifacts(const ContainerRecord& rec) {
   if (rec.spec.fetch.empty()) return ok();
   if (!images_) return make_error(Code::kFailedPrecondition, "this berthd has no artifact cache");
-  BERTH_TRY(UniqueFd work, fs::open_dir(rec.sandbox_dir + "/work"));
+  BERTH_TRY(UniqueFd work, fs::open_dir(sandbox::SandboxLayout(rec.sandbox_dir).work_path()));
   return images_->fetch_artifacts(artifact_specs(rec.spec), work.get());  // names the URI, without credentials
 }
 
-void Containers::undo_prepare(const ContainerRecord& rec) {
-  (void)isolators_->cleanup(rec.id);
-  if (containers_cg_) (void)containers_cg_->remove_child(rec.id, std::chrono::seconds(5));
-  (void)fs::remove_tree(rec.sandbox_dir);
-  (void)fs::remove_tree(rec.bundle_dir);
-  if (images_) (void)images_->release(rec.id);
-  std::lock_guard lk(mu_);
-  by_id_.erase(rec.id);
+Status Launcher::commit(Task& task, const std::function<void(ContainerRecord&)>& change) {
+  auto lk = table_.lock();
+  ContainerRecord next = task.rec;
+  change(next);
+  BERTH_CHECK_CTX(table_.checkpoint_locked(next), "record the task's state");
+  State to = next.state;
+  next.state = task.rec.state;
+  task.rec = std::move(next);
+  if (!table_.advance_locked(task, to))
+    return make_error(Code::kInternal, std::string("state ") + state_name(task.rec.state) + " cannot become " +
+                                           state_name(to));
+  return ok();
 }
 
-void Containers::set_state(Entry& e, State s) {
-  std::lock_guard lk(mu_);
-  e.rec.state = s;
-  auto cp = checkpoint_locked(e.rec);
-  if (!cp) log::error("checkpoint " + e.rec.id + ": " + cp.error().message);
-  changed_.notify_all();
-}
-
-void Containers::fail_launch(Entry& e, const std::string& message) {
-  std::lock_guard lk(mu_);
-  e.rec.state = State::kFailed;
-  e.rec.finished_at_ns = now_ns();
-  e.rec.exit = Termination{"launch_failed", std::nullopt, std::nullopt, message, 0, e.rec.finished_at_ns};
-  (void)fs::write_file_atomic(e.rec.sandbox_dir + "/termination.json", termination_json(*e.rec.exit), 0644);
-  auto cp = checkpoint_locked(e.rec);
-  if (!cp) log::error("checkpoint " + e.rec.id + ": " + cp.error().message);
-  publish("container.failed", e.rec);
-  changed_.notify_all();
-}
-
-Result<ContainerRecord> Containers::launch(TaskSpec spec, const Caller& caller) {
-  BERTH_CHECK(check_spec(spec));
-  BERTH_TRY(std::shared_ptr<Entry> e, reserve(std::move(spec)));
-  const ContainerRecord rec = e->rec;  // immutable paths and spec, read without the lock
-  const std::string& id = rec.id;
-  ScopeGuard undo([&] { undo_prepare(rec); });
-
-  BERTH_TRY(Root root, resolve_root(rec));  // names the image itself; the id dies with the undo
-  std::string ctx = "launch " + id;
-  BERTH_CHECK_CTX(prepare_dirs(rec, root), ctx);
-  BERTH_TRY_CTX(isolators::LaunchAdditions additions, create_cgroup(rec), ctx);
-  BERTH_CHECK_CTX(write_bundle(rec, root, additions), ctx);
-  {
-    std::lock_guard lk(mu_);
-    e->rec.state = State::kPreparing;
-    BERTH_CHECK_CTX(checkpoint_locked(e->rec), ctx);
-  }
-  undo.dismiss();  // from here on the record exists and every outcome is recorded in it
-  publish("container.created", rec,
-          "\"by_uid\":" + std::to_string(static_cast<int>(caller.uid)) + ",\"by_pid\":" + std::to_string(caller.pid));
-
-  auto fail = [&](const std::string& message) -> Error {
-    (void)isolators_->cleanup(id);
-    (void)containers_cg_->remove_child(id, std::chrono::seconds(5));
-    if (images_) (void)images_->release(id);
-    fail_launch(*e, message);
-    return make_error(Code::kInvalidArgument, "container " + id + " failed to start: " + message);
-  };
-  if (auto fetched = fetch_artifacts(rec); !fetched) return fail(fetched.error().message);
-  auto shim = spawn_shim(config_.shim_path, rec.bundle_dir, shims_cg_path_);
-  if (!shim) return fail("start shim: " + shim.error().message);
-  {
-    std::lock_guard lk(mu_);
-    e->rec.shim_pid = shim->pid;
-    e->rec.shim_start_time = shim->start_time;
-    (void)checkpoint_locked(e->rec);
-  }
-  auto report = read_launch_report(*shim, std::chrono::seconds(config_.launch_timeout_s), rec.bundle_dir);
-  if (!report) {
-    // The shim is stuck: stop the task and the shim; its exit is still handled below.
-    if (auto cg = cgroups::Cgroup::open(rec.cgroup)) (void)cg->kill();
+Error Launcher::fail(Task& task, const std::string& message, ShimHandle* shim, Code code) {
+  const std::string id = task.rec.id;
+  if (shim) {
+    // Whatever started is stopped: the task (its whole cgroup) and a shim that may be stuck.
+    if (auto killed = supervisor_.kill_task(task.rec); !killed)
+      log::warn("launch " + id + ": " + killed.error().message);
     ::syscall(SYS_pidfd_send_signal, shim->pidfd.get(), SIGKILL, nullptr, 0);
   }
-  // The shim's exit is handled on the loop thread whatever happens next.
-  auto shim_pidfd = std::make_shared<UniqueFd>(std::move(shim->pidfd));
-  loop_.post([this, id = rec.id, shim_pidfd] { watch_shim(id, std::move(*shim_pidfd)); });
-
-  if (!report || !report->ok) {
-    std::string message = report ? report->error : report.error().message;
-    fail_launch(*e, message);
-    return make_error(Code::kInvalidArgument, "container " + id + " failed to start: " + message);
+  if (images_) (void)images_->release(id);
+  std::optional<ContainerRecord> failed;
+  {
+    auto lk = table_.lock();
+    ContainerRecord& r = task.rec;
+    if (table_.advance_locked(task, State::kFailed)) {
+      r.finished_at_ns = now_ns();
+      r.exit = Termination{"launch_failed", std::nullopt, std::nullopt, message, 0, r.finished_at_ns};
+      auto cp = table_.checkpoint_locked(r);
+      if (!cp) log::error("checkpoint " + id + ": " + cp.error().message);
+      table_.publish_locked("container.failed", r);
+      failed = r;
+    }
+    task.cleaning_up = true;  // until the cleanup below has run
   }
-  auto task_pidfd = open_process(report->pid, report->start_time);
-  std::lock_guard lk(mu_);
-  e->rec.pid = report->pid;
-  e->rec.pid_start_time = report->start_time;
-  e->rec.started_at_ns = now_ns();
-  e->rec.state = State::kRunning;
-  if (task_pidfd) e->task_pidfd = std::move(task_pidfd).value();
-  auto isolated = isolators_->isolate(id, report->pid, e->rec.started_at_ns);
+  table_.notify();
+  // The cgroup and the isolators' state go once the shim (if any) is gone; termination.json
+  // is written then too.
+  if (shim) supervisor_.post_watch(id, std::move(shim->pidfd));
+  else supervisor_.clean_up_after(id, std::move(failed));
+  return make_error(code, "container " + id + " failed to start: " + message);
+}
+
+Result<ContainerRecord> Launcher::record_running(Task& task, ShimHandle& shim, const LaunchReport& report) {
+  const std::string id = task.rec.id;
+  auto task_pidfd = open_process(report.pid, report.start_time);
+  int64_t started = now_ns();
+  // Outside the table lock: isolators may write cgroup files and take their own lock.
+  auto isolated = isolators_.isolate(id, report.pid, started);
   if (!isolated) log::error("isolate " + id + ": " + isolated.error().message);
-  auto cp = checkpoint_locked(e->rec);
-  if (!cp) log::error("checkpoint " + id + ": " + cp.error().message);
-  publish("container.started", e->rec, "\"pid\":" + std::to_string(report->pid));
-  changed_.notify_all();
-  return e->rec;
+  auto committed = commit(task, [&](ContainerRecord& r) {
+    r.pid = report.pid;
+    r.pid_start_time = report.start_time;
+    r.started_at_ns = started;
+    r.state = State::kRunning;
+  });
+  if (!committed) return fail(task, committed.error().message + "; the task was stopped", &shim, Code::kUnavailable);
+  ContainerRecord rec;
+  {
+    auto lk = table_.lock();
+    if (task_pidfd) task.task_pidfd = std::move(task_pidfd).value();
+    table_.publish_locked("container.started", task.rec, "\"pid\":" + std::to_string(report.pid));
+    rec = task.rec;
+  }
+  table_.notify();
+  // Only now may the exit be settled: it can no longer overtake the start.
+  supervisor_.post_watch(id, std::move(shim.pidfd));
+  return rec;
+}
+
+Result<ContainerRecord> Launcher::launch(TaskSpec spec, const Caller& caller, std::string* id_out) {
+  BERTH_CHECK(check_spec(spec));
+  BERTH_TRY(std::shared_ptr<Task> task, reserve(std::move(spec)));
+  const ContainerRecord rec = table_.get(task->rec.id).value_or(ContainerRecord{});  // its paths and spec
+  const std::string& id = rec.id;
+  if (id_out) *id_out = id;
+  UndoChain undo;
+  undo.push([&] {
+    auto lk = table_.lock();
+    table_.erase_locked(id);
+  });
+
+  BERTH_TRY(Root root, resolve_root(rec));  // names the image itself; the id dies with the undo
+  if (images_) undo.push([&] { (void)images_->release(id); });
+  std::string ctx = "launch " + id;
+  undo.push([&] {
+    (void)fs::remove_tree(rec.sandbox_dir);
+    (void)fs::remove_tree(rec.bundle_dir);
+  });
+  BERTH_CHECK_CTX(prepare_dirs(rec, root), ctx);
+  undo.push([&] {
+    (void)isolators_.cleanup(id);
+    (void)cgroups_.tasks->remove(id, std::chrono::seconds(5));
+  });
+  BERTH_TRY_CTX(isolators::LaunchAdditions additions, create_cgroup(rec), ctx);
+  BERTH_CHECK_CTX(write_bundle(rec, root, additions), ctx);
+  BERTH_CHECK_CTX(commit(*task, [](ContainerRecord& r) { r.state = State::kPreparing; }), ctx);
+  undo.dismiss();  // the point of no return: from here on every outcome is recorded
+  {
+    auto lk = table_.lock();
+    table_.publish_locked("container.created", rec,
+                          "\"by_uid\":" + std::to_string(static_cast<int>(caller.uid)) +
+                              ",\"by_pid\":" + std::to_string(caller.pid));
+  }
+
+  if (auto fetched = fetch_artifacts(rec); !fetched) return fail(*task, fetched.error().message, nullptr);
+  auto shim = spawn_shim(config_.shim_path, rec.bundle_dir, cgroups_.shims_path);
+  if (!shim) return fail(*task, "start shim: " + shim.error().message, nullptr);
+  // Without this checkpoint a restarted berthd could not find (and stop) a shim it never heard from.
+  auto recorded = commit(*task, [&](ContainerRecord& r) {
+    r.shim_pid = shim->pid;
+    r.shim_start_time = shim->start_time;
+  });
+  if (!recorded) return fail(*task, recorded.error().message + "; the task was stopped", &*shim, Code::kUnavailable);
+  auto report = read_launch_report(*shim, std::chrono::seconds(config_.launch_timeout_s), rec.bundle_dir);
+  if (!report) return fail(*task, report.error().message, &*shim);
+  if (!report->ok) return fail(*task, report->error, &*shim);
+  return record_running(*task, *shim, *report);
 }
 
 }  // namespace berth::agent

@@ -12,6 +12,7 @@
 #include "common/clock.hpp"
 #include "common/fs.hpp"
 #include "common/json.hpp"
+#include "sandbox/layout.hpp"
 
 namespace berth::agent {
 
@@ -32,7 +33,8 @@ Result<ShimHandle> spawn_shim(const std::string& shim_path, const std::string& b
   if (::pipe2(pipefd, O_CLOEXEC) != 0) return errno_error("pipe");
   UniqueFd status_r = UniqueFd::adopt(pipefd[0]);
   UniqueFd status_w = UniqueFd::adopt(pipefd[1]);
-  BERTH_TRY(UniqueFd log, fs::open_at(AT_FDCWD, bundle_dir + "/shim.log", O_WRONLY | O_CREAT | O_APPEND, 0640));
+  BERTH_TRY(UniqueFd log, fs::open_at(AT_FDCWD, sandbox::RunDirLayout(bundle_dir).shim_log_path(),
+                                      O_WRONLY | O_CREAT | O_APPEND, 0640));
   BERTH_TRY(UniqueFd devnull, fs::open_at(AT_FDCWD, "/dev/null", O_RDWR));
   BERTH_TRY(UniqueFd cgroup, fs::open_dir(shims_cgroup));
 
@@ -95,7 +97,7 @@ Result<LaunchReport> read_launch_report(ShimHandle& shim, std::chrono::milliseco
   }
   LaunchReport report;
   if (line.empty()) {
-    auto log = fs::read_file(bundle_dir + "/shim.log").value_or("");
+    auto log = fs::read_file(sandbox::RunDirLayout(bundle_dir).shim_log_path()).value_or("");
     if (log.size() > 400) log = log.substr(log.size() - 400);
     report.error = "the shim exited without reporting" + (log.empty() ? std::string() : ": " + log);
     while (!report.error.empty() && report.error.back() == '\n') report.error.pop_back();

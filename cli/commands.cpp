@@ -24,6 +24,18 @@ Status copy_logs(Client& client, const std::string& target, std::ostream& to) {
   return ok();
 }
 
+// A launch that failed after berthd made its record leaves it (state failed) and names it in
+// the error reply; --rm removes it like the record of a task that ran.
+void remove_failed_launch(Context& ctx, const std::string& reply_body) {
+  auto doc = json::parse(reply_body);
+  if (!doc.has_value() || !doc->IsObject() || !doc->HasMember("error") || !(*doc)["error"].IsObject()) return;
+  std::string id = json::get_string((*doc)["error"], "id");
+  if (id.empty()) return;
+  auto removed = ctx.client.request("DELETE", container_path(id));
+  if (!removed.has_value()) fail(ctx, removed.error());
+  else if (removed->status / 100 != 2) fail(ctx, error_from_reply(removed->status, removed->body).wrap("rm " + id));
+}
+
 int cmd_run(Context& ctx, const Args& args) {
   auto opts = parse_run(args, [](const std::string& name) -> std::optional<std::string> {
     const char* v = std::getenv(name.c_str());
@@ -34,8 +46,15 @@ int cmd_run(Context& ctx, const Args& args) {
   RunOptions o = std::move(opts).value();
   if (!o.rootfs.empty()) o.rootfs = absolute_path(o.rootfs);
 
-  auto created = ctx.client.call("POST", "/v1/containers", run_spec_json(o));
-  if (!created.has_value()) return fail(ctx, created.error(), kExitBerthError);
+  auto reply = ctx.client.request("POST", "/v1/containers", run_spec_json(o));
+  if (!reply.has_value()) return fail(ctx, reply.error(), kExitBerthError);
+  if (reply->status / 100 != 2) {
+    Error launch_error = error_from_reply(reply->status, reply->body);
+    if (o.remove) remove_failed_launch(ctx, reply->body);
+    return fail(ctx, launch_error, kExitBerthError);
+  }
+  auto created = json::parse(reply->body);
+  if (!created.has_value()) return fail(ctx, created.error().wrap("reply to run"), kExitBerthError);
   std::string id = json::get_string(*created, "id");
   if (id.empty()) return fail(ctx, make_error(Code::kInternal, "berthd replied without an id"), kExitBerthError);
   if (o.detach) {

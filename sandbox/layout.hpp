@@ -54,6 +54,8 @@ class RunDirLayout {
   static constexpr const char* kShimConfig = "shim.json";
   static constexpr const char* kShimLog = "shim.log";    // the shim's stderr
   static constexpr const char* kRootfs = "rootfs";       // empty dir: the overlay's mount point
+  // The shim's copy of the sandbox's exit.json: a full state_dir never loses an exit.
+  static constexpr const char* kExit = "exit.json";
 
   explicit RunDirLayout(std::string dir) : dir_(std::move(dir)) {}
   const std::string& dir() const { return dir_; }
@@ -64,6 +66,7 @@ class RunDirLayout {
   std::string shim_config_path() const { return path(kShimConfig); }
   std::string shim_log_path() const { return path(kShimLog); }
   std::string rootfs_path() const { return path(kRootfs); }
+  std::string exit_path() const { return path(kExit); }
 
  private:
   std::string dir_;

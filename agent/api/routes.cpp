@@ -111,10 +111,17 @@ Response launch(Containers& containers, const Request& req) {
   auto spec = agent::parse_task_spec(req.body);
   if (!spec) return fail(spec.error());
   std::string name = spec->name;
-  auto rec = containers.launch(std::move(spec).value(), caller_of(req));
+  std::string id;
+  auto rec = containers.launch(std::move(spec).value(), caller_of(req), &id);
   if (!rec) {
     log::warn("launch" + (name.empty() ? "" : " '" + name + "'") + " by " + who(req) + " failed: " + rec.error().message);
-    return fail(rec.error());
+    if (id.empty() || !containers.get(id)) return fail(rec.error());
+    // The failed launch left its record (state failed): the error names it, so the client
+    // can inspect or remove it.
+    json::JsonWriter w;
+    w.begin_object().key("error").begin_object().kv("code", code_name(rec.error().code))
+        .kv("message", rec.error().message).kv("id", id).end_object().end_object();
+    return Response::json(api::http_status(rec.error().code), w.str());
   }
   log::info("launched container " + rec->id + (name.empty() ? "" : " '" + name + "'") + " (pid " +
             std::to_string(rec->pid) + ") for " + who(req));

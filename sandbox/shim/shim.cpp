@@ -81,6 +81,20 @@ struct Stream {
   }
 };
 
+// The exit record goes to the bundle dir under run_dir first (volatile, like berthd's own
+// checkpoint there), then durably to the sandbox: a full state_dir never loses the exit.
+// 0 when at least one copy was written.
+int write_exit_record(const std::string& bundle_dir, int sandbox_fd, const ExitRecord& record) {
+  std::string text = to_json(record) + "\n";
+  std::string copy_path = RunDirLayout(bundle_dir).exit_path();
+  auto copy = fs::write_file_atomic(copy_path, text, 0644, fs::Durability::kVolatile);
+  if (!copy) diag("write " + copy_path + ": " + copy.error().message);
+  auto written = sandbox_fd >= 0 ? fs::write_file_atomic(sandbox_fd, SandboxLayout::kExit, text)
+                                 : Status(make_error(Code::kNotFound, "no sandbox directory"));
+  if (!written) diag("write exit.json: " + written.error().message);
+  return copy || written ? 0 : 1;
+}
+
 class Shim {
  public:
   Shim(const ShimConfig& cfg, const OciSpec& spec, std::string bundle_dir, int status_fd)
@@ -253,14 +267,7 @@ void Shim::drain() {
   reap();
 }
 
-int Shim::write_exit() {
-  auto written = fs::write_file_atomic(sandbox_.get(), SandboxLayout::kExit, to_json(record_) + "\n");
-  if (!written) {
-    diag("write exit.json: " + written.error().message);
-    return 1;
-  }
-  return 0;
-}
+int Shim::write_exit() { return write_exit_record(bundle_dir_, sandbox_.get(), record_); }
 
 int Shim::run() {
   auto ready = setup();
@@ -269,7 +276,6 @@ int Shim::run() {
     const std::string& msg = ready.error().message;
     diag("launch failed: " + msg);
     report_status(status_fd_, json::JsonWriter().begin_object().kv("error", msg).end_object().str());
-    if (!sandbox_) return 1;
     record_.launch_error = msg;
     record_.pid = 0;
     record_.exit_code.reset();
@@ -333,12 +339,8 @@ int run(const std::string& bundle_dir, int status_fd) {
     ExitRecord r;
     r.launch_error = msg;
     r.started_at_ns = r.finished_at_ns = now_ns();
-    auto written = fs::write_file_atomic(SandboxLayout(cfg->sandbox_dir).exit_path(), to_json(r) + "\n");
-    if (!written) {
-      diag("write exit.json: " + written.error().message);
-      return 1;
-    }
-    return 0;
+    auto sandbox = fs::open_dir(cfg->sandbox_dir);
+    return write_exit_record(bundle_dir, sandbox ? sandbox->get() : -1, r);
   }
   Shim shim(*cfg, *spec, bundle_dir, status_fd);
   return shim.run();

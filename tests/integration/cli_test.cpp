@@ -54,8 +54,8 @@ TEST_F(Cli, DetachedRunThenPsLogsKillWaitRm) {
   EXPECT_NE(ps.out.find("running"), std::string::npos) << ps.out;
   auto json = parse(run("--json ps").out);
   ASSERT_TRUE(json.HasMember("containers")) << "ps --json is not the API's JSON";
-  for (int i = 0; i < 100 && run("logs svc").out.find("up") == std::string::npos; ++i) usleep(20000);
-  EXPECT_EQ(run("logs svc").out, "up\n");
+  for (int i = 0; i < 250 && run("logs svc").out.find("up") == std::string::npos; ++i) usleep(20000);
+  ASSERT_EQ(run("logs svc").out, "up\n") << "the task's output never reached its log";
   EXPECT_EQ(run("kill -s KILL svc").code, 0);
   auto waited = run("wait svc");
   EXPECT_EQ(waited.code, 137) << waited.out;
@@ -70,6 +70,13 @@ TEST_F(Cli, ErrorsAreClear) {
   auto launch = run("run --rootfs " + rootfs_.path() + " -- /bin/nope");
   EXPECT_EQ(launch.code, 125) << launch.out;
   EXPECT_NE(launch.out.find("exec \"/bin/nope\": No such file or directory"), std::string::npos) << launch.out;
+  // --rm removes the record of a launch that failed, like that of a task that ran.
+  auto removed = run("run --rm --rootfs " + rootfs_.path() + " -- /bin/nope");
+  EXPECT_EQ(removed.code, 125) << removed.out;
+  EXPECT_NE(removed.out.find("No such file or directory"), std::string::npos) << removed.out;
+  auto left = parse(agent_.request("GET", "/v1/containers").body);
+  ASSERT_TRUE(left.HasMember("containers"));
+  EXPECT_EQ(left["containers"].Size(), 1u) << "only the launch without --rm keeps its record";
   auto nosock = berth(agent_.root() + "/missing.sock", "ps");
   EXPECT_NE(nosock.code, 0);
   EXPECT_NE(nosock.out.find("is berthd running?"), std::string::npos) << nosock.out;

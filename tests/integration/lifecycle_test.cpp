@@ -2,6 +2,7 @@
 // with a grace period, bad specs, launch errors, events.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -27,6 +28,13 @@ class Lifecycle : public ::testing::Test {
   // Launches and returns the id; fails the test on an error.
   std::string run(const std::vector<std::string>& command, const std::string& extra = "") {
     return agent_.run(spec(rootfs_.path(), command, extra));
+  }
+
+  // The task's output has `text` (polled; fails the test when it never comes).
+  void expect_logs_reach(const std::string& id, const std::string& text) {
+    for (int i = 0; i < 250 && agent_.logs(id).find(text) == std::string::npos; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    ASSERT_NE(agent_.logs(id).find(text), std::string::npos) << "the task never wrote '" << text << "'";
   }
 
   BusyboxRootfs rootfs_;
@@ -66,8 +74,7 @@ TEST_F(Lifecycle, SignalDeathIsReportedAsSignal) {
 
 TEST_F(Lifecycle, TermHandledByTheTaskGivesItsExitCode) {
   std::string id = run({"sh", "-c", "trap 'echo got TERM; exit 7' TERM; echo ready; while :; do sleep 0.1; done"});
-  for (int i = 0; i < 100 && agent_.logs(id).find("ready") == std::string::npos; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  expect_logs_reach(id, "ready");
   auto k = agent_.request("POST", "/v1/containers/" + id + "/kill", R"({"signal": "TERM", "grace_period_s": 30})");
   EXPECT_EQ(k.status, 202) << k.body;
   auto exit = agent_.wait(id);
@@ -78,8 +85,7 @@ TEST_F(Lifecycle, TermHandledByTheTaskGivesItsExitCode) {
 
 TEST_F(Lifecycle, IgnoredTermIsFollowedBySigkillAfterTheGracePeriod) {
   std::string id = run({"sh", "-c", "trap '' TERM; echo ready; while :; do sleep 0.1; done"});
-  for (int i = 0; i < 100 && agent_.logs(id).find("ready") == std::string::npos; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  expect_logs_reach(id, "ready");
   auto start = std::chrono::steady_clock::now();
   auto k = agent_.request("POST", "/v1/containers/" + id + "/kill", R"({"signal": "SIGTERM", "grace_period_s": 1})");
   EXPECT_EQ(k.status, 202) << k.body;
@@ -89,6 +95,21 @@ TEST_F(Lifecycle, IgnoredTermIsFollowedBySigkillAfterTheGracePeriod) {
   EXPECT_STREQ(exit["reason"].GetString(), "killed");
   EXPECT_GE(took, std::chrono::milliseconds(950));
   EXPECT_LT(took, std::chrono::seconds(10));
+}
+
+// Task data is closed to other host users (it was 0711/0755), and the task's own user still
+// writes its /mnt/sandbox.
+TEST_F(Lifecycle, SandboxIsClosedToOtherHostUsersAndOpenToTheTaskUser) {
+  std::string id = run({"sh", "-c", "echo hi > /mnt/sandbox/note && cat /mnt/sandbox/note && id -u"}, R"("user": "app")");
+  auto exit = agent_.wait(id);
+  EXPECT_EQ(exit["exit_code"].GetInt(), 0) << agent_.logs(id, "?stream=stderr");
+  EXPECT_EQ(agent_.logs(id), "hi\n1000\n");
+  std::string sandbox = agent_.state_dir() + "/sandboxes/" + id;
+  for (const std::string& dir : {agent_.state_dir() + "/sandboxes", sandbox, sandbox + "/work", sandbox + "/overlay"}) {
+    struct stat st {};
+    ASSERT_EQ(::stat(dir.c_str(), &st), 0) << dir;
+    EXPECT_EQ(st.st_mode & 077, 0u) << dir << " is open to other users: mode " << std::oct << (st.st_mode & 07777);
+  }
 }
 
 TEST_F(Lifecycle, TaskIsPidOneAndSeesNoHostProcess) {
@@ -222,11 +243,13 @@ TEST_F(Lifecycle, KillAndRemoveRules) {
   auto waited = agent_.request("GET", "/v1/containers/" + id + "/wait?timeout_s=0");
   EXPECT_EQ(waited.status, 408) << waited.body;
   EXPECT_EQ(agent_.request("DELETE", "/v1/containers/" + id + "?force=1").status, 204);
-  EXPECT_EQ(agent_.request("GET", "/v1/containers/" + id).status, 404);
+  auto gone = agent_.request("GET", "/v1/containers/" + id);
+  EXPECT_EQ(gone.status, 404) << gone.body;
   std::string done = run({"true"});
   agent_.wait(done);
   EXPECT_EQ(agent_.request("POST", "/v1/containers/" + done + "/kill", "{}").status, 409);
-  EXPECT_EQ(agent_.request("DELETE", "/v1/containers/" + done).status, 204);
+  auto removed = agent_.request("DELETE", "/v1/containers/" + done);
+  EXPECT_EQ(removed.status, 204) << removed.body;
 }
 
 TEST_F(Lifecycle, LogsTailAndFollow) {
