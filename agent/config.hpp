@@ -55,6 +55,8 @@ struct Config {
 
   std::string containers_run_dir() const { return run_dir + "/containers"; }
   std::string sandboxes_dir() const { return state_dir + "/sandboxes"; }
+  // Removed sandboxes wait here for background removal (agent/trash.hpp); same fs as sandboxes.
+  std::string trash_dir() const { return state_dir + "/trash"; }
   std::string store_dir() const { return state_dir + "/store"; }
   std::string artifacts_dir() const { return state_dir + "/artifacts"; }
 };

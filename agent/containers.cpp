@@ -26,12 +26,14 @@ Status Containers::init() {
   // Sandboxes hold task data: no access for other host users (also on an older install).
   BERTH_CHECK(fs::mkdir_p(config_.sandboxes_dir(), 0700));
   if (::chmod(config_.sandboxes_dir().c_str(), 0700) != 0) return errno_error("chmod " + config_.sandboxes_dir());
+  BERTH_TRY_CTX(trash_, Trash::open(config_.trash_dir()), "trash");
+  BERTH_CHECK_CTX(trash_->resume(), "trash");  // what an earlier berthd left, in the background
   loop_.on_sigchld([this] { supervisor_->reap_children(); });
   return ok();
 }
 
 Status Containers::recover() {
-  return Recovery(config_, cgroups_, table_, *supervisor_, *isolators_, events_, images_).run();
+  return Recovery(config_, cgroups_, table_, *supervisor_, *isolators_, events_, images_, *trash_).run();
 }
 
 Status Containers::remove(const std::string& id_or_name, bool force, const Caller& caller) {
@@ -80,7 +82,8 @@ Status Containers::remove(const std::string& id_or_name, bool force, const Calle
 // names, so a crash half-way leaves a record that a retry (or startup) finishes.
 Status Containers::remove_files(const ContainerRecord& rec) {
   BERTH_CHECK_CTX(cgroups_.tasks->remove(rec.id, std::chrono::seconds(10)), "remove cgroup");
-  BERTH_CHECK_CTX(fs::remove_tree(rec.sandbox_dir), "remove sandbox");
+  // The sandbox may hold anything the task made: it leaves at once, its removal runs later.
+  BERTH_CHECK_CTX(trash_->discard(rec.sandbox_dir, rec.id), "remove sandbox");
   BERTH_CHECK_CTX(fs::remove_tree(rec.bundle_dir), "remove bundle");
   if (images_) BERTH_CHECK_CTX(images_->release(rec.id), "release image");
   return ok();

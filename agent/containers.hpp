@@ -30,6 +30,7 @@
 #include "agent/node_cgroups.hpp"
 #include "agent/supervisor.hpp"
 #include "agent/task_table.hpp"
+#include "agent/trash.hpp"
 #include "isolators/registry.hpp"
 
 namespace berth::agent {
@@ -93,6 +94,7 @@ class Containers {
   NodeCgroups cgroups_;
   std::unique_ptr<isolators::Registry> isolators_;
   TaskTable table_;
+  std::unique_ptr<Trash> trash_;  // sandboxes removed in the background
   // Declared after what they use: destroyed first (the supervisor's worker drains its queue).
   std::unique_ptr<Supervisor> supervisor_;
   std::unique_ptr<Launcher> launcher_;

@@ -134,7 +134,7 @@ void Recovery::reconcile(std::vector<std::string>* removed) {
   if (auto names = fs::list_dir(config_.sandboxes_dir())) {
     for (const auto& n : *names) {
       if (known.count(n)) continue;
-      auto r = fs::remove_tree(config_.sandboxes_dir() + "/" + n);
+      auto r = trash_.discard(config_.sandboxes_dir() + "/" + n, n);
       if (r) removed->push_back("sandbox " + n);
       else log::warn("reconcile: " + r.error().message);
     }
