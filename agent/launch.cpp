@@ -100,6 +100,13 @@ Status Launcher::check_spec(const TaskSpec& spec) const {
     struct stat st {};
     if (::stat(spec.rootfs.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
       return make_error(Code::kInvalidArgument, "field '/rootfs': " + spec.rootfs + " is not a directory");
+    // A symlink (anywhere in the path) or a bind mount can still name the host's root.
+    struct stat host_root {};
+    if (::stat("/", &host_root) != 0) return errno_error("stat /");
+    if (st.st_dev == host_root.st_dev && st.st_ino == host_root.st_ino)
+      return make_error(Code::kInvalidArgument, "field '/rootfs': " + spec.rootfs +
+                                                    " resolves to the host's own root file system; give the "
+                                                    "directory of a root file system built for the task");
   }
   BERTH_CHECK(check_resources(spec.resources));
   for (const auto& v : spec.volumes) {

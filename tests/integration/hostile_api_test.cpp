@@ -2,7 +2,9 @@
 // 4xx, changes nothing, and stays alive and serving others (issue 7, defects 1, 3, 11, 13,
 // 20, 22).
 #include <gtest/gtest.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -12,6 +14,7 @@
 #include <thread>
 
 #include "common/json.hpp"
+#include "common/scope_guard.hpp"
 #include "common/unique_fd.hpp"
 #include "tests/integration/harness.hpp"
 
@@ -124,6 +127,15 @@ TEST_F(HostileApi, OutOfRangeUserIdsAreRefused) {
 
 TEST_F(HostileApi, BadSpecPathsAreRefused) {
   expect_refused(spec("/", {"true"}), "'/' is the host's own root file system");
+  // Reaching the host's root through a symlink or a bind mount is refused the same way.
+  std::string to_root = agent_.root() + "/to-root";
+  ASSERT_EQ(::symlink("/", to_root.c_str()), 0) << std::strerror(errno);
+  expect_refused(spec(to_root, {"true"}), "resolves to the host's own root file system");
+  std::string bound = agent_.root() + "/bound-root";
+  ASSERT_EQ(::mkdir(bound.c_str(), 0755), 0) << std::strerror(errno);
+  ASSERT_EQ(::mount("/", bound.c_str(), nullptr, MS_BIND, nullptr), 0) << std::strerror(errno);
+  ScopeGuard unmount([&] { EXPECT_EQ(::umount2(bound.c_str(), MNT_DETACH), 0) << std::strerror(errno); });
+  expect_refused(spec(bound, {"true"}), "resolves to the host's own root file system");
   expect_refused(spec(rootfs_.path() + ":/etc", {"true"}), "contains ':', ','");
   expect_refused(spec(rootfs_.path() + ",upperdir=/tmp", {"true"}), "contains ':', ','");
   expect_refused(spec(rootfs_.path() + "/..", {"true"}), "'.' or '..' component");
