@@ -71,6 +71,7 @@ class HostileTask : public ::testing::Test {
     auto st = agent_.start();  // polls GET /v1/info
     auto took = std::chrono::steady_clock::now() - began;
     ASSERT_TRUE(st.has_value()) << st.error().message;
+    RecordProperty("start_ms", static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(took).count()));
     EXPECT_LT(took, kPrompt) << "berthd took " << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
                              << " ms to answer GET /v1/info";
   }
@@ -89,6 +90,7 @@ class HostileTask : public ::testing::Test {
     auto rm = agent_.request("DELETE", "/v1/containers/" + id);
     auto took = std::chrono::steady_clock::now() - began;
     EXPECT_EQ(rm.status, 204) << rm.body;
+    RecordProperty("rm_ms", static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(took).count()));
     EXPECT_LT(took, kPrompt) << "rm took " << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
                              << " ms";
     EXPECT_FALSE(fs::exists(sandbox_of(id)));
