@@ -64,10 +64,7 @@ Status mount_sys(int root) {
   if (::mount("sysfs", target.c_str(), "sysfs", flags, nullptr) == 0) return ok();
   // sysfs may be refused in a new network namespace (it shows that namespace's devices);
   // a read-only view of the host's is the usual fallback.
-  BERTH_CHECK(do_mount("/sys", target, nullptr, MS_BIND | MS_REC, nullptr, "/sys on /sys"));
-  BERTH_TRY_CTX(UniqueFd top, open_in_root(root, "sys", O_PATH | O_DIRECTORY), "mount sysfs");
-  return do_mount(nullptr, fd_path(top.get()), nullptr, MS_BIND | MS_REMOUNT | flags, nullptr,
-                  "/sys read-only");
+  return bind_host_sys_readonly(root);
 }
 
 struct DeviceNode {
@@ -205,6 +202,19 @@ Status remount_root_readonly(const OciSpec& spec) {
 }
 
 }  // namespace
+
+Status bind_host_sys_readonly(int root) {
+  BERTH_TRY_CTX(UniqueFd at, ensure_in_root(root, "sys", NodeKind::kDirectory), "bind /sys");
+  BERTH_CHECK(do_mount("/sys", fd_path(at.get()), nullptr, MS_BIND | MS_REC, nullptr, "/sys on /sys"));
+  BERTH_TRY_CTX(UniqueFd top, open_in_root(root, "sys", O_PATH | O_DIRECTORY), "bind /sys");
+  // Every mount of the copy, not only its top (a remount would leave /sys/fs/cgroup and the
+  // other submounts writable): mount_setattr with AT_RECURSIVE, Linux 5.12.
+  struct mount_attr attr {};
+  attr.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+  if (::syscall(SYS_mount_setattr, top.get(), "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) != 0)
+    return errno_error("make the bind of /sys read-only throughout (mount_setattr)");
+  return ok();
+}
 
 Result<std::string> overlay_options(const OciSpec& spec) {
   const char* keys[] = {"lowerdir", "upperdir", "workdir"};

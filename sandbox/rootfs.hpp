@@ -31,4 +31,8 @@ struct OverlayMount {
 };
 Result<OverlayMount> overlay_mount(const OciSpec& spec);
 
+// The fallback of mount_sys when sysfs cannot be mounted: the host's /sys bound at root/sys,
+// read-only (and nosuid, nodev, noexec) in every one of its submounts. `root` is a dir fd.
+Status bind_host_sys_readonly(int root);
+
 }  // namespace berth::sandbox
