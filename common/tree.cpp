@@ -210,8 +210,12 @@ class Walker {
   // Counts one entry; false when a budget ends the walk.
   bool count(const struct stat& st);
   // Reads `fd` from `offset` on; returns the first subdirectory to descend into (and the
-  // offset after it), or nothing when the directory is done.
-  using Next = std::optional<std::pair<UniqueFd, off64_t>>;
+  // offset after it), or no dir when the directory is done. (Not an optional<pair<UniqueFd,..>>:
+  // GCC 12 at -O1 with ASan warns its destructor reads an uninitialized fd, and -Werror.)
+  struct Next {
+    UniqueFd dir;
+    off64_t resume = 0;
+  };
   Result<Next> read_from(int fd, off64_t offset, const Mount& mount);
 
   const WalkBudget& budget_;
@@ -263,7 +267,7 @@ Result<Walker::Next> Walker::read_from(int fd, off64_t offset, const Mount& moun
       if (!child) continue;  // replaced by a non-directory meanwhile
       auto m = mount_of(child.get());
       if (!m || !(*m == mount)) continue;  // a mount point of the same file system: not ours
-      return Next{std::pair{std::move(child), e->d_off}};
+      return Next{std::move(child), e->d_off};
     }
   }
 }
@@ -278,9 +282,9 @@ Result<WalkTotals> Walker::run(int top, const Mount& mount) {
   for (;;) {
     BERTH_TRY(auto next, read_from(path.current(), resume_at.back(), mount));
     if (totals_.stop != WalkStop::kComplete) return totals_;
-    if (next) {
-      resume_at.back() = next->second;
-      path.descend(std::move(next->first));
+    if (next.dir) {
+      resume_at.back() = next.resume;
+      path.descend(std::move(next.dir));
       resume_at.push_back(0);
       continue;
     }
