@@ -210,11 +210,14 @@ class Walker {
   // Counts one entry; false when a budget ends the walk.
   bool count(const struct stat& st);
   // Reads `fd` from `offset` on; returns the first subdirectory to descend into (and the
-  // offset after it), or no dir when the directory is done. (Not an optional<pair<UniqueFd,..>>:
-  // GCC 12 at -O1 with ASan warns its destructor reads an uninitialized fd, and -Werror.)
+  // offset after it), or nothing when the directory is done.
+  // The subdirectory to descend into next (none when `dir` is invalid: this level is done) and
+  // where to resume reading this level afterwards. A plain struct rather than
+  // optional<pair<UniqueFd, …>>, on which g++ 12 -O1 -fsanitize=address warns of an
+  // uninitialised fd in the disengaged destructor.
   struct Next {
     UniqueFd dir;
-    off64_t resume = 0;
+    off64_t resume_at = 0;
   };
   Result<Next> read_from(int fd, off64_t offset, const Mount& mount);
 
@@ -283,7 +286,7 @@ Result<WalkTotals> Walker::run(int top, const Mount& mount) {
     BERTH_TRY(auto next, read_from(path.current(), resume_at.back(), mount));
     if (totals_.stop != WalkStop::kComplete) return totals_;
     if (next.dir) {
-      resume_at.back() = next.resume;
+      resume_at.back() = next.resume_at;
       path.descend(std::move(next.dir));
       resume_at.push_back(0);
       continue;

@@ -21,7 +21,9 @@ namespace {
 class TreeTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/berth-tree-XXXXXX";
+    // On tmpfs: these tests are about berth's memory and stack, not the disk's speed (a deep
+    // chain on a busy ext4 takes minutes to create).
+    char tmpl[] = "/dev/shm/berth-tree-XXXXXX";
     ASSERT_NE(::mkdtemp(tmpl), nullptr);
     dir_ = tmpl;
   }
