@@ -27,7 +27,13 @@ void Loop::unblock_signals_in_child() {
 Loop::Loop() = default;
 
 Loop::~Loop() {
+  // Every source the loop owns holds a reference on event_: unref them all, or event_ (and
+  // the sources it owns, the wakeup and signal ones) outlives the loop.
   for (auto* w : watches_) {
+    sd_event_source_unref(w->source);
+    delete w;
+  }
+  for (auto* w : once_watches_) {
     sd_event_source_unref(w->source);
     delete w;
   }
@@ -129,12 +135,14 @@ Status Loop::watch_once(int fd, Fn fn) {
     delete w;
     return errno_error(-r, "watch fd");
   }
+  once_watches_.insert(w);
   return ok();
 }
 
 int Loop::on_io(sd_event_source* s, int, uint32_t, void* userdata) {
   auto* w = static_cast<Watch*>(userdata);
   Fn fn = std::move(w->fn);
+  w->loop->once_watches_.erase(w);
   sd_event_source_unref(s);
   delete w;
   fn();

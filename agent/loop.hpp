@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <set>
 #include <vector>
 
 #include "common/result.hpp"
@@ -74,6 +75,7 @@ class Loop {
   std::deque<Fn> posted_;
   std::map<uint64_t, Timer*> timers_;
   std::vector<Watch*> watches_;  // persistent ones
+  std::set<Watch*> once_watches_;  // pending watch_once ones, freed when they fire or with the loop
   uint64_t next_timer_ = 1;
   Fn sigchld_;
   int stop_signal_ = 0;

@@ -249,12 +249,16 @@ void Supervisor::start_limit_events() {
   loop_.post([this] {
     auto watched = loop_.watch(isolators_.fd(), [this] { handle_limitations(isolators_.dispatch_events()); });
     if (!watched) log::error("watch cgroup events: " + watched.error().message);
-    auto arm = std::make_shared<std::function<void()>>();
-    *arm = [this, arm] {
-      handle_limitations(isolators_.tick(now_ns()));
-      loop_.add_timer_ms(kTickMs, *arm);
-    };
-    loop_.add_timer_ms(kTickMs, *arm);
+    arm_limit_tick();
+  });
+}
+
+// Each tick arms the next with a fresh closure that holds only `this`: nothing owns itself,
+// so the pending timer is freed with the loop when berthd stops.
+void Supervisor::arm_limit_tick() {
+  loop_.add_timer_ms(kTickMs, [this] {
+    handle_limitations(isolators_.tick(now_ns()));
+    arm_limit_tick();
   });
 }
 

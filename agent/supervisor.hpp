@@ -56,6 +56,7 @@ class Supervisor {
 
   // Loop: the isolators' event fd and their tick.
   void start_limit_events();
+  void arm_limit_tick();
   void handle_limitations(std::vector<isolators::ContainerLimitation> found);
   void reap_children();
 
