@@ -6,15 +6,26 @@
 namespace berth::agent {
 
 uint64_t EventBus::publish(const std::string& type, const std::string& fields_json) {
-  std::lock_guard lk(mu_);
-  uint64_t seq = next_seq_++;
-  json::JsonWriter head;
-  head.begin_object().kv("seq", seq).kv("time", rfc3339(now_ns())).kv("type", type).end_object();
-  std::string line = head.str();
-  if (!fields_json.empty()) line.insert(line.size() - 1, "," + fields_json);
-  events_.push_back(Event{seq, std::move(line)});
-  if (events_.size() > kRetained) events_.pop_front();
+  uint64_t seq = 0;
+  std::function<void()> listener;
+  {
+    std::lock_guard lk(mu_);
+    seq = next_seq_++;
+    json::JsonWriter head;
+    head.begin_object().kv("seq", seq).kv("time", rfc3339(now_ns())).kv("type", type).end_object();
+    std::string line = head.str();
+    if (!fields_json.empty()) line.insert(line.size() - 1, "," + fields_json);
+    events_.push_back(Event{seq, std::move(line)});
+    if (events_.size() > kRetained) events_.pop_front();
+    listener = listener_;
+  }
+  if (listener) listener();
   return seq;
+}
+
+void EventBus::set_listener(std::function<void()> listener) {
+  std::lock_guard lk(mu_);
+  listener_ = std::move(listener);
 }
 
 uint64_t EventBus::last_seq() const {

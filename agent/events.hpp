@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -31,6 +32,10 @@ class EventBus {
   // empty); seq, time and type are added. Returns the event's sequence number.
   uint64_t publish(const std::string& type, const std::string& fields_json);
 
+  // Called after every publish, outside the bus's lock (the API server's wake(), so a waiting
+  // stream or `wait` hears of a change at once instead of at its next beat). nullptr clears it.
+  void set_listener(std::function<void()> listener);
+
   uint64_t last_seq() const;
   // kFailedPrecondition when events after `after` have already been dropped, or when `after`
   // is beyond the newest event (a resume point from before a restart).
@@ -44,6 +49,7 @@ class EventBus {
   mutable std::mutex mu_;
   std::deque<Event> events_;
   uint64_t next_seq_ = 1;
+  std::function<void()> listener_;
 };
 
 }  // namespace berth::agent

@@ -109,6 +109,8 @@ int run(const agent::Config& config) {
     return 1;
   }
   log::info("serving the API on " + config.socket);
+  // Waiters and streams hear of every change at once, not at the server's next beat.
+  events.set_listener([&server] { server.wake(); });
   sd_notify(0, "READY=1");
   int sig = loop.run();
   sd_notify(0, "STOPPING=1");
@@ -116,6 +118,7 @@ int run(const agent::Config& config) {
             "; tasks keep running under their shims");
   (*images)->cancel_pulls();  // the server's stop waits for its connections, pulls among them
   server.stop();
+  events.set_listener(nullptr);  // the server goes before the bus
   return 0;
 }
 
