@@ -414,6 +414,10 @@ bool Server::Impl::park(Parked* p) {
   if (stopping.load()) return false;
   parked.insert(p);
   MHD_suspend_connection(p->conn);
+  // One sweep right after parking: what it waits for may have happened between its last look
+  // and now, and that change's wake() found nothing parked (a lost wakeup would cost a beat).
+  wake_now = true;
+  pump_cv.notify_all();
   return true;
 }
 
