@@ -29,6 +29,8 @@ namespace {
 constexpr size_t kMaxBody = 1 << 20;
 constexpr size_t kStreamBlock = 64 * 1024;
 constexpr auto kPumpBeat = std::chrono::milliseconds(100);
+// How much of an oversized body is read and dropped so that its 413 reaches the client.
+constexpr uint64_t kMaxDiscard = 64ull << 20;
 
 // The peer closed its end (or the socket broke). A client that merely stopped reading still
 // counts as present; MHD's own send path handles that.
@@ -251,8 +253,12 @@ MHD_Result on_request(void* cls, MHD_Connection* c, const char* url, const char*
     const char* cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl && std::strtoull(cl, nullptr, 10) > kMaxBody) {
       st->too_large = true;
-      return impl->queue(c, Response::error(413, Code::kInvalidArgument,
-                                            "request body larger than 1 MiB"));
+      // Answered once the body has been read (and dropped): a reply sent while the client is
+      // still writing is lost to it when the close resets the connection. Past kMaxDiscard it
+      // is not worth reading: answer at once.
+      if (std::strtoull(cl, nullptr, 10) > kMaxDiscard)
+        return impl->queue(c, Response::error(413, Code::kInvalidArgument,
+                                              "request body larger than 1 MiB"));
     }
     return MHD_YES;
   }
