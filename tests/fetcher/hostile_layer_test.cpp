@@ -13,6 +13,7 @@
 #include <fstream>
 
 #include "tests/fetcher/bomb_builder.hpp"
+#include "tests/fetcher/image_builder.hpp"
 #include "tests/fetcher/tar_builder.hpp"
 #include "tests/fetcher/test_util.hpp"
 
@@ -50,28 +51,6 @@ std::string lying_header(const std::string& name, long long size) {
   return h + std::string(1024, '\0');
 }
 
-// The stream `tar` through one libarchive write filter.
-std::string compress_with(const std::string& tar, int filter) {
-  std::string out;
-  struct archive* a = archive_write_new();
-  archive_write_add_filter(a, filter);
-  archive_write_set_format_raw(a);
-  archive_write_set_bytes_in_last_block(a, 1);
-  archive_write_open(a, &out, nullptr, [](struct archive*, void* ud, const void* b, size_t n) -> la_ssize_t {
-    static_cast<std::string*>(ud)->append(static_cast<const char*>(b), n);
-    return static_cast<la_ssize_t>(n);
-  }, nullptr);
-  struct archive_entry* e = archive_entry_new();
-  archive_entry_set_filetype(e, AE_IFREG);
-  archive_entry_set_pathname(e, "data");
-  archive_entry_set_size(e, static_cast<la_int64_t>(tar.size()));
-  archive_write_header(a, e);
-  archive_write_data(a, tar.data(), tar.size());
-  archive_entry_free(e);
-  archive_write_close(a);
-  archive_write_free(a);
-  return out;
-}
 
 size_t entries_under(const std::string& dir) { return fs::list_dir(dir).value_or(std::vector<std::string>{}).size(); }
 

@@ -23,20 +23,15 @@ struct PushedImage {
   std::vector<std::string> layer_digests, diff_ids;
 };
 
-inline std::string compress(const std::string& tar, Compression c) {
-  // Re-read the uncompressed tar through libarchive and write it compressed: same bytes inside.
-  if (c == Compression::kNone) return tar;
+// The stream `tar` through one libarchive write filter (ARCHIVE_FILTER_*), as a raw stream.
+inline std::string compress_with(const std::string& tar, int filter) {
   std::string out;
   struct archive* a = archive_write_new();
   archive_write_set_format_raw(a);
-  if (c == Compression::kGzip) {
-    archive_write_add_filter_gzip(a);
-    // No mtime in the gzip header: the same tar always compresses to the same blob (tests
-    // recompute blobs to find or corrupt them; a second boundary in between made them differ).
-    archive_write_set_filter_option(a, "gzip", "timestamp", nullptr);
-  }
-  if (c == Compression::kZstd) archive_write_add_filter_zstd(a);
-  if (c == Compression::kXz) archive_write_add_filter_xz(a);
+  archive_write_add_filter(a, filter);
+  // No mtime in the gzip header: the same tar always compresses to the same blob (tests
+  // recompute blobs to find or corrupt them; a second boundary in between made them differ).
+  if (filter == ARCHIVE_FILTER_GZIP) archive_write_set_filter_option(a, "gzip", "timestamp", nullptr);
   archive_write_set_bytes_in_last_block(a, 1);
   archive_write_open(a, &out, nullptr, [](struct archive*, void* ud, const void* b, size_t n) -> la_ssize_t {
     static_cast<std::string*>(ud)->append(static_cast<const char*>(b), n);
@@ -52,6 +47,15 @@ inline std::string compress(const std::string& tar, Compression c) {
   archive_write_close(a);
   archive_write_free(a);
   return out;
+}
+
+inline std::string compress(const std::string& tar, Compression c) {
+  switch (c) {
+    case Compression::kGzip: return compress_with(tar, ARCHIVE_FILTER_GZIP);
+    case Compression::kZstd: return compress_with(tar, ARCHIVE_FILTER_ZSTD);
+    case Compression::kXz: return compress_with(tar, ARCHIVE_FILTER_XZ);
+    default: return tar;
+  }
 }
 
 // n pseudo-random bytes: content that compression cannot shrink (slow, large layers).
