@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/result.hpp"
+#include "isolators/network/network_spec.hpp"
 
 namespace berth::agent {
 
@@ -52,6 +53,7 @@ struct Config {
   uint64_t unpack_max_ratio = 100;         // uncompressed:compressed, 0 = unbounded ...
   uint64_t unpack_ratio_after_mb = 64;     // ... judged past this many uncompressed MiB
   uint64_t unpack_min_free_mb = 512;       // free space an unpack leaves on its file system
+  isolators::NetworkConfig network;        // "network": default_mode
 
   std::string containers_run_dir() const { return run_dir + "/containers"; }
   std::string sandboxes_dir() const { return state_dir + "/sandboxes"; }

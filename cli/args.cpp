@@ -172,6 +172,9 @@ Result<RunOptions> parse_run(
     BERTH_OPT(r, o.user, {}, "--user", "-u");
     BERTH_OPT(r, o.workdir, {}, "--workdir", "-w");
     BERTH_OPT(r, o.hostname, {}, "--hostname");
+    BERTH_OPT(r, o.network, {
+      if (o.network.empty()) return bad("run", "--network needs a mode: none, host or bridge");
+    }, "--network");
     BERTH_OPT(r, v, {
       BERTH_CHECK(parse_key_value("run", "--env", v, o.env, lookup_env));
     }, "--env", "-e");
@@ -262,6 +265,7 @@ std::string run_spec_json(const RunOptions& o) {
   if (!o.workdir.empty()) w.kv("working_dir", o.workdir);
   if (!o.hostname.empty()) w.kv("hostname", o.hostname);
   if (!o.labels.empty()) w.kv_map("labels", o.labels);
+  if (!o.network.empty()) w.key("network").begin_object().kv("mode", o.network).end_object();
   if (o.cpus || o.memory_mb || o.pids || o.disk_mb) {
     w.key("resources").begin_object();
     if (o.cpus) w.kv("cpus", *o.cpus);
@@ -464,7 +468,7 @@ std::string usage() {
       "\n"
       "commands:\n"
       "  run [-d] [--rm] [--name N] [--env K=V]... [--label K=V]... --rootfs DIR\n"
-      "      [--user U] [--workdir D] [--hostname H] [--fetch SPEC]...\n"
+      "      [--user U] [--workdir D] [--hostname H] [--network none|host|bridge] [--fetch SPEC]...\n"
       "      [--cpus N] [--memory MB] [--pids N] [--disk MB] [--max-runtime S] -- CMD [ARG...]\n"
       "  run [OPTIONS] --image REF [--entrypoint ARG]... [-- CMD [ARG...]]\n"
       "                        start a task; attached: print its output and exit with its code.\n"

@@ -41,6 +41,7 @@ struct RunOptions {
   bool detach = false;
   bool remove = false;    // --rm: remove the container once it ended (attached only)
   std::string name, rootfs, image, user, workdir, hostname;
+  std::string network;    // --network MODE: "none", "host", "bridge" (berthd checks it)
   std::map<std::string, std::string> env, labels;
   // --entrypoint, one argument each; a lone --entrypoint "" clears the image's entrypoint.
   std::optional<Args> entrypoint;

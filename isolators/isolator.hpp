@@ -53,6 +53,7 @@
 #include "cgroups/stats.hpp"
 #include "cgroups/task_cgroups.hpp"
 #include "common/result.hpp"
+#include "isolators/network/network_spec.hpp"
 #include "isolators/resources.hpp"
 #include "isolators/security.hpp"
 #include "sandbox/oci_spec.hpp"
@@ -78,6 +79,8 @@ struct ContainerSpec {
   std::shared_ptr<const cgroups::TaskCgroups> cgroups;
   std::string sandbox_dir;  // sandbox::SandboxLayout: work/ and overlay/upper/ count for disk_mb
   std::vector<Volume> volumes;
+  NetworkSpec network;  // isolators/network
+  std::string hostname;  // the task's, for its /etc/hosts (bridge mode); may be empty
 };
 
 // A task known from its checkpoint, for recover().

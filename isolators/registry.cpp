@@ -7,6 +7,7 @@
 #include "isolators/max_runtime/max_runtime_isolator.hpp"
 #include "isolators/memory/memory_isolator.hpp"
 #include "isolators/namespaces/namespaces_isolator.hpp"
+#include "isolators/network/network_isolator.hpp"
 #include "isolators/pids/pids_isolator.hpp"
 
 namespace berth::isolators {
@@ -48,9 +49,11 @@ void merge(Usage& into, const Usage& from) {
   take(into.max_runtime_s, from.max_runtime_s);
 }
 
-Result<std::unique_ptr<Registry>> Registry::create_default(const std::set<std::string>& controllers) {
+Result<std::unique_ptr<Registry>> Registry::create_default(const std::set<std::string>& controllers,
+                                                           const NetworkConfig& network) {
   std::vector<std::unique_ptr<Isolator>> table;
   table.push_back(std::make_unique<NamespacesIsolator>());
+  table.push_back(std::make_unique<NetworkIsolator>(network));
   table.push_back(std::make_unique<SandboxIsolator>());
   table.push_back(std::make_unique<CpuIsolator>(controllers.count("cpu") != 0, controllers.count("cpuset") != 0));
   table.push_back(std::make_unique<MemoryIsolator>(controllers.count("memory") != 0));

@@ -33,8 +33,10 @@ namespace berth::isolators {
 class Registry {
  public:
   // The standard table for a node whose task cgroups can use `controllers`: namespaces,
-  // filesystem/sandbox, cpu, memory, pids, disk, max_runtime. The only list of isolators.
-  static Result<std::unique_ptr<Registry>> create_default(const std::set<std::string>& controllers);
+  // network (with the node's `network` config), filesystem/sandbox, cpu, memory, pids, disk,
+  // max_runtime. The only list of isolators.
+  static Result<std::unique_ptr<Registry>> create_default(const std::set<std::string>& controllers,
+                                                          const NetworkConfig& network = {});
   static Result<std::unique_ptr<Registry>> create(std::vector<std::unique_ptr<Isolator>> isolators);
 
   int fd() const { return watcher_.fd(); }

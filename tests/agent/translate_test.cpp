@@ -6,6 +6,7 @@
 
 #include "isolators/filesystem/sandbox_isolator.hpp"
 #include "isolators/namespaces/namespaces_isolator.hpp"
+#include "isolators/network/network_isolator.hpp"
 #include "isolators/registry.hpp"
 
 namespace berth::agent {
@@ -15,10 +16,11 @@ TaskPaths paths() {
   return TaskPaths{"/run/b/c/id/rootfs", "/srv/rootfs", "/var/s/id/overlay/upper", "/var/s/id/overlay/work"};
 }
 
-// What the standard namespaces and filesystem isolators add for `spec` (sandbox /var/s/id).
+// What the standard namespaces, network (mode none) and filesystem isolators add for `spec` (sandbox /var/s/id).
 isolators::LaunchAdditions additions(const TaskSpec& spec) {
   std::vector<std::unique_ptr<isolators::Isolator>> table;
   table.push_back(std::make_unique<isolators::NamespacesIsolator>());
+  table.push_back(std::make_unique<isolators::NetworkIsolator>());
   table.push_back(std::make_unique<isolators::SandboxIsolator>());
   auto reg = isolators::Registry::create(std::move(table)).value();
   isolators::ContainerSpec cs;

@@ -243,6 +243,15 @@ TEST(ParseOthers, PsRmEventsSingleId) {
 namespace berth::cli {
 namespace {
 
+TEST(ParseRun, NetworkModeGoesIntoTheSpec) {
+  auto o = parse_run({"--network", "host", "--rootfs", "/r", "--", "x"});
+  ASSERT_TRUE(o.has_value()) << o.error().message;
+  EXPECT_EQ(run_spec_json(*o), R"({"rootfs":"/r","command":["x"],"network":{"mode":"host"}})");
+  auto empty = parse_run({"--network=", "--rootfs", "/r", "--", "x"});
+  ASSERT_FALSE(empty.has_value());
+  EXPECT_NE(empty.error().message.find("--network needs a mode"), std::string::npos) << empty.error().message;
+}
+
 TEST(ParseRun, LimitsBecomeResources) {
   auto o = parse_run({"--cpus", "0.5", "-m", "256", "--pids", "64", "--disk", "100", "--max-runtime", "30",
                       "--image", "registry.local/app:1"});

@@ -16,6 +16,7 @@
 #include "isolators/max_runtime/max_runtime_isolator.hpp"
 #include "isolators/memory/memory_isolator.hpp"
 #include "isolators/namespaces/namespaces_isolator.hpp"
+#include "isolators/network/network_isolator.hpp"
 #include "isolators/pids/pids_isolator.hpp"
 #include "isolators/registry.hpp"
 #include "tests/cgroups/fake_tree.hpp"
@@ -129,6 +130,7 @@ TEST_P(Conformance, RecoverAfterRestartAdoptsRunningTasks) {
 INSTANTIATE_TEST_SUITE_P(
     Isolators, Conformance,
     ::testing::Values(Factory{"namespaces", [] { return std::make_unique<NamespacesIsolator>(); }},
+                      Factory{"network", [] { return std::make_unique<NetworkIsolator>(); }},
                       Factory{"filesystem_sandbox", [] { return std::make_unique<SandboxIsolator>(); }},
                       Factory{"cpu", [] { return std::make_unique<CpuIsolator>(true, true); }},
                       Factory{"memory", [] { return std::make_unique<MemoryIsolator>(true); }},
