@@ -83,6 +83,9 @@ std::vector<bpf_insn> program(const std::vector<DeviceRule>& rules) {
   for (auto r = rules.rbegin(); r != rules.rend(); ++r) {
     auto block = rule_block(*r);
     p.insert(p.end(), block.begin(), block.end());
+    // A rule matching everything decides everything: what follows would be unreachable,
+    // which the verifier refuses.
+    if (block.size() == 2) return p;
   }
   p.push_back(mov_imm(0, 0));
   p.push_back(exit_insn());
