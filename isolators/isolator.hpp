@@ -131,6 +131,7 @@ struct LaunchAdditions {
   std::vector<uint8_t> seccomp_bpf;             // struct sock_filter[]; empty: none
   bool no_new_privileges = false;               // any isolator asking turns it on
   std::vector<DeviceRule> devices;
+  std::vector<sandbox::OciDevice> device_nodes;  // made in the task's /dev
   std::vector<sandbox::OciHook> hooks;          // run with the task's pid before release
 };
 

@@ -2,7 +2,8 @@
 // standard nodes (cgroups::default_device_rules: null, zero, full, random, urandom, tty,
 // console, ptmx, pts/*), so a node it mknods for a disk of the host cannot be opened;
 // security.devices allows more by type and major:minor; security.privileged allows every
-// device. The rules go out as LaunchAdditions::devices: the Registry applies the merged set to
+// device (the host's nodes are not bound in: a privileged task mknods what it needs). A rule
+// with a "path" also creates that node in the task's /dev. The rules go out as LaunchAdditions::devices: the Registry applies the merged set to
 // the task's cgroup before the task exists (cgroups/devices.hpp) and releases it at cleanup,
 // and the kernel keeps it across a berthd restart, so this isolator holds nothing of its own.
 // Threading: under the Registry's lock.

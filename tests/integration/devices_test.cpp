@@ -96,6 +96,16 @@ TEST_F(Devices, SecurityDevicesAllowsTheDisk) {
   EXPECT_NE(out.find("OPENED"), std::string::npos) << out;
 }
 
+// A rule with a path: berth makes the node in the task's /dev (no mknod by the task).
+TEST_F(Devices, ADeviceWithAPathIsCreatedInTheTaskDevAndOpens) {
+  std::string rule = disk_rule("r");
+  rule.insert(1, "\"path\": \"/dev/berth-disk\", ");
+  std::string cmd = "ls -l /dev/berth-disk && head -c 512 /dev/berth-disk > /dev/null && echo OPENED";
+  std::string out = output_of(agent_.run(spec(rootfs_.path(), {"sh", "-c", cmd}, "\"security\": {\"devices\": [" + rule + "]}")));
+  EXPECT_NE(out.find("OPENED"), std::string::npos) << out;
+  EXPECT_NE(out.find(std::to_string(major_) + ",") , std::string::npos) << "ls -l shows the major: " << out;
+}
+
 TEST_F(Devices, ReadAccessOnlyDoesNotAllowWriting) {
   std::string extra = "\"security\": {\"devices\": [" + disk_rule("r") + "]}";
   std::string cmd = "mknod /tmp/disk b " + std::to_string(major_) + " " + std::to_string(minor_) +
