@@ -92,6 +92,36 @@ TEST_F(EscapeRootfs, DevNullAndMaskedPathsSymlinkedToTheHostAreNeutralised) {
   EXPECT_EQ(text, "untouched") << out;
 }
 
+// The symlink appears during the launch: a running task shares a volume with the one being
+// launched and flips a directory in it between a real directory and a symlink to a host
+// directory, while the new task mounts a second volume beneath it. Each launch either mounts
+// inside its rootfs or is refused; nothing is ever created in the host directory.
+TEST_F(EscapeRootfs, AVolumePathThatBecomesASymlinkDuringTheLaunchStaysInside) {
+  std::string shared = make_temp_dir("berth-shared");
+  std::string inner = make_temp_dir("berth-inner");
+  std::string flip = "while :; do rm -rf /v/x; mkdir /v/x; rm -rf /v/x; ln -s " + victim_ + " /v/x; done";
+  std::string racer = agent_.run(spec(rootfs_.path(), {"sh", "-c", flip},
+                                      "\"volumes\": [{\"host_path\": " + json_string(shared) + ", \"container_path\": \"/v\"}]"));
+  int launched = 0, refused = 0;
+  for (int i = 0; i < 20; ++i) {
+    std::string extra = "\"volumes\": [{\"host_path\": " + json_string(shared) + ", \"container_path\": \"/v\"}, "
+                        "{\"host_path\": " + json_string(inner) + ", \"container_path\": \"/v/x/sub\"}]";
+    auto r = agent_.launch(spec(rootfs_.path(), {"true"}, extra));
+    if (r.status == 201) {
+      ++launched;
+      agent_.wait(parse(r.body)["id"].GetString());
+    } else {
+      ++refused;
+    }
+    EXPECT_TRUE(entries(victim_).empty()) << "launch " << i << " created something in the host directory";
+  }
+  RecordProperty("launched", launched);
+  RecordProperty("refused", refused);
+  agent_.request("POST", "/v1/containers/" + racer + "/kill", "{\"signal\": \"KILL\"}");
+  agent_.wait(racer);
+  (void)!::system(("rm -rf " + shared + " " + inner).c_str());
+}
+
 // Host file with a user the image does not have: a symlinked /etc/passwd must not find it.
 TEST_F(EscapeRootfs, UserIsLookedUpInTheRootfsEvenWhenEtcPasswdIsASymlinkToTheHost) {
   std::string host_passwd = victim_ + "/passwd";
