@@ -122,6 +122,14 @@ struct DeviceRule {
   std::string access = "rwm";
 };
 
+// The capabilities a task gets; translate() spreads them over its sets by its user
+// (sandbox::capabilities_for: root gets them bounding+permitted+effective, another user only
+// bounding, or with `ambient` also permitted+inheritable+ambient).
+struct CapabilityGrant {
+  sandbox::CapabilitySet set = 0;
+  bool ambient = false;
+};
+
 // What one isolator adds to the launch. Merged across isolators by the Registry.
 struct LaunchAdditions {
   std::vector<sandbox::OciNamespace> namespaces;  // path empty: create; else join that one
@@ -133,6 +141,9 @@ struct LaunchAdditions {
   std::map<std::string, std::string> sysctls;   // written inside the task's namespaces
   std::vector<uint8_t> seccomp_bpf;             // struct sock_filter[]; empty: none
   bool no_new_privileges = false;               // any isolator asking turns it on
+  std::optional<CapabilityGrant> capabilities;  // absent: the task keeps all
+  bool readonly_rootfs = false;                 // the root file system mounted read-only
+  bool writable_sys = false;                    // /sys writable (privileged)
   std::vector<DeviceRule> devices;
   std::vector<sandbox::OciHook> hooks;          // run with the task's pid before release
 };

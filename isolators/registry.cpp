@@ -8,6 +8,7 @@
 #include "isolators/memory/memory_isolator.hpp"
 #include "isolators/namespaces/namespaces_isolator.hpp"
 #include "isolators/pids/pids_isolator.hpp"
+#include "isolators/security/security_isolator.hpp"
 
 namespace berth::isolators {
 
@@ -52,6 +53,8 @@ Result<std::unique_ptr<Registry>> Registry::create_default(const std::set<std::s
   std::vector<std::unique_ptr<Isolator>> table;
   table.push_back(std::make_unique<NamespacesIsolator>());
   table.push_back(std::make_unique<SandboxIsolator>());
+  BERTH_TRY(auto security, SecurityIsolator::create());
+  table.push_back(std::move(security));
   table.push_back(std::make_unique<CpuIsolator>(controllers.count("cpu") != 0, controllers.count("cpuset") != 0));
   table.push_back(std::make_unique<MemoryIsolator>(controllers.count("memory") != 0));
   table.push_back(std::make_unique<PidsIsolator>(controllers.count("pids") != 0));

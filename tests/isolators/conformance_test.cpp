@@ -17,6 +17,7 @@
 #include "isolators/memory/memory_isolator.hpp"
 #include "isolators/namespaces/namespaces_isolator.hpp"
 #include "isolators/pids/pids_isolator.hpp"
+#include "isolators/security/security_isolator.hpp"
 #include "isolators/registry.hpp"
 #include "tests/cgroups/fake_tree.hpp"
 
@@ -134,7 +135,8 @@ INSTANTIATE_TEST_SUITE_P(
                       Factory{"memory", [] { return std::make_unique<MemoryIsolator>(true); }},
                       Factory{"pids", [] { return std::make_unique<PidsIsolator>(true); }},
                       Factory{"disk", [] { return std::make_unique<DiskIsolator>(0); }},
-                      Factory{"max_runtime", [] { return std::make_unique<MaxRuntimeIsolator>(); }}),
+                      Factory{"max_runtime", [] { return std::make_unique<MaxRuntimeIsolator>(); }},
+                      Factory{"security", []() -> std::unique_ptr<Isolator> { return SecurityIsolator::create().value(); }}),
     [](const auto& info) { return std::string(info.param.name); });
 
 class Limits : public Conformance {};
