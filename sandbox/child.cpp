@@ -153,11 +153,17 @@ Status switch_user(const ChildPlan& plan) {
 // clone and execve the child should not allocate (libcap's cap_t lives on the heap).
 CapabilitySet capability_bit(int cap) { return CapabilitySet{1} << cap; }
 
-// Every capability this kernel knows (PR_CAPBSET_READ fails past the last one).
-CapabilitySet kernel_capabilities() {
-  CapabilitySet known = 0;
-  for (int cap = 0; cap < 64 && ::prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0; ++cap) known |= capability_bit(cap);
-  return known;
+// The capabilities the child can hand out: those in its bounding set (which ends where the
+// kernel's list does), so "all" for a privileged task means all that the shim itself has
+// (a node whose berthd runs without e.g. SYS_RESOURCE cannot give it).
+CapabilitySet available_capabilities() {
+  CapabilitySet have = 0;
+  for (int cap = 0; cap < 64; ++cap) {
+    int in = ::prctl(PR_CAPBSET_READ, cap, 0, 0, 0);
+    if (in < 0) break;
+    if (in == 1) have |= capability_bit(cap);
+  }
+  return have;
 }
 
 // Before switch_user, while the child still has CAP_SETPCAP.
@@ -185,7 +191,7 @@ Status keep_capabilities(const ChildPlan& plan) {
 Status set_capabilities(const ChildPlan& plan) {
   if (!plan.spec->capabilities) return ok();
   const OciCapabilities& c = *plan.spec->capabilities;
-  CapabilitySet known = kernel_capabilities();
+  CapabilitySet known = available_capabilities();
   struct __user_cap_header_struct header {};
   header.version = _LINUX_CAPABILITY_VERSION_3;
   struct __user_cap_data_struct data[2] {};
