@@ -191,6 +191,9 @@ TEST_F(Security, ANamespacedSysctlIsSetAndAHostOneIsA400) {
   auto r = agent_.launch(spec(rootfs_.path(), {"true"}, R"("security": {"sysctls": {"kernel.panic": "1"}})"));
   EXPECT_EQ(r.status, 400);
   EXPECT_NE(r.body.find("kernel.panic"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("only net.*"), std::string::npos) << "refused by the API, not at launch: " << r.body;
+  auto list = parse(agent_.request("GET", "/v1/containers").body);
+  EXPECT_EQ(list["containers"].Size(), 1u) << "the refused launch created a container";
 }
 
 TEST_F(Security, TheApiRefusesABadSecurityObjectWithA400NamingIt) {
