@@ -180,6 +180,14 @@ TEST(CustomProfile, ADockerProfileBlockingMkdir) {
   EXPECT_EQ(call(with_ptrace, AUDIT_ARCH_X86_64, 101), SECCOMP_RET_ALLOW);
 }
 
+TEST(CustomProfile, TheDefaultExportedInOciFormCompilesToTheSameProgram) {
+  for (CapabilitySet caps : {default_capabilities(), default_capabilities() | (CapabilitySet{1} << 21)}) {
+    auto exported = parse_seccomp_profile(to_oci_json(default_seccomp_profile(), caps));
+    ASSERT_TRUE(exported.has_value()) << exported.error().message;
+    EXPECT_EQ(compile_seccomp(*exported, 0).value(), compile_seccomp(default_seccomp_profile(), caps).value());
+  }
+}
+
 TEST(CustomProfile, TheOciFormToo) {
   auto profile = parse_seccomp_profile(R"({"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 38,
       "architectures": ["SCMP_ARCH_X86_64"], "flags": ["SECCOMP_FILTER_FLAG_LOG"],
