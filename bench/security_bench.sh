@@ -34,12 +34,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# A busybox-static root filesystem, shared read-only by every runtime.
+. bench/busybox_rootfs.sh
 R="$T/rootfs"
-mkdir -p "$R"/{bin,etc,tmp,proc,sys,dev,mnt,root}
-cp /bin/busybox "$R/bin/busybox"
-for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -s busybox "$R/bin/$a"; done
-printf 'root:x:0:0:root:/root:/bin/sh\n' >"$R/etc/passwd"
-printf 'root:x:0:\n' >"$R/etc/group"
+make_busybox_rootfs "$R"
 
 mkdir -p "$T/tmpfs"
 cat >"$T/berth.json" <<JSON
