@@ -7,10 +7,12 @@
 #   crun-seccomp      the same plus berth's default profile in OCI form (berthd --print-seccomp-profile)
 # berthd runs with run_dir and state_dir on a tmpfs (in its own mount namespace), so fsync is
 # not what is measured. Root only; removes everything it creates.
-# Knobs: ITERATIONS (200), WARMUP (20), BLOCK (10). Writes bench/results-security-<UTC>.txt.
+#   berth-noseccomp   (SPLIT=1) the default confinement with "seccomp": "unconfined", to tell the
+#                     filter's share from the capabilities' and the masked paths'
+# Knobs: ITERATIONS (200), WARMUP (20), BLOCK (10), SPLIT (0). Writes bench/results-security-<UTC>.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ITERATIONS=${ITERATIONS:-200} WARMUP=${WARMUP:-20} BLOCK=${BLOCK:-10}
+ITERATIONS=${ITERATIONS:-200} WARMUP=${WARMUP:-20} BLOCK=${BLOCK:-10} SPLIT=${SPLIT:-0}
 BUILD=${BUILD:-build}
 [ "$(id -u)" = 0 ] || { echo "bench: needs root" >&2; exit 1; }
 for t in crun jq curl busybox; do command -v "$t" >/dev/null || { echo "bench: $t missing" >&2; exit 1; }; done
@@ -66,14 +68,16 @@ DATE=$(date -u +%Y-%m-%dT%H%M%SZ)
 OUT="bench/results-security-$DATE.txt"
 {
   echo "# berth confinement cost at launch, $DATE"
-  echo "command: ITERATIONS=$ITERATIONS WARMUP=$WARMUP BLOCK=$BLOCK ./bench/security_bench.sh   (commit $(git rev-parse --short HEAD 2>/dev/null || echo '?'))"
+  echo "command: ITERATIONS=$ITERATIONS WARMUP=$WARMUP BLOCK=$BLOCK SPLIT=$SPLIT ./bench/security_bench.sh   (commit $(git rev-parse --short HEAD 2>/dev/null || echo '?'))"
   echo "machine: $(nproc) cpus, kernel $(uname -r), $(crun --version | head -1); load: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "crun-seccomp profile: $(jq '.syscalls | length' "$T/profile.json") rules from berthd --print-seccomp-profile"
 } | tee "$OUT"
 : >"$T/empty"
+MODES=berth-confined,berth-privileged,crun-default,crun-seccomp
+[ "$SPLIT" = 1 ] && MODES=berth-confined,berth-noseccomp,berth-privileged
 "$BUILD/bench/launch_latency" --berth "berth-confined=$T/berth.sock" --berth "berth-privileged=$T/berth.sock" \
-  --security 'berth-privileged={"privileged": true}' \
-  --crun "crun-default=$T/crun-default" --crun "crun-seccomp=$T/crun-seccomp" \
-  --modes berth-confined,berth-privileged,crun-default,crun-seccomp \
+  --berth "berth-noseccomp=$T/berth.sock" --security 'berth-privileged={"privileged": true}' \
+  --security 'berth-noseccomp={"seccomp": "unconfined"}' \
+  --crun "crun-default=$T/crun-default" --crun "crun-seccomp=$T/crun-seccomp" --modes "$MODES" \
   --rootfs "$R" --bundle "$T/crun-default" --crun-root "$T/crun-state" --samples "$T/latency.tsv" \
   --iterations "$ITERATIONS" --warmup "$WARMUP" --block "$BLOCK" --mask-cgroup2-controllers "$T/empty" | tee -a "$OUT"
