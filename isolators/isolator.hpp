@@ -1,8 +1,8 @@
 // Isolator: one concern of a task's isolation (cpu, memory, pids, disk, max_runtime, its
-// namespaces, its filesystem; next: security, devices, network), with the Mesos-style
-// lifecycle: recover after a berthd restart, prepare before the task exists (the shim clones
-// the task straight into its cgroup, so limits are in place before its first instruction),
-// isolate once it runs, update live, report usage, cleanup at the end.
+// namespaces, its filesystem, its confinement (security/); next: devices, network), with the
+// Mesos-style lifecycle: recover after a berthd restart, prepare before the task exists (the
+// shim clones the task straight into its cgroup, so limits are in place before its first
+// instruction), isolate once it runs, update live, report usage, cleanup at the end.
 //
 // prepare() returns LaunchAdditions: what the task needs from this isolator (namespaces to
 // create or join, mounts, masked/read-only paths, env, rlimits, sysctls, a seccomp program,
