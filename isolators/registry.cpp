@@ -10,6 +10,7 @@
 #include "isolators/namespaces/namespaces_isolator.hpp"
 #include "isolators/network/network_isolator.hpp"
 #include "isolators/pids/pids_isolator.hpp"
+#include "isolators/security/security_isolator.hpp"
 
 namespace berth::isolators {
 
@@ -56,6 +57,8 @@ Result<std::unique_ptr<Registry>> Registry::create_default(const std::set<std::s
   table.push_back(std::make_unique<NamespacesIsolator>());
   table.push_back(std::make_unique<NetworkIsolator>(network));
   table.push_back(std::make_unique<SandboxIsolator>());
+  BERTH_TRY(auto security, SecurityIsolator::create());
+  table.push_back(std::move(security));
   table.push_back(std::make_unique<CpuIsolator>(controllers.count("cpu") != 0, controllers.count("cpuset") != 0));
   table.push_back(std::make_unique<MemoryIsolator>(controllers.count("memory") != 0));
   table.push_back(std::make_unique<PidsIsolator>(controllers.count("pids") != 0));

@@ -19,6 +19,7 @@
 #include "isolators/namespaces/namespaces_isolator.hpp"
 #include "isolators/network/network_isolator.hpp"
 #include "isolators/pids/pids_isolator.hpp"
+#include "isolators/security/security_isolator.hpp"
 #include "isolators/registry.hpp"
 #include "tests/cgroups/fake_tree.hpp"
 
@@ -140,6 +141,7 @@ INSTANTIATE_TEST_SUITE_P(
                       Factory{"pids", [] { return std::make_unique<PidsIsolator>(true); }},
                       Factory{"disk", [] { return std::make_unique<DiskIsolator>(0); }},
                       Factory{"max_runtime", [] { return std::make_unique<MaxRuntimeIsolator>(); }},
+                      Factory{"security", []() -> std::unique_ptr<Isolator> { return SecurityIsolator::create().value(); }},
                       Factory{"devices", [] { return std::make_unique<DevicesIsolator>(); }}),
     [](const auto& info) { return std::string(info.param.name); });
 
