@@ -64,6 +64,7 @@ isolators::ContainerSpec isolator_spec(const ContainerRecord& rec) {
   isolators::ContainerSpec s;
   s.resources = rec.spec.resources;
   s.policy = rec.spec.policy;
+  s.security = rec.spec.security;
   if (auto task = cgroups::TaskCgroups::open(rec.cgroup, rec.cgroups_v1)) s.cgroups = std::move(task).value();
   s.sandbox_dir = rec.sandbox_dir;
   for (const auto& v : rec.spec.volumes) s.volumes.push_back({v.host_path, v.container_path, v.read_only});

@@ -12,6 +12,7 @@
 
 #include "common/result.hpp"
 #include "isolators/resources.hpp"
+#include "isolators/security.hpp"
 
 namespace berth::agent {
 
@@ -57,6 +58,7 @@ struct TaskSpec {
   std::map<std::string, std::string> labels;
   Resources resources;
   Policy policy;  // oom, kill_on, max_runtime_s
+  isolators::Security security;  // capabilities, seccomp, devices, privileged, user namespace
   std::string json;  // the request as received, for inspect and checkpoints
 };
 

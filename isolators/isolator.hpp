@@ -54,6 +54,7 @@
 #include "cgroups/task_cgroups.hpp"
 #include "common/result.hpp"
 #include "isolators/resources.hpp"
+#include "isolators/security.hpp"
 #include "sandbox/oci_spec.hpp"
 
 namespace berth::isolators {
@@ -71,6 +72,7 @@ struct Volume {
 struct ContainerSpec {
   Resources resources;
   Policy policy;
+  Security security;
   // The task's cgroups, created by the agent before prepare (TaskCgroupRoot::create) and
   // shared with every isolator; null only for a task whose cgroup is gone (recover).
   std::shared_ptr<const cgroups::TaskCgroups> cgroups;
