@@ -153,7 +153,8 @@ concurrency-test: $(BINS) $(CONCURRENCY_UNIT_TESTS) $(INTEG_TEST)
 $(BUILD)/tests/isolators_test: $(BUILD)/tests/cgroups/fake_tree.o
 
 # The VM tests start the real berthd through the integration harness.
-$(BUILD)/tests/vm_test: $(BUILD)/tests/integration/harness.o
+# and share the limits suite with the integration tests (one suite, two backends).
+$(BUILD)/tests/vm_test: $(BUILD)/tests/integration/harness.o $(BUILD)/tests/integration/limits_enforced_test.o
 
 vm-test: $(BINS) $(BUILD)/tests/vm_test
 	BERTH_BIN_DIR=$(abspath $(BUILD)) tests/vm/suite.sh $(abspath $(BUILD))/tests/vm_test

@@ -88,9 +88,10 @@ Status Launcher::check_resources(const Resources& r) const {
                         Need{r.pids.has_value(), "resources.pids", "pids"}}) {
     if (n.asked && !cgroups_.controllers.count(n.controller))
       return make_error(Code::kInvalidArgument,
-                        std::string(n.field) + " needs the cgroup v2 '" + n.controller +
-                            "' controller, which this node cannot use (cgroup2 at " + cgroups_.mount +
-                            " offers: " + join(cgroups_.controllers) + "); remove the limit or run it elsewhere");
+                        std::string(n.field) + " needs the '" + n.controller +
+                            "' controller, which this node cannot use (neither cgroup2 at " + cgroups_.mount +
+                            " nor a cgroup v1 hierarchy offers it; usable here: " + join(cgroups_.controllers) +
+                            "); remove the limit or run it elsewhere");
   }
   return ok();
 }

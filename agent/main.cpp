@@ -87,6 +87,8 @@ int run(const agent::Config& config) {
     if (!cg.controllers.count(c)) missing += std::string(" ") + c;
   log::info("cgroup2 at " + cg.mount + (cg.hybrid ? " (hybrid with cgroup v1)" : "") + ", berth root " + cg.root +
             ", controllers:" + (ctrls.empty() ? " none" : ctrls));
+  log::info("limits enforced by: " + cg.serving_text());
+  for (const auto& n : cg.notes) log::info("cgroup note: " + n);
   if (!missing.empty())
     log::warn("controllers unavailable:" + missing + " — tasks asking for those limits will be refused");
   events.publish("agent.started", "\"pid\":" + std::to_string(::getpid()));

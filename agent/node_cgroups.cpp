@@ -108,6 +108,19 @@ Status adopt_v1_hierarchies(NodeCgroups& node, const Config& config, const cgrou
 
 }  // namespace
 
+std::string NodeCgroups::mode() const {
+  for (const auto& [c, s] : serving)
+    if (s.kind == cgroups::Kind::kV1) return "hybrid";
+  return hybrid ? "hybrid" : "unified";
+}
+
+std::string NodeCgroups::serving_text() const {
+  std::string out;
+  for (const auto& [c, s] : serving)
+    out += (out.empty() ? "" : ", ") + c + " (" + cgroups::kind_name(s.kind) + (s.kind == cgroups::Kind::kV1 ? " " + s.mount : "") + ")";
+  return out.empty() ? "none" : out;
+}
+
 Result<NodeCgroups> setup_node_cgroups(const Config& config) {
   NodeCgroups node;
   BERTH_TRY(std::string mountinfo, fs::read_file("/proc/self/mountinfo"));

@@ -33,6 +33,10 @@ struct NodeCgroups {
   };
   std::map<std::string, Serving> serving;  // per usable controller
   std::vector<std::string> notes;          // "memory_high_mb is a soft limit on cgroup v1", ...
+  // "unified" (v2 only), "hybrid" (v1 mounted beside cgroup2), "hybrid, limits on cgroup v1".
+  std::string mode() const;
+  // "cpu (v1 /sys/fs/cgroup/cpu), memory (v2)": one line for logs and messages.
+  std::string serving_text() const;
 };
 
 Result<NodeCgroups> setup_node_cgroups(const Config& config);

@@ -187,8 +187,14 @@ Result<std::vector<Change>> EventWatcher::read_changes() {
         by_wd_.erase(w);
         continue;
       }
-      for (const Target& t : w->second)
+      for (const Target& t : w->second) {
         if (seen.insert({t.key, t.file}).second) out.push_back(Change{t.key, t.file});
+        // v1 signals the OOM eventfd when the OOM starts, before oom_kill counts the kill:
+        // when the task's processes then exit (cgroup.events), its memory is looked at again.
+        if (t.file == EventFile::kCgroupEvents && oom_fds_.count(t.key) &&
+            seen.insert({t.key, EventFile::kMemoryEvents}).second)
+          out.push_back(Change{t.key, EventFile::kMemoryEvents});
+      }
     }
   }
   return out;

@@ -7,7 +7,9 @@
 // with cgroup.event_control against memory.oom_control, and reported as the same
 // Change{key, kMemoryEvents} (memory::events() reads the v1 counters). v1 pids.events raises
 // no inotify event at all (seen on 6.x kernels): v1 pids breaches are found by the agent's
-// limit tick instead.
+// limit tick instead. The v1 OOM eventfd fires as the OOM starts, before the kill is counted:
+// a cgroup.events change of a task with one (its processes exiting) also reports
+// kMemoryEvents, and the agent's limit tick looks again meanwhile.
 //
 // Single-threaded and non-blocking: fd() is an epoll fd holding the inotify fd and every
 // eventfd, to put into the agent's event loop (poll/epoll/sd-event, readable when changes are

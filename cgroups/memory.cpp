@@ -57,7 +57,14 @@ Result<Limit> swap_max_v1(const Cgroup& cg) {
 Result<Events> events_v1(const Cgroup& cg) {
   BERTH_TRY(std::string oom, cg.read("memory.oom_control"));
   BERTH_TRY(std::string failcnt, cg.read("memory.failcnt"));
-  return with_context(parse_v1_events(oom, failcnt), cg.path() + "/memory.oom_control");
+  BERTH_TRY_CTX(Events e, parse_v1_events(oom, failcnt), cg.path() + "/memory.oom_control");
+  // With swap accounting the memory+swap counter is charged first: where memsw equals the
+  // limit (no swap allowed) it is the one that fails, so both count as hitting the limit.
+  if (cg.has_file("memory.memsw.failcnt")) {
+    BERTH_TRY(uint64_t memsw_failcnt, read_u64(cg, "memory.memsw.failcnt"));
+    e.max += memsw_failcnt;
+  }
+  return e;
 }
 
 bool v1(const Cgroup& cg) { return cg.kind() == Kind::kV1; }

@@ -6,7 +6,8 @@
 // On cgroup v1 (Cgroup::kind()) the same functions use the v1 files: memory.limit_in_bytes
 // (max), memory.soft_limit_in_bytes (high: soft, never throttles), memory.memsw.limit_in_bytes
 // = memory + swap (swap_max, where the kernel accounts swap), memory.usage_in_bytes,
-// memory.max_usage_in_bytes (peak), memory.failcnt (Events::max: times the limit was hit) and
+// memory.max_usage_in_bytes (peak), memory.failcnt + memory.memsw.failcnt (Events::max: times
+// a charge failed at the limit) and
 // memory.oom_control (Events::oom_kill; Events::oom counts the same kills, v1 has no separate
 // count). v1 has no oom.group: set_oom_group is accepted and does nothing (berthd kills the
 // whole task itself when it sees the kill).

@@ -258,6 +258,16 @@ std::string format_info(const rapidjson::Value& info) {
     auto missing = json::get_string_array(*cg, "missing");
     rows.push_back({"Controllers:", have.empty() ? "(none)" : join(have, ", ")});
     if (!missing.empty()) rows.push_back({"Missing:", join(missing, ", ") + " (limits on these are refused)"});
+    if (const rapidjson::Value* serving = member(*cg, "serving"); serving && serving->IsObject()) {
+      std::vector<std::string> by;
+      for (const auto& m : serving->GetObject()) {
+        std::string kind = json::get_string(m.value, "hierarchy");
+        by.push_back(std::string(m.name.GetString()) + ": cgroup " + kind +
+                     (kind == "v1" ? " (" + json::get_string(m.value, "mount") + ")" : ""));
+      }
+      if (!by.empty()) rows.push_back({"Enforced by:", join(by, ", ")});
+    }
+    for (const auto& n : json::get_string_array(*cg, "notes")) rows.push_back({"Note:", n});
   }
   if (const rapidjson::Value* cap = member(info, "capacity"))
     rows.push_back({"Capacity:", number_text(member(*cap, "cpus")) + " CPUs, " +

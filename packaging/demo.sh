@@ -1,8 +1,11 @@
 #!/bin/bash
 # berth's main job, end to end: start a private registry on 127.0.0.1 and push a busybox image
 # to it, start berthd, pull the image, run a task from it, show its logs, status and exit; then
-# a long-running task killed with a grace period. Runs in a temp dir and removes everything it
-# made (registry and berthd by pid, cgroups, files).
+# a long-running task killed with a grace period; then limits: a memory hog killed at its limit
+# with its termination record, and a CPU limit held in `berth stats`, next to the info line
+# that says which cgroup hierarchy (v2, or v1 on hybrid hosts) enforces each. Runs in a temp
+# dir and removes everything it made (registry and berthd by pid, cgroups in every hierarchy,
+# files).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=$PWD/build
@@ -18,6 +21,10 @@ cleanup() {
   if [ -n "$REGISTRY_PID" ]; then kill "$REGISTRY_PID" 2>/dev/null || true; wait "$REGISTRY_PID" 2>/dev/null || true; fi
   rmdir "$CGROOT/containers" "$CGROOT/shims" "$CGROOT" 2>/dev/null || true
   rmdir "$CG2/berth" 2>/dev/null || true
+  # The same root in each cgroup v1 hierarchy (hybrid hosts).
+  for mnt in $(awk '$9 == "cgroup" && $4 == "/" {print $5}' /proc/self/mountinfo); do
+    rmdir "$mnt${CGROOT#$CG2}/containers" "$mnt${CGROOT#$CG2}" "$mnt/berth" 2>/dev/null || true
+  done
   rm -rf "$DEMO"
 }
 trap cleanup EXIT
@@ -103,8 +110,36 @@ step "a long-running task, killed with SIGTERM and a 2 s grace period"
 set +e; "$BIN/berth" wait sleeper; echo "wait exit code: $?"; set -e
 "$BIN/berth" ps -a
 
+step "limits: which cgroup hierarchy enforces each"
+"$BIN/berth" info | grep -E '^(Cgroup mode|Enforced by|Note):'
+
+step "a memory hog with --memory 32: killed at its limit, and its termination record"
+set +e
+"$BIN/berth" run --name hog --memory 32 --rootfs "$DEMO/rootfs" -- awk 'BEGIN { s = "x"; while (1) s = s s }'
+echo "exit code: $?"
+set -e
+"$BIN/berth" --json inspect hog | python3 -c '
+import json, sys
+e = json.load(sys.stdin)["exit"]
+m = e["usage"]["memory"]
+print("reason:  ", e["reason"], "-", e["message"])
+print("limit:   ", m["limit_bytes"] // 2**20, "MiB;", "peak:", m["peak_bytes"] // 2**20, "MiB")
+print("events:  ", json.dumps(m["events"]))'
+
+step "a CPU spinner with --cpus 0.5: berth stats shows the limit held"
+"$BIN/berth" run -d --name spin --cpus 0.5 --rootfs "$DEMO/rootfs" -- sh -c 'while :; do :; done'
+sleep 3
+"$BIN/berth" stats --no-stream
+"$BIN/berth" --json stats --no-stream | python3 -c '
+import json, sys
+for c in json.load(sys.stdin)["containers"]:
+    u = c["usage"]["cpu"]
+    print(c["name"], "limit", u["limit_cpus"], "cpus; throttled", u.get("nr_throttled"), "of", u.get("nr_periods"), "periods,", round(u.get("throttled_usec", 0) / 1e6, 2), "s")'
+"$BIN/berth" kill spin
+set +e; "$BIN/berth" wait spin >/dev/null; set -e
+
 step "cleaning up"
-"$BIN/berth" rm hello hello-rc sleeper
+"$BIN/berth" rm hello hello-rc sleeper hog spin
 "$BIN/berth" rmi "$REG/demo/busybox:1.0"
 "$BIN/berth" prune
 "$BIN/berth" ps -a

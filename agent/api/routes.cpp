@@ -74,14 +74,21 @@ Response info(const Containers& containers) {
   json::JsonWriter w;
   w.begin_object().kv("version", kVersion);
   w.key("cgroup").begin_object().kv("mount", cg.mount).kv("root", cg.root)
-      .kv("mode", cg.hybrid ? "hybrid" : "unified");
+      .kv("mode", cg.mode());
   w.key("controllers").begin_array();
   for (const auto& c : cg.controllers) w.value(c);
   w.end_array();
   w.key("missing").begin_array();
   for (const char* c : {"cpu", "memory", "pids", "io"})
     if (!cg.controllers.count(c)) w.value(c);
-  w.end_array().end_object();
+  w.end_array();
+  // Which hierarchy enforces each controller (v2: the unified one; v1: its own mount).
+  w.key("serving").begin_object();
+  for (const auto& [c, s] : cg.serving)
+    w.key(c).begin_object().kv("hierarchy", cgroups::kind_name(s.kind)).kv("mount", s.mount).kv("root", s.root).end_object();
+  w.end_object();
+  w.kv_strings("notes", cg.notes);
+  w.end_object();
   w.key("capacity").begin_object().kv("cpus", static_cast<long>(::sysconf(_SC_NPROCESSORS_ONLN)))
       .kv("memory_mb", static_cast<unsigned long long>(si.totalram) * si.mem_unit / (1024 * 1024)).end_object();
   w.key("containers").begin_object().kv("total", all.size()).kv("running", running).end_object();

@@ -6,14 +6,14 @@
 
 namespace berth::isolators {
 
-Status CpuIsolator::apply(const cgroups::Cgroup& cg, const Resources& r) const {
+Status CpuIsolator::apply(const cgroups::TaskCgroups& task, const Resources& r) const {
   if (r.cpus) {
     if (!cpu_) return make_error(Code::kFailedPrecondition, "the cpu controller is not available");
-    BERTH_CHECK(cgroups::cpu::set_cpus(cg, *r.cpus));
+    BERTH_CHECK(cgroups::cpu::set_cpus(task.for_controller("cpu"), *r.cpus));
   }
   if (r.cpuset) {
     if (!cpuset_) return make_error(Code::kFailedPrecondition, "the cpuset controller is not available");
-    BERTH_CHECK(cg.write("cpuset.cpus", *r.cpuset));
+    BERTH_CHECK(task.for_controller("cpuset").write("cpuset.cpus", *r.cpuset));
   }
   return ok();
 }
@@ -25,7 +25,7 @@ Status CpuIsolator::recover(std::span<const ContainerState> known) {
 
 Result<LaunchAdditions> CpuIsolator::prepare(const ContainerId& id, const ContainerSpec& spec) {
   BERTH_TRY(auto* e, table_.adopt(id, spec.cgroups, "cpu", State{}));
-  BERTH_CHECK(apply(e->cg(), spec.resources));
+  BERTH_CHECK(apply(*e->task, spec.resources));
   return LaunchAdditions{};
 }
 
@@ -40,11 +40,19 @@ Status CpuIsolator::check_update(const ContainerId& id, const Resources& r) {
 Result<Undo> CpuIsolator::update(const ContainerId& id, const Resources& r) {
   BERTH_CHECK(check_update(id, r));
   BERTH_TRY(auto* e, table_.get(id));
-  std::vector<std::string> files;
-  if (r.cpus) files = cgroups::cpu::limit_files(e->cg());
-  if (r.cpuset) files.push_back("cpuset.cpus");
-  BERTH_TRY(Undo undo, snapshot_files(e->task, e->cg(), files));
-  if (auto applied = apply(e->cg(), r); !applied) {
+  // cpu and cpuset may be two hierarchies (v1): one snapshot each.
+  std::vector<std::string> cpu_files;
+  if (r.cpus) cpu_files = cgroups::cpu::limit_files(e->cg());
+  BERTH_TRY(Undo undo_cpu, snapshot_files(e->task, e->cg(), cpu_files));
+  std::vector<std::string> cpuset_files;
+  if (r.cpuset) cpuset_files.push_back("cpuset.cpus");
+  BERTH_TRY(Undo undo_cpuset, snapshot_files(e->task, e->task->for_controller("cpuset"), cpuset_files));
+  Undo undo = [undo_cpu, undo_cpuset]() -> Status {
+    auto first = undo_cpu();
+    auto second = undo_cpuset();
+    return first ? second : first;
+  };
+  if (auto applied = apply(*e->task, r); !applied) {
     (void)undo();
     return std::move(applied).error();
   }

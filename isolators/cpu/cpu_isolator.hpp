@@ -24,7 +24,7 @@ class CpuIsolator : public Isolator {
   Status cleanup(const ContainerId&) override;
 
  private:
-  Status apply(const cgroups::Cgroup& cg, const Resources& r) const;
+  Status apply(const cgroups::TaskCgroups& task, const Resources& r) const;
   struct State {};
   bool cpu_;
   bool cpuset_;

@@ -100,6 +100,15 @@ Status MemoryIsolator::cleanup(const ContainerId& id) {
   return ok();
 }
 
+std::vector<ContainerLimitation> MemoryIsolator::tick(int64_t now_ns) {
+  (void)now_ns;
+  std::vector<ContainerLimitation> out;
+  if (!controller_) return out;
+  for (auto& [id, e] : table_.all())
+    for (auto& l : on_event(id, cgroups::EventFile::kMemoryEvents)) out.push_back({id, std::move(l)});
+  return out;
+}
+
 std::vector<Limitation> MemoryIsolator::on_event(const ContainerId& id, cgroups::EventFile file) {
   std::vector<Limitation> out;
   if (file != cgroups::EventFile::kMemoryEvents) return out;
@@ -112,7 +121,7 @@ std::vector<Limitation> MemoryIsolator::on_event(const ContainerId& id, cgroups:
   uint64_t kills = ev->oom_kill - std::min(ev->oom_kill, before.oom_kill);
   uint64_t group_kills = ev->oom_group_kill - std::min(ev->oom_group_kill, before.oom_group_kill);
   auto limit = cgroups::memory::max(e->cg());
-  std::string at = limit && *limit ? " at memory.max " + std::to_string(**limit / kMiB) + " MiB" : "";
+  std::string at = limit && *limit ? " at its memory limit of " + std::to_string(**limit / kMiB) + " MiB" : "";
   if (group_kills > 0 || (kills > 0 && e->state.oom_group)) {
     out.push_back(Limitation{"memory", "memory_limit", true,
                              "the task ran out of memory" + at + "; the OOM killer stopped all of it"});

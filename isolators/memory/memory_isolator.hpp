@@ -25,6 +25,9 @@ class MemoryIsolator : public Isolator {
   Result<Usage> usage(const ContainerId&) override;
   Status cleanup(const ContainerId&) override;
   std::vector<Limitation> on_event(const ContainerId&, cgroups::EventFile) override;
+  // A cgroup v1 OOM notification comes before the kill is counted: every tick re-reads the
+  // counters (a no-op where nothing changed).
+  std::vector<ContainerLimitation> tick(int64_t now_ns) override;
 
  private:
   struct State {

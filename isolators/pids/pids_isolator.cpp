@@ -62,6 +62,15 @@ Status PidsIsolator::cleanup(const ContainerId& id) {
   return ok();
 }
 
+std::vector<ContainerLimitation> PidsIsolator::tick(int64_t now_ns) {
+  (void)now_ns;
+  std::vector<ContainerLimitation> out;
+  if (!controller_) return out;
+  for (auto& [id, e] : table_.all())
+    for (auto& l : on_event(id, cgroups::EventFile::kPidsEvents)) out.push_back({id, std::move(l)});
+  return out;
+}
+
 std::vector<Limitation> PidsIsolator::on_event(const ContainerId& id, cgroups::EventFile file) {
   std::vector<Limitation> out;
   if (file != cgroups::EventFile::kPidsEvents) return out;

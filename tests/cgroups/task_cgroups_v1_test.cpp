@@ -4,13 +4,16 @@
 // Against the real kernel because these are the kernel's rules (cpuset's empty cpus, EBUSY),
 // which a fake tree cannot show.
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 
+#include "cgroups/events.hpp"
 #include "cgroups/hierarchies.hpp"
+#include "cgroups/memory.hpp"
 #include "cgroups/task_cgroups.hpp"
 #include "common/fs.hpp"
 
@@ -143,6 +146,39 @@ TEST_F(TaskCgroupsV1Test, FreezeUsesTheUnifiedFreezerWhereTheHostHasItAndKillRea
   int status = 0;
   ASSERT_EQ(::waitpid(p, &status, 0), p);
   EXPECT_TRUE(WIFSIGNALED(status));
+}
+
+// An OOM kill in a v1 memory group arrives as Change{key, kMemoryEvents} on the watcher's fd
+// (eventfd through cgroup.event_control), and memory::events() then shows it.
+TEST_F(TaskCgroupsV1Test, AV1OomKillArrivesAsAMemoryEvent) {
+  if (!hier_.v1_for("memory")) GTEST_SKIP() << "no v1 memory hierarchy on this host";
+  auto task = root_->create("t6");
+  ASSERT_TRUE(task.has_value()) << task.error().message;
+  const Cgroup& mem = (*task)->for_controller("memory");
+  ASSERT_TRUE(memory::set_max(mem, uint64_t{32} << 20).has_value());
+  auto watcher = EventWatcher::create();
+  ASSERT_TRUE(watcher.has_value());
+  auto files = watcher->watch("t6", **task);
+  ASSERT_TRUE(files.has_value()) << files.error().message;
+  EXPECT_NE(std::find(files->begin(), files->end(), EventFile::kMemoryEvents), files->end());
+  pid_t p = ::fork();
+  if (p == 0) {
+    ::execl("/bin/busybox", "awk", "BEGIN { s = \"x\"; while (1) s = s s }", nullptr);
+    ::_exit(127);
+  }
+  ASSERT_TRUE((*task)->join_all(p).has_value());
+  int status = 0;
+  ASSERT_EQ(::waitpid(p, &status, 0), p);
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+  struct pollfd pfd {watcher->fd(), POLLIN, 0};
+  ASSERT_EQ(::poll(&pfd, 1, 5000), 1) << "no event within 5 s";
+  auto changes = watcher->read_changes();
+  ASSERT_TRUE(changes.has_value());
+  EXPECT_NE(std::find(changes->begin(), changes->end(), Change{"t6", EventFile::kMemoryEvents}), changes->end());
+  auto ev = memory::events(mem);
+  ASSERT_TRUE(ev.has_value()) << ev.error().message;
+  EXPECT_GE(ev->oom_kill, 1u);
+  watcher->unwatch("t6");
 }
 
 }  // namespace

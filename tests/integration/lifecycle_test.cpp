@@ -207,7 +207,7 @@ TEST_F(Lifecycle, BadSpecsGet400AndCreateNothing) {
       {spec(rootfs_.path(), {"true"}, R"("colour": "blue")"), "unknown field '/colour'"},
       {R"({"rootfs": "/nonexistent/rootfs", "command": ["true"]})", "is not a directory"},
       {spec(rootfs_.path(), {}), "'/command'"},
-      {spec(rootfs_.path(), {"true"}, R"("resources": {"memory_mb": 64})"), "memory"},
+      {spec(rootfs_.path(), {"true"}, R"("resources": {"memory_mb": -1})"), "memory_mb"},
       {spec(rootfs_.path(), {"true"}, R"("volumes": [{"host_path": "/nonexistent/x", "container_path": "/x"}])"),
        "does not exist"},
       {R"({"image": "127.0.0.1:5000/UPPER::1"})", "field '/image'"},

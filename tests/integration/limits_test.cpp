@@ -1,8 +1,8 @@
-// Limits on this host through the real berthd. Where cgroup2 lacks a controller (the hybrid
-// test machines have no cpu/memory/pids in it), a limit needing it is refused with the
-// controller named; the limits berth enforces itself (disk_mb, max_runtime_s) work anywhere,
-// and stats show what the kernel does count. Enforcement of the controller limits is shown in
-// the VM (tests/vm/limits_vm_test.cpp).
+// Limits on this host through the real berthd. Where no hierarchy offers a controller, a
+// limit needing it is refused with the controller named; the limits berth enforces itself
+// (disk_mb, max_runtime_s) work anywhere, and stats show what the kernel does count.
+// Enforcement of the controller limits is tests/integration/limits_enforced_test.cpp (cgroup
+// v1 on hybrid hosts, v2 in the VM).
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -54,7 +54,7 @@ TEST_F(Limits, ALimitNeedingAMissingControllerIsRefusedNamingIt) {
     EXPECT_EQ(r.status, 400) << r.body;
     EXPECT_NE(r.body.find(std::string("'") + c.controller + "' controller"), std::string::npos) << r.body;
   }
-  if (checked == 0) GTEST_SKIP() << "this host's cgroup2 has every controller";
+  if (checked == 0) GTEST_SKIP() << "every controller is served here (cgroup v2 or v1): nothing to refuse";
   // The same for a live update of a running task.
   std::string id = run({"sleep", "30"}, "");
   for (const char* c : {"cpu", "memory", "pids"}) {

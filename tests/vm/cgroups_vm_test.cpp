@@ -135,7 +135,7 @@ TEST_F(RealCgroup, MemoryMaxOomKillsAndTheWatcherSaysSo) {
   EXPECT_TRUE(has_change(changes, "hog", EventFile::kMemoryEvents));
   EXPECT_TRUE(has_change(changes, "hog", EventFile::kCgroupEvents));  // populated 1 -> 0
 
-  auto s = snapshot(*cg_).value();
+  auto s = snapshot(*TaskCgroups::open(cg_->path()).value()).value();
   ASSERT_TRUE(s.memory_events && s.memory_peak && s.memory_max && s.memory_pressure);
   EXPECT_EQ(s.memory_events->oom_kill, ev.oom_kill);
   EXPECT_TRUE(s.memory_pressure->full.has_value());

@@ -1,10 +1,13 @@
-// Limits end to end against a real cgroup v2 kernel (run inside tests/vm/run.sh): the real
-// berthd, tasks built from busybox, and what an operator observes — the reason and counters in
-// the termination record, the events stream, the stats numbers — for memory, oom "process",
-// pids, cpu bandwidth and weight, disk, max_runtime and a live update. Every test also checks
-// that no task cgroup is left behind.
-// Outside such a kernel (no cpu/cpuset/memory/pids controller) the tests skip and say why;
-// inside the VM a skip fails (tests/vm/fail_on_skip.cpp).
+// Limits end to end, one suite over both cgroup backends: on the host through cgroup v1
+// (hybrid hosts: `make integration-test`) and in the VM through cgroup v2 (`make vm-test`
+// links this file into vm_test too). The real berthd, tasks built from busybox, and what an
+// operator observes — the reason and counters in the termination record, the events stream,
+// the stats numbers — for memory, oom "process", pids, cpu bandwidth and weight, disk,
+// max_runtime, live updates and a kill -9 of berthd. Every test also checks that no task
+// cgroup is left behind in any hierarchy.
+// The backend is the parameter: the one that serves memory, cpu and pids here (GetParam()).
+// Where neither does, the tests skip and say why; inside the VM a skip fails
+// (tests/vm/fail_on_skip.cpp), and on a hybrid host v1 serves them, so they run.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -12,6 +15,7 @@
 #include <cmath>
 
 #include "cgroups/cgroup.hpp"
+#include "cgroups/hierarchies.hpp"
 #include "common/fs.hpp"
 #include "common/json.hpp"
 #include "tests/integration/harness.hpp"
@@ -26,27 +30,41 @@ using namespace std::chrono_literals;
 const std::string kHog = R"(BEGIN { s = "x"; while (1) s = s s })";
 constexpr double kMiB = 1024.0 * 1024.0;
 
-std::string missing_controllers() {
+// "v2" when cgroup2's root delegates cpu, cpuset, memory and pids; "v1" when v1 hierarchies
+// mount them; "none" otherwise (the tests skip, saying so).
+std::string host_backend() {
   auto mount = cgroups::find_cgroup2_mount();
-  if (!mount) return "no cgroup2";
-  auto root = cgroups::Cgroup::open(*mount);
-  if (!root) return "cannot open " + *mount;
-  auto enabled = root->read("cgroup.subtree_control");
-  std::string missing;
-  for (const char* c : {"cpu", "cpuset", "memory", "pids"})
-    if (!enabled || enabled->find(c) == std::string::npos) missing += std::string(" ") + c;
-  return missing;
+  if (mount) {
+    auto root = cgroups::Cgroup::open(*mount);
+    auto enabled = root ? root->read("cgroup.subtree_control") : Result<std::string>(std::string());
+    bool all = enabled.has_value();
+    for (const char* c : {"cpu", "cpuset", "memory", "pids"})
+      if (!enabled || enabled->find(c) == std::string::npos) all = false;
+    if (all) return "v2";
+  }
+  auto found = cgroups::discover_hierarchies();
+  if (!found) return "none";
+  for (const char* c : {"cpu", "cpuacct", "cpuset", "memory", "pids"})
+    if (!found->v1_for(c)) return "none";
+  return "v1";
 }
 
-class LimitsVm : public ::testing::Test {
+class LimitsVm : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    std::string missing = missing_controllers();
-    if (!missing.empty())
-      GTEST_SKIP() << "cgroup v2 controllers missing:" << missing << " (run through tests/vm/run.sh)";
+    if (GetParam() == "none")
+      GTEST_SKIP() << "neither cgroup v2 nor v1 offers cpu, cpuset, memory and pids here (run through tests/vm/run.sh)";
     auto st = agent_.start();
     ASSERT_TRUE(st.has_value()) << st.error().message;
+    // berthd agrees on which hierarchy enforces each limit.
+    auto info = parse(agent_.request("GET", "/v1/info").body);
+    for (const char* c : {"cpu", "memory", "pids"}) {
+      const auto& serving = info["cgroup"]["serving"];
+      ASSERT_TRUE(serving.IsObject() && serving.HasMember(c)) << json::to_string(info);
+      EXPECT_EQ(std::string(serving[c]["hierarchy"].GetString()), GetParam()) << c;
+    }
   }
+  bool v1() const { return GetParam() == "v1"; }
   void TearDown() override {
     if (agent_.pid() <= 0) return;
     auto r = agent_.request("GET", "/v1/containers");
@@ -54,12 +72,12 @@ class LimitsVm : public ::testing::Test {
     auto list = parse(r.body);
     for (const auto& c : list["containers"].GetArray())
       agent_.request("DELETE", std::string("/v1/containers/") + c["id"].GetString() + "?force=1");
-    EXPECT_TRUE(no_task_cgroups()) << "task cgroups left: " << subdirs(agent_.cgroup_root() + "/containers").size();
+    EXPECT_TRUE(no_task_cgroups()) << "task cgroups left: " << agent_.leftover_task_cgroups().size();
   }
 
-  // The cgroup goes right after the record is written; allow it a moment.
+  // The cgroups go right after the record is written; allow it a moment. Every hierarchy.
   bool no_task_cgroups() {
-    return poll_until([&] { return subdirs(agent_.cgroup_root() + "/containers").empty(); }, 5s);
+    return poll_until([&] { return agent_.leftover_task_cgroups().empty(); }, 5s);
   }
 
   std::string run(const std::vector<std::string>& cmd, const std::string& extra) {
@@ -100,7 +118,7 @@ class LimitsVm : public ::testing::Test {
 };
 BusyboxRootfs LimitsVm::rootfs_;
 
-TEST_F(LimitsVm, MemoryHogDiesWithMemoryLimitAndOomCounters) {
+TEST_P(LimitsVm, MemoryHogDiesWithMemoryLimitAndOomCounters) {
   std::string id = run({"awk", kHog}, R"("resources": {"memory_mb": 32})");
   auto t = agent_.wait(id);
   EXPECT_STREQ(t["reason"].GetString(), "memory_limit") << json::to_string(t);
@@ -108,7 +126,17 @@ TEST_F(LimitsVm, MemoryHogDiesWithMemoryLimitAndOomCounters) {
   EXPECT_EQ(t["limits"]["memory_mb"].GetUint64(), 32u);
   const auto& mem = t["usage"]["memory"];
   EXPECT_GE(mem["events"]["oom_kill"].GetUint64(), 1u) << json::to_string(t);
-  EXPECT_GE(mem["events"]["oom_group_kill"].GetUint64(), 1u) << json::to_string(t);
+  // v2 kills the group in the kernel (memory.oom.group); on v1 berthd does, when the OOM
+  // eventfd fires, and says so in the record. memory.failcnt is reported as events.max, but
+  // this host's kernel (6.18, hybrid) leaves it at 0 even across an OOM kill, so only its
+  // presence is checked.
+  if (v1()) {
+    EXPECT_TRUE(mem["events"]["max"].IsUint64()) << json::to_string(t);
+    EXPECT_NE(std::string(t["message"].GetString()).find("stopped all of it"), std::string::npos)
+        << json::to_string(t) << "\n" << agent_.log_text();
+  } else {
+    EXPECT_GE(mem["events"]["oom_group_kill"].GetUint64(), 1u) << json::to_string(t);
+  }
   EXPECT_EQ(mem["limit_bytes"].GetUint64(), 32u << 20);
   EXPECT_GT(mem["peak_bytes"].GetUint64(), 16u << 20);
   EXPECT_LE(mem["peak_bytes"].GetUint64(), 32u << 20);
@@ -127,7 +155,7 @@ TEST_F(LimitsVm, MemoryHogDiesWithMemoryLimitAndOomCounters) {
   EXPECT_GE(after["exit"]["usage"]["memory"]["events"]["oom_kill"].GetUint64(), 1u);
 }
 
-TEST_F(LimitsVm, OomProcessKillsTheChildAndTheTaskGoesOn) {
+TEST_P(LimitsVm, OomProcessKillsTheChildAndTheTaskGoesOn) {
   std::string id = run({"sh", "-c", "awk '" + kHog + "'; echo child status $?; exit 0"},
                        R"("resources": {"memory_mb": 32}, "oom": "process")");
   auto t = agent_.wait(id);
@@ -141,7 +169,7 @@ TEST_F(LimitsVm, OomProcessKillsTheChildAndTheTaskGoesOn) {
 
 // The main process execs sleep: a shell that must fork for each command would itself give up
 // ("can't fork") once the bomb holds every pid, which is the limit working, not the test.
-TEST_F(LimitsVm, ForkBombIsContainedAndReported) {
+TEST_P(LimitsVm, ForkBombIsContainedAndReported) {
   std::string id = run({"sh", "-c", "f() { f | f & }; f; exec sleep 120"},
                        R"("resources": {"pids": 24}, "max_runtime_s": 6)");
   // While it runs the bomb holds every pid it may have, and the kernel refuses the rest.
@@ -162,7 +190,7 @@ TEST_F(LimitsVm, ForkBombIsContainedAndReported) {
   EXPECT_TRUE(has_limit_event(events_of(id), "pids_limit"));
 }
 
-TEST_F(LimitsVm, KillOnPidsMakesTheLimitFatal) {
+TEST_P(LimitsVm, KillOnPidsMakesTheLimitFatal) {
   std::string id = run({"sh", "-c", "f() { f | f & }; f; exec sleep 120"},
                        R"("resources": {"pids": 24}, "kill_on": ["pids"], "max_runtime_s": 60)");
   auto t = agent_.wait(id);
@@ -170,7 +198,7 @@ TEST_F(LimitsVm, KillOnPidsMakesTheLimitFatal) {
   EXPECT_EQ(t["limits"]["pids"].GetUint64(), 24u);
 }
 
-TEST_F(LimitsVm, MaxRuntimeKillsOnTime) {
+TEST_P(LimitsVm, MaxRuntimeKillsOnTime) {
   std::string id = run({"sleep", "120"}, R"("max_runtime_s": 2)");
   auto start = std::chrono::steady_clock::now();
   auto t = agent_.wait(id);
@@ -180,7 +208,7 @@ TEST_F(LimitsVm, MaxRuntimeKillsOnTime) {
   EXPECT_EQ(t["limits"]["max_runtime_s"].GetUint64(), 2u);
 }
 
-TEST_F(LimitsVm, HalfACpuIsHalfACpuAndThrottled) {
+TEST_P(LimitsVm, HalfACpuIsHalfACpuAndThrottled) {
   std::string id = run({"sh", "-c", "while :; do :; done"}, R"("resources": {"cpus": 0.5})");
   // Measured from the moment it spins, until it has used 2.5 s of CPU (5 s at half a CPU).
   rapidjson::Document a, b;
@@ -198,7 +226,7 @@ TEST_F(LimitsVm, HalfACpuIsHalfACpuAndThrottled) {
   EXPECT_EQ(b["usage"]["cpu"]["weight"].GetUint64(), 50u);
 }
 
-TEST_F(LimitsVm, ContendedTasksSplitByAllocation) {
+TEST_P(LimitsVm, ContendedTasksSplitByAllocation) {
   // Both on CPU 0: 1.5 cpus (weight 150) against 0.5 (weight 50) share it 3:1.
   std::string big = run({"sh", "-c", "while :; do :; done"}, R"("resources": {"cpus": 1.5, "cpuset": "0"})");
   std::string small = run({"sh", "-c", "while :; do :; done"}, R"("resources": {"cpus": 0.5, "cpuset": "0"})");
@@ -215,7 +243,7 @@ TEST_F(LimitsVm, ContendedTasksSplitByAllocation) {
   EXPECT_NEAR(db / ds, 3.0, 0.75);
 }
 
-TEST_F(LimitsVm, WritingPastDiskMbIsKilledWithDiskLimit) {
+TEST_P(LimitsVm, WritingPastDiskMbIsKilledWithDiskLimit) {
   std::string id = run({"sh", "-c", "dd if=/dev/zero of=/mnt/sandbox/big bs=1M count=40; sleep 60"},
                        R"("resources": {"disk_mb": 16})");
   auto t = agent_.wait(id);
@@ -224,7 +252,7 @@ TEST_F(LimitsVm, WritingPastDiskMbIsKilledWithDiskLimit) {
   EXPECT_EQ(t["usage"]["disk"]["limit_bytes"].GetUint64(), 16u << 20);
 }
 
-TEST_F(LimitsVm, LiveMemoryUpdateTakesEffect) {
+TEST_P(LimitsVm, LiveMemoryUpdateTakesEffect) {
   // Waits for a go file, then grows until its limit stops it.
   std::string id = run({"sh", "-c", "while [ ! -e /mnt/sandbox/go ]; do sleep 1; done; awk '" + kHog + "'"},
                        R"("resources": {"memory_mb": 512})");
@@ -243,7 +271,7 @@ TEST_F(LimitsVm, LiveMemoryUpdateTakesEffect) {
   EXPECT_EQ(bad.status, 400) << bad.body;
 }
 
-TEST_F(LimitsVm, EveryLimitIsInStatsNextToUsage) {
+TEST_P(LimitsVm, EveryLimitIsInStatsNextToUsage) {
   std::string id = run({"sleep", "60"}, R"("resources": {"cpus": 0.5, "memory_mb": 64, "memory_high_mb": 48, "pids": 50, "disk_mb": 100}, "max_runtime_s": 60)");
   auto s = stats(id);
   const auto& u = s["usage"];
@@ -258,7 +286,9 @@ TEST_F(LimitsVm, EveryLimitIsInStatsNextToUsage) {
   EXPECT_EQ(u["disk"]["limit_bytes"].GetUint64(), 100u << 20);
   EXPECT_TRUE(u["disk"]["used_bytes"].IsUint64());
   EXPECT_EQ(u["runtime"]["limit_s"].GetUint64(), 60u);
-  EXPECT_TRUE(u["pressure"]["memory"].IsObject());
+  // PSI is per cgroup only on v2: on v1 it is unknown (null), never zero.
+  if (v1()) EXPECT_TRUE(!u["pressure"].HasMember("memory") || u["pressure"]["memory"].IsNull()) << json::to_string(u);
+  else EXPECT_TRUE(u["pressure"]["memory"].IsObject()) << json::to_string(u);
   auto all = parse(agent_.request("GET", "/v1/stats").body);
   ASSERT_EQ(all["containers"].Size(), 1u);
   EXPECT_EQ(std::string(all["containers"][0]["id"].GetString()), id);
@@ -268,42 +298,41 @@ TEST_F(LimitsVm, EveryLimitIsInStatsNextToUsage) {
   EXPECT_EQ(info["allocated"]["pids"].GetUint64(), 50u);
 }
 
-}  // namespace
-}  // namespace berth::testing
-
-namespace berth::testing {
-namespace {
-
-// berthd started inside the cgroup its subtree hangs under (as under a systemd unit with
-// cgroup_root "<own>/berth"): it must leave that cgroup for <root>/agent so the levels above
-// the tasks can delegate controllers (cgroup v2's no-internal-process rule), and limits work.
-TEST_F(LimitsVm, BerthdInItsOwnSubtreeMovesAsideAndDelegates) {
-  auto mount = cgroups::find_cgroup2_mount();
-  ASSERT_TRUE(mount.has_value());
-  std::string svc = *mount + "/berth-svc-" + std::to_string(::getpid());
-  ASSERT_TRUE(fs::mkdir_p(svc).has_value());
-  {
-    Agent own("", svc + "/berth");
-    own.start_in_cgroup(svc);
-    auto st = own.start();
-    ASSERT_TRUE(st.has_value()) << st.error().message;
-    auto where = fs::read_file("/proc/" + std::to_string(own.pid()) + "/cgroup");
-    ASSERT_TRUE(where.has_value());
-    EXPECT_NE(where->find("/berth-svc-" + std::to_string(::getpid()) + "/berth/agent"), std::string::npos) << *where;
-    auto delegated = fs::read_file(svc + "/cgroup.subtree_control");
-    ASSERT_TRUE(delegated.has_value());
-    EXPECT_NE(delegated->find("memory"), std::string::npos) << *delegated;
-    auto info = parse(own.request("GET", "/v1/info").body);
-    std::string controllers = json::to_string(info["cgroup"]["controllers"]);
-    EXPECT_NE(controllers.find("\"memory\""), std::string::npos) << controllers;
-    std::string id = own.run(spec(rootfs_.path(), {"awk", kHog}, R"("resources": {"memory_mb": 32})"));
-    auto t = own.wait(id);
-    EXPECT_STREQ(t["reason"].GetString(), "memory_limit") << json::to_string(t);
-    own.request("DELETE", "/v1/containers/" + id);
-  }
-  ::rmdir(svc.c_str());
-  EXPECT_FALSE(fs::exists(svc));
+TEST_P(LimitsVm, LiveCpuUpdateTakesEffect) {
+  std::string id = run({"sh", "-c", "while :; do :; done"}, R"("resources": {"cpus": 0.5})");
+  auto r = agent_.request("POST", "/v1/containers/" + id + "/update", R"({"resources": {"cpus": 0.25}})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  // What the kernel now holds (read back from cpu.max / cpu.cfs_quota_us), and what it does.
+  rapidjson::Document a, b;
+  ASSERT_TRUE(poll_cpu_used(id, 100'000, nullptr, a)) << "it never spun: " << json::to_string(a);
+  EXPECT_DOUBLE_EQ(a["usage"]["cpu"]["limit_cpus"].GetDouble(), 0.25) << json::to_string(a);
+  EXPECT_EQ(a["usage"]["cpu"]["weight"].GetUint64(), 25u);
+  auto t0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(poll_cpu_used(id, 1'000'000, &a, b)) << "not 1 s of CPU in 60 s: " << json::to_string(b);
+  double wall_us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
+  double share = static_cast<double>(cpu_usec(b) - cpu_usec(a)) / wall_us;
+  std::printf("cpus 0.25 after update: used %.3f CPU over %.1f s\n", share, wall_us / 1e6);
+  EXPECT_NEAR(share, 0.25, 0.0375);
 }
+
+// berthd killed with -9 while a limited task runs: the restarted one re-opens the task's
+// cgroups in every hierarchy and still sees (and acts on) its breach.
+TEST_P(LimitsVm, BreachAfterBerthdWasKilledIsStillDetected) {
+  std::string id = run({"sh", "-c", "while [ ! -e /mnt/sandbox/go ]; do sleep 0.1; done; exec awk '" + kHog + "'"},
+                       R"("resources": {"memory_mb": 32})");
+  agent_.kill9();
+  auto st = agent_.start();
+  ASSERT_TRUE(st.has_value()) << st.error().message;
+  ASSERT_STREQ(agent_.get(id)["state"].GetString(), "running");
+  ASSERT_TRUE(fs::write_file_atomic(agent_.state_dir() + "/sandboxes/" + id + "/work/go", "").has_value());
+  auto t = agent_.wait(id);
+  EXPECT_STREQ(t["reason"].GetString(), "memory_limit") << json::to_string(t);
+  EXPECT_GE(t["usage"]["memory"]["events"]["oom_kill"].GetUint64(), 1u) << json::to_string(t);
+  EXPECT_TRUE(has_limit_event(events_of(id), "memory_limit"));
+}
+
+INSTANTIATE_TEST_SUITE_P(Backend, LimitsVm, ::testing::Values(host_backend()),
+                         [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
 
 }  // namespace
 }  // namespace berth::testing
