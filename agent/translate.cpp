@@ -55,6 +55,8 @@ Result<sandbox::OciSpec> translate(const TaskSpec& spec, const std::string& id, 
   oci.root_path = paths.rootfs_mount;
   oci.no_new_privileges = add.no_new_privileges;
   oci.namespaces = add.namespaces;
+  oci.uid_mappings = add.uid_mappings;
+  oci.gid_mappings = add.gid_mappings;
   oci.mounts = add.mounts;
   oci.masked_paths = add.masked_paths;
   oci.readonly_paths = add.readonly_paths;

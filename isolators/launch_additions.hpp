@@ -3,7 +3,7 @@
 // two disagree; nothing is merged silently):
 //  - env keys, mount destinations, namespace types, rlimit types, sysctl names: at most one
 //    isolator may set each (also within one isolator: the second wins nothing);
-//  - a seccomp program: at most one isolator;
+//  - a seccomp program, user namespace id mappings: at most one isolator each;
 //  - masked and read-only paths: the union, in order, each once;
 //  - no_new_privileges: on if any isolator asks;
 //  - device rules and hooks: appended in table order.

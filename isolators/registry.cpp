@@ -8,6 +8,7 @@
 #include "isolators/memory/memory_isolator.hpp"
 #include "isolators/namespaces/namespaces_isolator.hpp"
 #include "isolators/pids/pids_isolator.hpp"
+#include "isolators/userns/userns_isolator.hpp"
 
 namespace berth::isolators {
 
@@ -48,9 +49,12 @@ void merge(Usage& into, const Usage& from) {
   take(into.max_runtime_s, from.max_runtime_s);
 }
 
-Result<std::unique_ptr<Registry>> Registry::create_default(const std::set<std::string>& controllers) {
+Result<std::unique_ptr<Registry>> Registry::create_default(const std::set<std::string>& controllers,
+                                                          const UserNamespaceConfig& userns) {
   std::vector<std::unique_ptr<Isolator>> table;
   table.push_back(std::make_unique<NamespacesIsolator>());
+  BERTH_TRY_CTX(auto userns_isolator, UserNamespaceIsolator::create(userns), "security/userns");
+  table.push_back(std::move(userns_isolator));
   table.push_back(std::make_unique<SandboxIsolator>());
   table.push_back(std::make_unique<CpuIsolator>(controllers.count("cpu") != 0, controllers.count("cpuset") != 0));
   table.push_back(std::make_unique<MemoryIsolator>(controllers.count("memory") != 0));

@@ -27,14 +27,16 @@
 
 #include "cgroups/events.hpp"
 #include "isolators/isolator.hpp"
+#include "isolators/userns/id_ranges.hpp"
 
 namespace berth::isolators {
 
 class Registry {
  public:
   // The standard table for a node whose task cgroups can use `controllers`: namespaces,
-  // filesystem/sandbox, cpu, memory, pids, disk, max_runtime. The only list of isolators.
-  static Result<std::unique_ptr<Registry>> create_default(const std::set<std::string>& controllers);
+  // security/userns, filesystem/sandbox, cpu, memory, pids, disk, max_runtime. The only list of isolators.
+  static Result<std::unique_ptr<Registry>> create_default(const std::set<std::string>& controllers,
+                                                           const UserNamespaceConfig& userns = {});
   static Result<std::unique_ptr<Registry>> create(std::vector<std::unique_ptr<Isolator>> isolators);
 
   int fd() const { return watcher_.fd(); }

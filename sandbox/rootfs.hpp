@@ -14,8 +14,15 @@
 
 namespace berth::sandbox {
 
+// A root built before the task's namespaces existed (idmap.hpp): a detached mount and the
+// directory it goes on, both fds. Replaces mount_overlay and bind_root_to_itself.
+struct PreparedRoot {
+  int mount_fd = -1;
+  int mount_point_fd = -1;
+};
+
 // Runs every step above; on return the process's "/" is the task's root and cwd is "/".
-Status prepare_root(const OciSpec& spec);
+Status prepare_root(const OciSpec& spec, const PreparedRoot& prepared = {});
 
 // "lowerdir=...,upperdir=...,workdir=..." from the berth.overlay.* annotations; empty when
 // none are set; an error when only some are, or a path would break the option syntax.
