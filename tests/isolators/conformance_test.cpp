@@ -18,6 +18,7 @@
 #include "isolators/namespaces/namespaces_isolator.hpp"
 #include "isolators/pids/pids_isolator.hpp"
 #include "isolators/registry.hpp"
+#include "isolators/userns/userns_isolator.hpp"
 #include "tests/cgroups/fake_tree.hpp"
 
 namespace berth::isolators {
@@ -134,7 +135,12 @@ INSTANTIATE_TEST_SUITE_P(
                       Factory{"memory", [] { return std::make_unique<MemoryIsolator>(true); }},
                       Factory{"pids", [] { return std::make_unique<PidsIsolator>(true); }},
                       Factory{"disk", [] { return std::make_unique<DiskIsolator>(0); }},
-                      Factory{"max_runtime", [] { return std::make_unique<MaxRuntimeIsolator>(); }}),
+                      Factory{"max_runtime", [] { return std::make_unique<MaxRuntimeIsolator>(); }},
+                      Factory{"security_userns", [] {
+                                UserNamespaceConfig on;
+                                on.default_on = true;
+                                return std::unique_ptr<Isolator>(UserNamespaceIsolator::create(on).value());
+                              }}),
     [](const auto& info) { return std::string(info.param.name); });
 
 class Limits : public Conformance {};
