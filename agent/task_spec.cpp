@@ -5,6 +5,7 @@
 
 #include "common/json.hpp"
 #include "common/json_schema.hpp"
+#include "isolators/security/security_check.hpp"
 
 namespace berth::agent {
 namespace {
@@ -57,7 +58,8 @@ constexpr const char* kLaunchSchema = R"({
     "resources": RESOURCES,
     "oom": {"enum": ["group", "process"]},
     "kill_on": {"type": "array", "items": {"enum": ["pids"]}},
-    "max_runtime_s": {"type": "integer", "minimum": 1, "maximum": 31536000}
+    "max_runtime_s": {"type": "integer", "minimum": 1, "maximum": 31536000},
+    "security": SECURITY
   }
 })";
 
@@ -71,10 +73,35 @@ constexpr const char* kResourcesSchema = R"({"type": "object", "additionalProper
       "pids": {"type": "integer", "minimum": 1, "maximum": 4194304},
       "disk_mb": {"type": "integer", "minimum": 1, "maximum": 1073741824}}})";
 
+// The "security" object (isolators/security.hpp); what a schema cannot say (capability names,
+// sysctl scopes, device rules, a custom seccomp profile) is checked by check_security.
+constexpr const char* kSecuritySchema = R"({"type": "object", "additionalProperties": false, "properties": {
+      "privileged": {"type": "boolean"},
+      "capabilities": {"type": "object", "additionalProperties": false, "properties": {
+        "add": {"type": "array", "items": {"type": "string"}},
+        "drop": {"type": "array", "items": {"type": "string"}},
+        "ambient": {"type": "boolean"}}},
+      "no_new_privileges": {"type": "boolean"},
+      "seccomp": {"anyOf": [{"enum": ["default", "unconfined"]}, {"type": "object"}],
+                  "description": "\"default\", \"unconfined\" or a Docker/OCI seccomp profile object"},
+      "read_only_rootfs": {"type": "boolean"},
+      "sysctls": {"type": "object", "additionalProperties": {"type": "string"}},
+      "devices": {"type": "array", "items": {
+        "type": "object", "additionalProperties": false,
+        "properties": {
+          "path": {"type": "string", "pattern": "^/dev/", "description": "a path under /dev/"},
+          "type": {"enum": ["c", "b", "a"]},
+          "major": {"type": "integer", "minimum": -1, "maximum": 4294967295},
+          "minor": {"type": "integer", "minimum": -1, "maximum": 4294967295},
+          "access": {"type": "string", "pattern": "^[rwm]{1,3}$", "description": "some of r, w, m"}}}},
+      "user_namespace": {"type": "boolean"}}})";
+
 std::string launch_schema_text() {
   std::string s = kLaunchSchema;
-  std::string key = "RESOURCES";
-  s.replace(s.find(key), key.size(), kResourcesSchema);
+  for (auto [key, text] : {std::pair{"RESOURCES", kResourcesSchema}, std::pair{"SECURITY", kSecuritySchema}}) {
+    std::string k = key;
+    s.replace(s.find(k), k.size(), text);
+  }
   return s;
 }
 
@@ -165,6 +192,43 @@ Status check_rootfs(const std::string& rootfs) {
   return ok();
 }
 
+isolators::Security parse_security(const rapidjson::Value& v) {
+  isolators::Security s;
+  s.privileged = json::get_bool(v, "privileged");
+  if (v.HasMember("capabilities")) {
+    const auto& c = v["capabilities"];
+    s.capabilities.add = json::get_string_array(c, "add");
+    s.capabilities.drop = json::get_string_array(c, "drop");
+    s.capabilities.ambient = json::get_bool(c, "ambient");
+  }
+  // Privileged turns no_new_privileges off unless the spec asks for it.
+  s.no_new_privileges = json::get_bool(v, "no_new_privileges", !s.privileged);
+  if (v.HasMember("seccomp")) {
+    const auto& sc = v["seccomp"];
+    if (sc.IsObject()) {
+      s.seccomp.kind = isolators::SeccompChoice::Kind::kCustom;
+      s.seccomp.profile_json = json::to_string(sc);
+    } else if (std::string_view(sc.GetString()) == "unconfined") {
+      s.seccomp.kind = isolators::SeccompChoice::Kind::kUnconfined;
+    }
+  }
+  s.read_only_rootfs = json::get_bool(v, "read_only_rootfs");
+  s.sysctls = json::get_string_map(v, "sysctls");
+  if (v.HasMember("devices")) {
+    for (const auto& d : v["devices"].GetArray()) {
+      isolators::DeviceAllow a;
+      a.path = json::get_string(d, "path");
+      a.type = json::get_string(d, "type", "c")[0];
+      a.major = json::get_int(d, "major", -1);
+      a.minor = json::get_int(d, "minor", -1);
+      a.access = json::get_string(d, "access", "rwm");
+      s.devices.push_back(std::move(a));
+    }
+  }
+  if (v.HasMember("user_namespace")) s.user_namespace = v["user_namespace"].GetBool();
+  return s;
+}
+
 }  // namespace
 
 Result<TaskSpec> parse_task_spec(const std::string& json_text) {
@@ -232,6 +296,8 @@ Result<TaskSpec> parse_task_spec(const std::string& json_text) {
   for (const auto& k : json::get_string_array(doc, "kill_on"))
     if (k == "pids") s.policy.kill_on_pids = true;
   if (doc.HasMember("max_runtime_s")) s.policy.max_runtime_s = doc["max_runtime_s"].GetUint64();
+  if (doc.HasMember("security")) s.security = parse_security(doc["security"]);
+  BERTH_CHECK(isolators::check_security(s.security));
   return s;
 }
 
