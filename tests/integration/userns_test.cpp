@@ -123,6 +123,30 @@ TEST_F(UserNamespace, RootInTheTaskCannotReadAHostRootFile) {
   (void)fs::remove_tree(dir);
 }
 
+// The node's default is off here: the task's own choice turns it on (and a task that says
+// nothing runs as before, as host root).
+class PerTaskChoice : public ::testing::Test {
+ protected:
+  PerTaskChoice() : agent_(R"("userns": {"pool": "3000000000-3000131071"})") {}
+  void SetUp() override { ASSERT_TRUE(agent_.start().has_value()); }
+  std::string uid_map(const std::string& security) {
+    std::string id = agent_.run(spec(rootfs_.path(), {"sh", "-c", "cat /proc/self/uid_map"}, security));
+    agent_.wait(id);
+    std::istringstream in(agent_.logs(id));
+    std::string inside, outside, size;
+    in >> inside >> outside >> size;
+    return inside + " " + outside + " " + size;
+  }
+  BusyboxRootfs rootfs_;
+  Agent agent_;
+};
+
+TEST_F(PerTaskChoice, ATaskOptsInAndOthersKeepTheHostIds) {
+  EXPECT_EQ(uid_map(R"("security": {"user_namespace": true})"), "0 3000000000 65536");
+  EXPECT_EQ(uid_map(""), "0 0 4294967295");
+  EXPECT_EQ(uid_map(R"("security": {"user_namespace": false})"), "0 0 4294967295");
+}
+
 class SmallPool : public UserNamespace {
  protected:
   SmallPool() : UserNamespace(1) {}
