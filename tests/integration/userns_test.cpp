@@ -3,10 +3,12 @@
 // or chowned); what the task writes belongs to its range; ranges are held until the task is
 // removed, survive a kill -9 of berthd, and an exhausted pool is refused cleanly.
 #include <gtest/gtest.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstring>
 #include <sstream>
 #include <thread>
 
@@ -120,6 +122,28 @@ TEST_F(UserNamespace, RootInTheTaskCannotReadAHostRootFile) {
   EXPECT_EQ(out.find("host secret"), std::string::npos) << "root in the task read a host root file";
   EXPECT_NE(out.find("owner=65534"), std::string::npos) << out;  // host root is nobody there
   EXPECT_NE(agent_.logs(id, "?stream=stderr").find("Permission denied"), std::string::npos);
+  (void)fs::remove_tree(dir);
+}
+
+// A root file system on a file system without idmapped mounts (overlayfs itself here) is
+// refused with an error that says so; nothing is copied or chowned instead.
+TEST_F(UserNamespace, LayersThatCannotBeIdmappedAreRefusedNotCopied) {
+  std::string dir = make_temp_dir("berth-userns-noidmap");
+  for (const char* d : {"/upper", "/work", "/merged"}) ASSERT_TRUE(fs::mkdir_p(dir + d, 0755).has_value());
+  std::string opts = "lowerdir=" + rootfs_.path() + ",upperdir=" + dir + "/upper,workdir=" + dir + "/work";
+  ASSERT_EQ(::mount("overlay", (dir + "/merged").c_str(), "overlay", 0, opts.c_str()), 0) << std::strerror(errno);
+  auto r = agent_.launch(spec(dir + "/merged", {"true"}));
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_NE(r.body.find("cannot idmap image layer"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("does not copy or chown"), std::string::npos) << r.body;
+  auto doc = parse(r.body);
+  std::string id = doc["error"].HasMember("id") ? doc["error"]["id"].GetString() : "";
+  ASSERT_FALSE(id.empty()) << r.body;
+  EXPECT_STREQ(agent_.get(id)["state"].GetString(), "failed");
+  EXPECT_TRUE(entries(sandbox(id) + "/overlay/upper").empty());
+  EXPECT_TRUE(entries(dir + "/upper").empty());
+  agent_.request("DELETE", "/v1/containers/" + id);
+  EXPECT_EQ(::umount2((dir + "/merged").c_str(), MNT_DETACH), 0);
   (void)fs::remove_tree(dir);
 }
 
