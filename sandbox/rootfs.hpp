@@ -1,7 +1,7 @@
 // Builds the task's root file system inside its own (new, private) mount namespace and moves
 // into it. Steps, in order, each a function:
 //   make_mounts_private, mount_overlay (if the berth.overlay.* annotations are set),
-//   bind_root_to_itself, mount_proc, mount_sys, mount_dev, mount_spec_mounts,
+//   bind_root_to_itself (or, for a root built before clone, attach_prepared_root instead), mount_proc, mount_sys, mount_dev, mount_spec_mounts,
 //   mask_paths, make_paths_readonly, pivot_into_root, remount_root_readonly.
 // Invariants: runs only in the task's child, after CLONE_NEWNS; "/" is made rprivate first,
 // so no mount made here propagates to the host and all of them vanish with the namespace.
