@@ -38,22 +38,6 @@ Status write_map(pid_t pid, const char* file, const std::vector<OciIdMapping>& m
   return ok();
 }
 
-// The kernel's own words on a failed fsconfig/fsmount ("e overlayfs: ..."), read from the
-// fs context; empty when it left none.
-std::string fs_context_log(int fs_fd) {
-  std::string out;
-  char buf[512];
-  for (int i = 0; i < 8; ++i) {
-    ssize_t n = ::read(fs_fd, buf, sizeof(buf) - 1);
-    if (n <= 0) break;
-    buf[n] = '\0';
-    std::string line(buf, static_cast<size_t>(n));
-    while (!line.empty() && line.back() == '\n') line.pop_back();
-    out += (out.empty() ? "" : "; ") + line;
-  }
-  return out;
-}
-
 std::vector<std::string> split_lowerdirs(const std::string& lower) {
   std::vector<std::string> out;
   size_t start = 0;
@@ -87,46 +71,72 @@ Result<UniqueFd> idmapped_layer(const std::string& dir, int userns_fd) {
   return tree;
 }
 
-// Inside the private mount namespace: layers attached under a tmpfs on `scratch_path`, then
-// the overlay over them, created detached.
-Result<UniqueFd> make_overlay(const OciSpec& spec, int userns_fd, const std::string& scratch_path) {
-  const auto& a = spec.annotations;
-  std::vector<std::string> lowers = split_lowerdirs(a.at("berth.overlay.lowerdir"));
-  if (lowers.size() > kMaxLayers)
+struct Layers {
+  std::vector<std::string> dirs;  // the spec's lowerdirs, top first
+  std::vector<UniqueFd> idmapped;  // a detached idmapped clone of each
+};
+
+Result<Layers> idmapped_layers(const OciSpec& spec, int userns_fd) {
+  Layers l;
+  l.dirs = split_lowerdirs(spec.annotations.at("berth.overlay.lowerdir"));
+  if (l.dirs.size() > kMaxLayers)
     return make_error(Code::kInvalidArgument, "user_namespace: at most " + std::to_string(kMaxLayers) + " layers");
+  for (const auto& dir : l.dirs) {
+    BERTH_TRY(UniqueFd fd, idmapped_layer(dir, userns_fd));
+    l.idmapped.push_back(std::move(fd));
+  }
+  return l;
+}
+
+// Linux >= 6.15 builds the overlay from detached layers, one "lowerdir+" each (6.7), with no
+// mount namespace to make and tear down. An empty fd when this kernel refuses that form: the
+// caller takes the portable way, which reports any real error.
+UniqueFd overlay_from_detached_layers(const OciSpec& spec, const Layers& l) {
+  int fs_fd = ::fsopen("overlay", FSOPEN_CLOEXEC);
+  if (fs_fd < 0) return UniqueFd();
+  UniqueFd fsfd = UniqueFd::adopt(fs_fd);
+  auto set = [&](const char* key, const std::string& value) {
+    return ::fsconfig(fsfd.get(), FSCONFIG_SET_STRING, key, value.c_str(), 0) == 0;
+  };
+  for (const auto& fd : l.idmapped)
+    if (!set("lowerdir+", "/proc/self/fd/" + std::to_string(fd.get()))) return UniqueFd();
+  if (!set("upperdir", spec.annotations.at("berth.overlay.upperdir")) ||
+      !set("workdir", spec.annotations.at("berth.overlay.workdir")) ||
+      ::fsconfig(fsfd.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0)
+    return UniqueFd();
+  int m = ::fsmount(fsfd.get(), FSMOUNT_CLOEXEC, 0);
+  return m < 0 ? UniqueFd() : UniqueFd::adopt(m);
+}
+
+// The portable way, inside a private mount namespace (overlayfs before Linux 6.15 takes only
+// layers attached in the mounter's namespace): the layers attached under a tmpfs on
+// `scratch_path`, the overlay mounted beside them with relative lowerdirs (a page of options
+// holds hundreds), and a detached clone of it returned.
+Result<UniqueFd> overlay_in_private_namespace(const OciSpec& spec, const Layers& l, const std::string& scratch_path) {
   if (::mount("berth-idmap", scratch_path.c_str(), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=700,size=64k") != 0)
     return errno_error("mount the scratch tmpfs for idmapped layers on " + scratch_path);
   BERTH_TRY(UniqueFd scratch, fs::open_dir(scratch_path));
   std::string lowerdir;
-  for (size_t i = 0; i < lowers.size(); ++i) {
-    BERTH_TRY(UniqueFd layer, idmapped_layer(lowers[i], userns_fd));
+  for (size_t i = 0; i < l.idmapped.size(); ++i) {
     std::string name = std::to_string(i);
     if (::mkdirat(scratch.get(), name.c_str(), 0700) != 0) return errno_error("mkdir scratch " + name);
-    if (::move_mount(layer.get(), "", scratch.get(), name.c_str(), MOVE_MOUNT_F_EMPTY_PATH) != 0)
-      return errno_error("attach idmapped layer " + lowers[i]);
+    if (::move_mount(l.idmapped[i].get(), "", scratch.get(), name.c_str(), MOVE_MOUNT_F_EMPTY_PATH) != 0)
+      return errno_error("attach idmapped layer " + l.dirs[i]);
     lowerdir += (lowerdir.empty() ? "" : ":") + name;
   }
+  if (::mkdirat(scratch.get(), "root", 0700) != 0) return errno_error("mkdir scratch root");
   // Relative lowerdirs resolve from the working directory: the scratch tmpfs.
   if (::fchdir(scratch.get()) != 0) return errno_error("chdir to the scratch tmpfs");
-  int fs_fd = ::fsopen("overlay", FSOPEN_CLOEXEC);
-  if (fs_fd < 0) return errno_error("fsopen overlay");
-  UniqueFd fsfd = UniqueFd::adopt(fs_fd);
-  auto set = [&](const char* key, const std::string& value) -> Status {
-    if (::fsconfig(fsfd.get(), FSCONFIG_SET_STRING, key, value.c_str(), 0) == 0) return ok();
-    int err = errno;
-    return errno_error(err, std::string("overlay ") + key + "=" + value + ": " + fs_context_log(fsfd.get()));
-  };
-  BERTH_CHECK(set("lowerdir", lowerdir));
-  BERTH_CHECK(set("upperdir", a.at("berth.overlay.upperdir")));
-  BERTH_CHECK(set("workdir", a.at("berth.overlay.workdir")));
-  if (::fsconfig(fsfd.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0) {
+  std::string options = "lowerdir=" + lowerdir + ",upperdir=" + spec.annotations.at("berth.overlay.upperdir") +
+                        ",workdir=" + spec.annotations.at("berth.overlay.workdir");
+  if (::mount("overlay", "root", "overlay", 0, options.c_str()) != 0) {
     int err = errno;
     return Error{Code::kFailedPrecondition, err,
-                 "user_namespace: overlayfs refused idmapped layers (" + std::string(std::strerror(err)) + ": " +
-                     fs_context_log(fsfd.get()) + "); it takes them from Linux 5.19"};
+                 "user_namespace: overlayfs refused idmapped layers (" + std::string(std::strerror(err)) +
+                     "); it takes them from Linux 5.19"};
   }
-  int m = ::fsmount(fsfd.get(), FSMOUNT_CLOEXEC, 0);
-  if (m < 0) return errno_error("fsmount overlay");
+  int m = ::open_tree(AT_FDCWD, "root", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+  if (m < 0) return errno_error("detach the idmapped overlay (open_tree)");
   return UniqueFd::adopt(m);
 }
 
@@ -173,14 +183,17 @@ Result<UniqueFd> build_idmapped_root(const OciSpec& spec, int userns_fd) {
   BERTH_TRY(std::string options, overlay_options(spec));
   if (options.empty())
     return make_error(Code::kInvalidArgument, "user_namespace: the task has no overlay root to idmap");
+  BERTH_TRY(Layers layers, idmapped_layers(spec, userns_fd));
+  if (UniqueFd root = overlay_from_detached_layers(spec, layers)) return root;
   BERTH_TRY_CTX(UniqueFd own_ns, fs::open_at(AT_FDCWD, "/proc/self/ns/mnt", O_RDONLY), "idmapped root");
   BERTH_TRY_CTX(UniqueFd cwd, fs::open_at(AT_FDCWD, ".", O_PATH | O_DIRECTORY), "idmapped root");
   if (::unshare(CLONE_NEWNS) != 0) return errno_error("idmapped root: private mount namespace");
   Result<UniqueFd> root = make_error(Code::kInternal, "idmapped root: not built");
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) root = errno_error("idmapped root: make / rprivate");
-  else root = make_overlay(spec, userns_fd, spec.root_path);
-  // The scratch namespace (and its tmpfs) goes with the last reference: the overlay holds
-  // private clones of its layers. Staying in it would leave the shim in the wrong place.
+  else root = overlay_in_private_namespace(spec, layers, spec.root_path);
+  // The scratch namespace (its tmpfs, the attached layers) goes with its last reference: the
+  // detached overlay holds private clones of its layers. Staying in it would leave the shim
+  // in the wrong place.
   if (::setns(own_ns.get(), CLONE_NEWNS) != 0) return errno_error("idmapped root: return to the shim's mount namespace");
   if (::fchdir(cwd.get()) != 0) return errno_error("idmapped root: chdir back");
   return root;

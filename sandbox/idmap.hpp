@@ -5,11 +5,12 @@
 // How the root is built (build_idmapped_root, in the shim, as real root, before clone):
 //   1. a helper process in a throw-away user namespace with the task's maps gives the idmap
 //      (any user namespace with the same maps does; the task's own does not exist yet);
-//   2. in a private mount namespace of the shim: each lower layer is cloned (open_tree) and
-//      idmapped (mount_setattr MOUNT_ATTR_IDMAP), attached under a scratch tmpfs (overlayfs on
-//      Linux < 6.15 takes only layers attached in the mounter's namespace), and an overlay is
-//      created from them with fsopen/fsmount: a detached mount, owned by no namespace;
-//   3. the shim goes back to its own mount namespace; the task inherits the overlay's fd and
+//   2. each lower layer is cloned (open_tree) and idmapped (mount_setattr MOUNT_ATTR_IDMAP);
+//      the overlay over them is created detached: from the detached layers directly where the
+//      kernel takes them (Linux 6.15, "lowerdir+"), else in a private mount namespace of the
+//      shim, the layers attached under a scratch tmpfs, the overlay mounted beside them with
+//      relative lowerdirs and a detached clone of it kept (open_tree);
+//   3. the shim is back in its own mount namespace; the task inherits the overlay's fd and
 //      moves it onto its root (move_mount) inside its new user and mount namespaces.
 // The overlay is mounted by real root (so its trusted.overlay.* markers and copy-up work as
 // without a user namespace), while the task sees a layer file owned by host uid 0 as its own
