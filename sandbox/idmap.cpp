@@ -179,12 +179,14 @@ Result<UniqueFd> user_namespace_with_maps(const OciSpec& spec) {
   return fs::open_at(AT_FDCWD, "/proc/" + std::to_string(pid) + "/ns/user", O_RDONLY);
 }
 
-Result<UniqueFd> build_idmapped_root(const OciSpec& spec, int userns_fd) {
+Result<UniqueFd> build_idmapped_root(const OciSpec& spec, int userns_fd, bool detached_layers) {
   BERTH_TRY(std::string options, overlay_options(spec));
   if (options.empty())
     return make_error(Code::kInvalidArgument, "user_namespace: the task has no overlay root to idmap");
   BERTH_TRY(Layers layers, idmapped_layers(spec, userns_fd));
-  if (UniqueFd root = overlay_from_detached_layers(spec, layers)) return root;
+  if (detached_layers) {
+    if (UniqueFd root = overlay_from_detached_layers(spec, layers)) return root;
+  }
   BERTH_TRY_CTX(UniqueFd own_ns, fs::open_at(AT_FDCWD, "/proc/self/ns/mnt", O_RDONLY), "idmapped root");
   BERTH_TRY_CTX(UniqueFd cwd, fs::open_at(AT_FDCWD, ".", O_PATH | O_DIRECTORY), "idmapped root");
   if (::unshare(CLONE_NEWNS) != 0) return errno_error("idmapped root: private mount namespace");

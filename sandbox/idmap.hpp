@@ -39,8 +39,9 @@ Result<UniqueFd> user_namespace_with_maps(const OciSpec& spec);
 
 // The task's overlay (berth.overlay.* annotations) with each lower layer idmapped through
 // `userns_fd`, as a detached mount fd (O_CLOEXEC). kFailedPrecondition when the kernel or a
-// layer's file system cannot do it.
-Result<UniqueFd> build_idmapped_root(const OciSpec& spec, int userns_fd);
+// layer's file system cannot do it. `detached_layers` false skips the Linux 6.15 way (tests
+// of the portable one on a newer kernel).
+Result<UniqueFd> build_idmapped_root(const OciSpec& spec, int userns_fd, bool detached_layers = true);
 
 // The host id that `id` inside maps to, or nullopt when unmapped.
 std::optional<uint32_t> host_id(const std::vector<OciIdMapping>& maps, uint32_t id);

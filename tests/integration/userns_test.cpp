@@ -14,6 +14,7 @@
 
 #include "common/fs.hpp"
 #include "tests/integration/harness.hpp"
+#include "sandbox/idmap.hpp"
 #include "tests/integration/poll.hpp"
 
 namespace berth::testing {
@@ -214,6 +215,56 @@ TEST_F(TwoRangePool, ARunningTasksRangeStaysHeldAcrossAKill9) {
   auto refused = agent_.launch(spec(rootfs_.path(), {"true"}));
   EXPECT_EQ(refused.status, 503) << refused.body;
 }
+
+}  // namespace
+}  // namespace berth::testing
+
+namespace berth::testing {
+namespace {
+
+// The idmapped root of a 100-layer image, both ways the shim builds it: from detached layers
+// (Linux 6.15+) and the portable way (a private mount namespace; the only one before 6.15).
+// The merged view has every layer's file, owned by the mapped root, and the layers on disk
+// keep host root as owner.
+class IdmappedRoot : public ::testing::TestWithParam<bool> {};
+
+TEST_P(IdmappedRoot, AHundredLayersMergeIdmapped) {
+  ASSERT_EQ(::geteuid(), 0u) << "integration tests need root";
+  std::string dir = make_temp_dir("berth-idmap-layers");
+  sandbox::OciSpec spec;
+  std::string lower;
+  for (int i = 0; i < 100; ++i) {
+    std::string layer = dir + "/layers/layer-number-" + std::to_string(i);
+    ASSERT_TRUE(fs::mkdir_p(layer, 0755).has_value());
+    ASSERT_TRUE(fs::write_file_atomic(layer + "/file" + std::to_string(i), "x").has_value());
+    lower += (lower.empty() ? "" : ":") + layer;
+  }
+  for (const char* d : {"/upper", "/work", "/root"}) ASSERT_TRUE(fs::mkdir_p(dir + d, 0755).has_value());
+  spec.root_path = dir + "/root";
+  spec.annotations["berth.overlay.lowerdir"] = lower;
+  spec.annotations["berth.overlay.upperdir"] = dir + "/upper";
+  spec.annotations["berth.overlay.workdir"] = dir + "/work";
+  spec.uid_mappings = spec.gid_mappings = {{0, 3300000000u, 65536}};
+  auto userns = sandbox::user_namespace_with_maps(spec);
+  ASSERT_TRUE(userns.has_value()) << userns.error().message;
+  auto root = sandbox::build_idmapped_root(spec, userns->get(), GetParam());
+  ASSERT_TRUE(root.has_value()) << root.error().message;
+  for (int i : {0, 50, 99}) {
+    struct stat st {};
+    std::string name = "file" + std::to_string(i);
+    ASSERT_EQ(::fstatat(root->get(), name.c_str(), &st, 0), 0) << name << ": " << std::strerror(errno);
+    EXPECT_EQ(st.st_uid, 3300000000u) << name;
+    ASSERT_EQ(::stat((dir + "/layers/layer-number-" + std::to_string(i) + "/" + name).c_str(), &st), 0);
+    EXPECT_EQ(st.st_uid, 0u);
+  }
+  // The shim is back in its own mount namespace: nothing was mounted on the scratch dir here.
+  EXPECT_TRUE(entries(dir + "/root").empty());
+  root->reset();
+  (void)fs::remove_tree(dir);
+}
+
+INSTANTIATE_TEST_SUITE_P(BothWays, IdmappedRoot, ::testing::Values(true, false),
+                         [](const auto& info) { return info.param ? "DetachedLayers" : "PrivateNamespace"; });
 
 }  // namespace
 }  // namespace berth::testing
