@@ -83,7 +83,8 @@ std::string checkpoint_json(const ContainerRecord& r) {
       .kv("pid_start_time", r.pid_start_time).kv("kill_requested", r.kill_requested)
       .kv("kill_deadline_ms", r.kill_deadline_ms)
       .kv("limit_reason", r.limit_reason).kv("limit_message", r.limit_message)
-      .kv("bundle_dir", r.bundle_dir).kv("sandbox_dir", r.sandbox_dir).kv("cgroup", r.cgroup);
+      .kv("bundle_dir", r.bundle_dir).kv("sandbox_dir", r.sandbox_dir).kv("cgroup", r.cgroup)
+      .kv_strings("cgroups_v1", r.cgroups_v1);
   w.key("exit");
   if (r.exit) {
     const Termination& t = *r.exit;
@@ -135,6 +136,7 @@ Result<ContainerRecord> parse_checkpoint(const std::string& text) {
   r.bundle_dir = json::get_string(doc, "bundle_dir");
   r.sandbox_dir = json::get_string(doc, "sandbox_dir");
   r.cgroup = json::get_string(doc, "cgroup");
+  r.cgroups_v1 = json::get_string_array(doc, "cgroups_v1");
   if (doc.HasMember("exit") && doc["exit"].IsObject()) {
     const auto& e = doc["exit"];
     Termination t;

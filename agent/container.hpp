@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "agent/task_spec.hpp"
 #include "common/result.hpp"
@@ -64,6 +65,7 @@ struct ContainerRecord {
   std::string bundle_dir;   // <run_dir>/containers/<id>
   std::string sandbox_dir;  // <state_dir>/sandboxes/<id>
   std::string cgroup;       // <cgroup_root>/containers/<id>
+  std::vector<std::string> cgroups_v1;  // "ctrl,ctrl:/path" per v1 hierarchy (cgroups::V1Dir)
 };
 
 std::string termination_json(const Termination& t);

@@ -87,7 +87,7 @@ isolators::ContainerSpec isolator_spec(const ContainerRecord& rec) {
   s.resources = rec.spec.resources;
   s.policy = rec.spec.policy;
   s.security = rec.spec.security;
-  if (auto task = cgroups::TaskCgroups::open(rec.cgroup)) s.cgroups = std::move(task).value();
+  if (auto task = cgroups::TaskCgroups::open(rec.cgroup, rec.cgroups_v1)) s.cgroups = std::move(task).value();
   s.sandbox_dir = rec.sandbox_dir;
   for (const auto& v : rec.spec.volumes) s.volumes.push_back({v.host_path, v.container_path, v.read_only});
   return s;
@@ -162,6 +162,7 @@ Result<std::shared_ptr<Task>> Launcher::reserve(TaskSpec spec) {
   r.bundle_dir = config_.containers_run_dir() + "/" + r.id;
   r.sandbox_dir = config_.sandboxes_dir() + "/" + r.id;
   r.cgroup = cgroups_.tasks->path_of(r.id);
+  r.cgroups_v1 = cgroups_.tasks->v1_specs_of(r.id);
   table_.insert_locked(e);
   return e;
 }
@@ -245,7 +246,7 @@ Status Launcher::write_bundle(const ContainerRecord& rec, const Root& root,
   uint32_t max_files = rec.spec.log_max_files.value_or(config_.log_max_files);
   json::JsonWriter w;
   w.begin_object().kv("id", rec.id).kv("sandbox_dir", rec.sandbox_dir).kv("cgroup", rec.cgroup)
-      .kv("log_max_bytes", max_mb * 1024 * 1024).kv("log_max_files", max_files).end_object();
+      .kv_strings("cgroups_v1", rec.cgroups_v1).kv("log_max_bytes", max_mb * 1024 * 1024).kv("log_max_files", max_files).end_object();
   return fs::write_file_atomic(run.shim_config_path(), w.str(), 0600, fs::Durability::kVolatile);
 }
 

@@ -4,6 +4,7 @@
 
 #include <vector>
 
+#include "cgroups/hierarchies.hpp"
 #include "common/fs.hpp"
 #include "common/log.hpp"
 
@@ -20,7 +21,7 @@ bool is_at_or_below(const std::string& path, const std::string& dir) {
 // it, berthd moves itself into <root>/agent, a leaf, so every level from its old cgroup down
 // to <root>/containers can delegate controllers. Levels above berthd's own cgroup belong to
 // whoever manages it (systemd) and are left alone.
-Status adopt_cgroup_tree(NodeCgroups& node, const cgroups::Cgroup& root) {
+Status adopt_cgroup_tree(NodeCgroups& node, const cgroups::Cgroup& root, std::optional<cgroups::Cgroup>& tasks) {
   std::string own;
   BERTH_TRY(own, cgroups::own_cgroup());
   std::string own_path = node.mount + (own == "/" ? "" : own);
@@ -59,7 +60,49 @@ Status adopt_cgroup_tree(NodeCgroups& node, const cgroups::Cgroup& root) {
     if (j == std::string::npos) j = enabled.size();
     if (j > i) node.controllers.insert(enabled.substr(i, j - i));
   }
-  node.tasks.emplace(cgroups::TaskCgroupRoot::adopt(std::move(containers)));
+  tasks.emplace(std::move(containers));
+  return ok();
+}
+
+// berth's root relative to each hierarchy's mount: the configured root's path below the
+// cgroup2 mount, or berthd's own cgroup there + "/berth".
+Result<std::string> relative_root(const Config& config, const NodeCgroups& node, const cgroups::Hierarchy& h) {
+  if (config.cgroup_root.empty()) return h.own + "/berth";
+  if (!is_at_or_below(config.cgroup_root, node.mount) || config.cgroup_root == node.mount)
+    return make_error(Code::kInvalidArgument, "cgroup_root " + config.cgroup_root + " is not below the cgroup2 mount " +
+                                                  node.mount + "; give a path inside it");
+  return config.cgroup_root.substr(node.mount.size());
+}
+
+// The same root in every v1 hierarchy with a controller cgroup2 does not offer: its
+// containers/ directory joins the task root. A hierarchy berth cannot write is left out (its
+// controllers stay unusable and /v1/info says so).
+Status adopt_v1_hierarchies(NodeCgroups& node, const Config& config, const cgroups::Hierarchies& found,
+                            std::vector<cgroups::V1Dir>& parents) {
+  for (const auto& h : found.v1) {
+    std::set<std::string> wanted;
+    for (const auto& c : h.controllers)
+      if (!node.controllers.count(c)) wanted.insert(c);
+    if (wanted.empty()) continue;
+    BERTH_TRY(std::string rel, relative_root(config, node, h));
+    auto containers = [&]() -> Result<cgroups::Cgroup> {
+      BERTH_TRY(cgroups::Cgroup top, cgroups::Cgroup::open(h.mount, cgroups::Kind::kV1));
+      BERTH_TRY(cgroups::Cgroup root, top.create_descendant(rel));
+      return root.create_child("containers");
+    }();
+    if (!containers) {
+      log::warn("cgroup v1 " + h.name() + " at " + h.mount + " unusable: " + containers.error().message);
+      continue;
+    }
+    for (const auto& c : h.controllers) {
+      node.controllers.insert(c);
+      node.serving[c] = NodeCgroups::Serving{cgroups::Kind::kV1, h.mount, h.mount + rel};
+    }
+    if (h.controllers.count("memory") && !containers->has_file("memory.memsw.limit_in_bytes"))
+      node.notes.push_back("memory_swap_mb: swap is not limited (the kernel has no swap accounting)");
+    if (h.controllers.count("memory")) node.notes.push_back("memory_high_mb is a soft limit on cgroup v1");
+    parents.push_back(cgroups::V1Dir{h.controllers, std::move(containers).value()});
+  }
   return ok();
 }
 
@@ -78,7 +121,14 @@ Result<NodeCgroups> setup_node_cgroups(const Config& config) {
     node.root = node.mount + (own == "/" ? "" : own) + "/berth";
   }
   BERTH_TRY_CTX(cgroups::Cgroup root, cgroups::Cgroup::open_or_create(node.root), "cgroup root");
-  BERTH_CHECK_CTX(adopt_cgroup_tree(node, root), "cgroup root");
+  std::optional<cgroups::Cgroup> containers;
+  BERTH_CHECK_CTX(adopt_cgroup_tree(node, root, containers), "cgroup root");
+  for (const auto& c : node.controllers) node.serving[c] = NodeCgroups::Serving{cgroups::Kind::kV2, node.mount, node.root};
+  BERTH_TRY(std::string own, fs::read_file("/proc/self/cgroup"));
+  auto found = cgroups::parse_hierarchies(mountinfo, own);
+  std::vector<cgroups::V1Dir> v1;
+  BERTH_CHECK_CTX(adopt_v1_hierarchies(node, config, found, v1), "cgroup root");
+  node.tasks.emplace(cgroups::TaskCgroupRoot::adopt(std::move(*containers), std::move(v1)));
   return node;
 }
 

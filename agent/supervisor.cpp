@@ -190,7 +190,7 @@ void Supervisor::settle(const std::string& id, const std::string& lost_reason) {
   if (auto u = isolators_.usage(id)) {
     o.usage = *u;
   } else if (auto cg = tasks_.open(id)) {
-    if (auto s = cgroups::snapshot((*cg)->unified())) o.usage.cgroup = *s;
+    if (auto s = cgroups::snapshot(**cg)) o.usage.cgroup = *s;
   }
   std::optional<ContainerRecord> settled;
   {

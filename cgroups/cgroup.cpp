@@ -42,21 +42,28 @@ Result<std::string> own_cgroup() {
   return parse_own_cgroup(text);
 }
 
-Result<Cgroup> Cgroup::open(const std::string& path) {
+const char* kind_name(Kind k) { return k == Kind::kV1 ? "v1" : "v2"; }
+
+Result<Cgroup> Cgroup::open(const std::string& path, Kind kind) {
   BERTH_TRY(UniqueFd fd, fs::open_dir(path));
-  return Cgroup(std::move(fd), path);
+  return Cgroup(std::move(fd), path, kind);
 }
 
-Result<Cgroup> Cgroup::open_or_create(const std::string& path) {
+Result<Cgroup> Cgroup::open_or_create(const std::string& path, Kind kind) {
   BERTH_CHECK_CTX(fs::mkdir_p(path), "create cgroup");
-  return open(path);
+  return open(path, kind);
+}
+
+bool Cgroup::has_file(const char* name) const {
+  struct stat st {};
+  return ::fstatat(fd_.get(), name, &st, 0) == 0;
 }
 
 Result<Cgroup> Cgroup::child(const std::string& name) const {
   if (name.empty() || name.find('/') != std::string::npos || name == "." || name == "..")
     return make_error(Code::kInvalidArgument, "bad cgroup name '" + name + "'");
   BERTH_TRY(UniqueFd fd, fs::open_dir_nofollow(fd_.get(), name));
-  return Cgroup(std::move(fd), path_ + "/" + name);
+  return Cgroup(std::move(fd), path_ + "/" + name, kind_);
 }
 
 Result<Cgroup> Cgroup::create_child(const std::string& name) const {
@@ -64,7 +71,29 @@ Result<Cgroup> Cgroup::create_child(const std::string& name) const {
     return make_error(Code::kInvalidArgument, "bad cgroup name '" + name + "'");
   if (::mkdirat(fd_.get(), name.c_str(), 0755) != 0 && errno != EEXIST)
     return errno_error("create cgroup " + path_ + "/" + name);
-  return child(name);
+  BERTH_TRY(Cgroup c, child(name));
+  if (kind_ == Kind::kV1 && c.has_file("cpuset.cpus")) {
+    for (const char* f : {"cpuset.cpus", "cpuset.mems"}) {
+      BERTH_TRY(std::string mine, c.read(f));
+      if (mine.find_first_not_of(" \n") != std::string::npos) continue;
+      BERTH_TRY(std::string parents, read(f));
+      while (!parents.empty() && parents.back() == '\n') parents.pop_back();
+      BERTH_CHECK(c.write(f, parents));
+    }
+  }
+  return c;
+}
+
+Result<Cgroup> Cgroup::create_descendant(const std::string& rel) const {
+  BERTH_TRY(Cgroup at, open(path_, kind_));
+  std::istringstream in(rel);
+  std::string part;
+  while (std::getline(in, part, '/')) {
+    if (part.empty()) continue;
+    BERTH_TRY(Cgroup next, at.create_child(part));
+    at = std::move(next);
+  }
+  return at;
 }
 
 std::vector<std::string> Cgroup::children() const {
@@ -109,7 +138,33 @@ Status Cgroup::enable_controllers(const std::set<std::string>& names) const {
   return write("cgroup.subtree_control", v);
 }
 
+Result<bool> Cgroup::populated_v1() const {
+  // v1 has no cgroup.events: walk the directories (explicitly, bounded) for any process.
+  constexpr size_t kMaxDirs = 10000;
+  std::vector<std::string> todo = {""};
+  for (size_t seen = 0; !todo.empty(); ++seen) {
+    if (seen >= kMaxDirs)
+      return make_error(Code::kFailedPrecondition, "cgroup " + path_ + " has more than 10000 nested groups");
+    std::string rel = todo.back();
+    todo.pop_back();
+    auto dir = rel.empty() ? Cgroup::open(path_, kind_) : Cgroup::open(path_ + "/" + rel, kind_);
+    if (!dir) {
+      if (dir.error().sys_errno == ENOENT && !rel.empty()) continue;
+      return std::move(dir).error();
+    }
+    auto pids = dir->procs();
+    if (!pids) {
+      if (!rel.empty()) continue;
+      return std::move(pids).error();
+    }
+    if (!pids->empty()) return true;
+    for (const auto& c : dir->children()) todo.push_back(rel.empty() ? c : rel + "/" + c);
+  }
+  return false;
+}
+
 Result<bool> Cgroup::populated() const {
+  if (kind_ == Kind::kV1) return populated_v1();
   BERTH_TRY(std::string text, read("cgroup.events"));
   std::istringstream in(text);
   std::string key;
@@ -151,7 +206,7 @@ Status Cgroup::wait_empty(std::chrono::milliseconds timeout) const {
   // cgroup.events raises a modify event when "populated" changes; inotify wakes us for it.
   int ifd = ::inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
   UniqueFd inotify = UniqueFd::adopt(ifd);
-  if (inotify.valid()) {
+  if (inotify.valid() && kind_ == Kind::kV2) {
     std::string events = path_ + "/cgroup.events";
     ::inotify_add_watch(inotify.get(), events.c_str(), IN_MODIFY);
   }
@@ -162,7 +217,7 @@ Status Cgroup::wait_empty(std::chrono::milliseconds timeout) const {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0)
       return make_error(Code::kFailedPrecondition, "cgroup " + path_ + " still has processes");
-    if (inotify.valid()) {
+    if (inotify.valid() && kind_ == Kind::kV2) {
       struct pollfd pfd {inotify.get(), POLLIN, 0};
       ::poll(&pfd, 1, static_cast<int>(std::min<long>(left.count(), 100)));
       char buf[4096];

@@ -3,8 +3,15 @@
 // inotify IN_MODIFY on these files whenever a counter or state in them changes, so the agent
 // learns of a breach as it happens instead of polling.
 //
-// Single-threaded and non-blocking: fd() is an inotify fd to put into the agent's event loop
-// (poll/epoll/sd-event, readable when changes are pending); read_changes() drains it and says
+// cgroup v1 has no memory.events: an OOM there is announced through an eventfd registered
+// with cgroup.event_control against memory.oom_control, and reported as the same
+// Change{key, kMemoryEvents} (memory::events() reads the v1 counters). v1 pids.events raises
+// no inotify event at all (seen on 6.x kernels): v1 pids breaches are found by the agent's
+// limit tick instead.
+//
+// Single-threaded and non-blocking: fd() is an epoll fd holding the inotify fd and every
+// eventfd, to put into the agent's event loop (poll/epoll/sd-event, readable when changes are
+// pending); read_changes() drains them and says
 // which cgroup (by the caller's key) and which file changed. It reports *that* something
 // changed; the caller re-reads the file (memory::events, ...) for the new values, so merged
 // or lost notifications never lose a count.
@@ -20,6 +27,7 @@
 #include <vector>
 
 #include "cgroups/cgroup.hpp"
+#include "cgroups/task_cgroups.hpp"
 #include "common/result.hpp"
 #include "common/unique_fd.hpp"
 
@@ -39,12 +47,15 @@ class EventWatcher {
  public:
   static Result<EventWatcher> create();
 
-  int fd() const { return inotify_.get(); }
+  int fd() const { return epoll_.get(); }
 
   // Watches the event files of `cg` that exist (cgroup.events always; memory.events and
   // pids.events when those controllers are enabled). kAlreadyExists if `key` is watched.
   // Returns the files now watched.
   Result<std::vector<EventFile>> watch(const std::string& key, const Cgroup& cg);
+  // The same for a task's cgroups: cgroup.events of the unified directory, memory and pids
+  // events of the directories serving them (an eventfd for a v1 memory one).
+  Result<std::vector<EventFile>> watch(const std::string& key, const TaskCgroups& task);
   // Stops watching `key`; unknown keys are fine.
   void unwatch(const std::string& key);
   bool watching(const std::string& key) const { return keys_.count(key) != 0; }
@@ -58,10 +69,18 @@ class EventWatcher {
     std::string key;
     EventFile file;
   };
-  explicit EventWatcher(UniqueFd fd) : inotify_(std::move(fd)) {}
+  struct OomEventFd {
+    UniqueFd eventfd;
+    UniqueFd oom_control;  // must stay open while the eventfd is registered
+  };
+  EventWatcher(UniqueFd inotify, UniqueFd epoll) : inotify_(std::move(inotify)), epoll_(std::move(epoll)) {}
   void forget(int wd, const std::string& key);
+  Status add_inotify(const std::string& key, const Cgroup& cg, EventFile f);
+  Status add_oom_eventfd(const std::string& key, const Cgroup& v1_memory);
 
   UniqueFd inotify_;
+  UniqueFd epoll_;
+  std::map<std::string, OomEventFd> oom_fds_;
   std::map<int, std::vector<Target>> by_wd_;  // one inode may be watched under several keys
   std::map<std::string, std::vector<int>> keys_;
 };

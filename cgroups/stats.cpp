@@ -10,23 +10,26 @@ Status take(std::optional<T>& field, Result<T> r) {
 
 }  // namespace
 
-Result<Stats> snapshot(const Cgroup& cg) {
+Result<Stats> snapshot(const TaskCgroups& task) {
   Stats s;
-  BERTH_CHECK(take(s.memory_current, memory::current(cg)));
-  BERTH_CHECK(take(s.memory_peak, memory::peak(cg)));
-  BERTH_CHECK(take(s.memory_max, memory::max(cg)));
-  BERTH_CHECK(take(s.memory_high, memory::high(cg)));
-  BERTH_CHECK(take(s.memory_swap_max, memory::swap_max(cg)));
-  BERTH_CHECK(take(s.memory_events, memory::events(cg)));
-  BERTH_CHECK(take(s.cpu_stat, cpu::stat(cg)));
-  BERTH_CHECK(take(s.cpu_max, cpu::max(cg)));
-  BERTH_CHECK(take(s.cpu_weight, cpu::weight(cg)));
-  BERTH_CHECK(take(s.pids_current, pids::current(cg)));
-  BERTH_CHECK(take(s.pids_max, pids::max(cg)));
-  BERTH_CHECK(take(s.pids_events, pids::events(cg)));
-  BERTH_CHECK(take(s.cpu_pressure, pressure::read(cg, pressure::Resource::kCpu)));
-  BERTH_CHECK(take(s.memory_pressure, pressure::read(cg, pressure::Resource::kMemory)));
-  BERTH_CHECK(take(s.io_pressure, pressure::read(cg, pressure::Resource::kIo)));
+  const Cgroup& mem = task.for_controller("memory");
+  const Cgroup& cpu = task.for_controller("cpu");
+  const Cgroup& pid = task.for_controller("pids");
+  BERTH_CHECK(take(s.memory_current, memory::current(mem)));
+  BERTH_CHECK(take(s.memory_peak, memory::peak(mem)));
+  BERTH_CHECK(take(s.memory_max, memory::max(mem)));
+  BERTH_CHECK(take(s.memory_high, memory::high(mem)));
+  BERTH_CHECK(take(s.memory_swap_max, memory::swap_max(mem)));
+  BERTH_CHECK(take(s.memory_events, memory::events(mem)));
+  BERTH_CHECK(take(s.cpu_stat, cpu::stat(task)));
+  BERTH_CHECK(take(s.cpu_max, cpu::max(cpu)));
+  BERTH_CHECK(take(s.cpu_weight, cpu::weight(cpu)));
+  BERTH_CHECK(take(s.pids_current, pids::current(pid)));
+  BERTH_CHECK(take(s.pids_max, pids::max(pid)));
+  BERTH_CHECK(take(s.pids_events, pids::events(pid)));
+  BERTH_CHECK(take(s.cpu_pressure, pressure::read(cpu, pressure::Resource::kCpu)));
+  BERTH_CHECK(take(s.memory_pressure, pressure::read(mem, pressure::Resource::kMemory)));
+  BERTH_CHECK(take(s.io_pressure, pressure::read(task.for_controller("io"), pressure::Resource::kIo)));
   return s;
 }
 

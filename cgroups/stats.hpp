@@ -4,6 +4,8 @@
 // (memory.peak < 5.19) — so a snapshot works on hybrid hosts without cpu/memory/pids and says
 // plainly what it could not see. Any other read or parse error fails the snapshot.
 // Taken before a cgroup is removed, it is the usage part of a task's termination record.
+// PSI is read where the controller's directory is: on a v1 one there is none, so it is null
+// (unknown), never zero.
 // Stateless; thread-safe as far as the Cgroup is.
 #pragma once
 
@@ -16,6 +18,7 @@
 #include "cgroups/memory.hpp"
 #include "cgroups/pids.hpp"
 #include "cgroups/pressure.hpp"
+#include "cgroups/task_cgroups.hpp"
 #include "common/result.hpp"
 
 namespace berth::cgroups {
@@ -42,7 +45,8 @@ struct Stats {
   std::optional<pressure::Pressure> io_pressure;
 };
 
-Result<Stats> snapshot(const Cgroup& cg);
+// Each controller's values from the directory serving it (TaskCgroups::for_controller).
+Result<Stats> snapshot(const TaskCgroups& task);
 
 // Stores a read into `field`; a missing file (ENOENT: no such controller here; EOPNOTSUPP:
 // PSI compiled in but switched off) leaves it empty, any other error is returned.

@@ -1,7 +1,9 @@
 // TaskCgroups: the one owner of a task's cgroup directories — one per hierarchy that serves a
-// controller berth uses. Today that is the unified (v2) hierarchy only; issue 8 adds the v1
-// hierarchies (memory, cpu,cpuacct, pids, freezer, ...) here, behind the same methods, so
-// isolators, the shim and the agent never learn which hierarchy holds what.
+// controller berth uses: the unified (v2) one always, plus one per v1 hierarchy on hybrid and
+// v1 hosts (memory, cpu, cpuacct — or "cpu,cpuacct" —, pids, freezer, ...), behind the same
+// methods, so isolators, the shim and the agent never learn which hierarchy holds what.
+// A v1 directory is named for records and the shim as "ctrl1,ctrl2:/path" (the shape of a
+// /proc/<pid>/cgroup line), so a restarted berthd or a shim re-opens exactly those.
 //
 // TaskCgroupRoot is berth's parent of all task cgroups (…/berth/containers in each hierarchy):
 // it creates a task's directories before the task exists (the task is cloned straight into
@@ -19,6 +21,7 @@
 
 #include <chrono>
 #include <memory>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,20 +31,34 @@
 
 namespace berth::cgroups {
 
+// One v1 directory of a task (or of the root): the controllers its hierarchy holds.
+struct V1Dir {
+  std::set<std::string> controllers;
+  Cgroup cg;
+  std::string spec() const;  // "cpu,cpuacct:/sys/fs/cgroup/cpu,cpuacct/berth/containers/x"
+};
+// Parses a spec() back: kInvalidArgument on a malformed one.
+Result<std::pair<std::set<std::string>, std::string>> parse_v1_spec(const std::string& spec);
+
 class TaskCgroups {
  public:
-  // Adopts an existing task cgroup by its unified path (the shim, tests). kNotFound if gone.
-  static Result<std::shared_ptr<const TaskCgroups>> open(const std::string& unified_path);
+  // Adopts an existing task cgroup by its unified path and its v1 directories' specs (the
+  // shim, recovery, tests). kNotFound if the unified one is gone; a gone v1 one is skipped.
+  static Result<std::shared_ptr<const TaskCgroups>> open(const std::string& unified_path,
+                                                         const std::vector<std::string>& v1_specs = {});
 
   const std::string& id() const { return id_; }
   // The directory the task is cloned into (CLONE_INTO_CGROUP) and whose path is recorded.
   const Cgroup& unified() const { return unified_; }
   const std::string& path() const { return unified_.path(); }
   // The directory holding `controller` ("memory", "cpu", "pids", ...): where an isolator
-  // writes its limit files and reads its counters. The unified one until v1 backends exist.
+  // writes its limit files and reads its counters: the v1 directory whose hierarchy holds
+  // it, else the unified one.
   const Cgroup& for_controller(std::string_view controller) const;
+  const std::vector<V1Dir>& v1() const { return v1_; }
+  std::vector<std::string> v1_specs() const;
 
-  // Puts `pid` in the task's directories other than the unified one (none yet): the launcher
+  // Puts `pid` in the task's directories other than the unified one (the v1 ones): the launcher
   // calls it while the task is blocked, after cloning it into unified().
   Status join_other_hierarchies(pid_t pid) const;
   // Puts `pid` in every directory (the launcher's fallback where CLONE_INTO_CGROUP is refused).
@@ -59,21 +76,29 @@ class TaskCgroups {
 
  private:
   friend class TaskCgroupRoot;
-  TaskCgroups(std::string id, Cgroup unified) : id_(std::move(id)), unified_(std::move(unified)) {}
+  TaskCgroups(std::string id, Cgroup unified, std::vector<V1Dir> v1)
+      : id_(std::move(id)), unified_(std::move(unified)), v1_(std::move(v1)) {}
+  const Cgroup* freezer() const;
   std::string id_;
   Cgroup unified_;
+  std::vector<V1Dir> v1_;
 };
 
 class TaskCgroupRoot {
  public:
-  // The parent of every task cgroup, in each hierarchy (today: the unified one at `unified`).
+  // The parent of every task cgroup, in each hierarchy: the unified one at `unified`.
   static Result<TaskCgroupRoot> open_or_create(const std::string& unified_path);
-  // Adopts an already-open parent (the agent's containers cgroup).
-  static TaskCgroupRoot adopt(Cgroup unified) { return TaskCgroupRoot(std::move(unified)); }
+  // Adopts already-open parents (the agent's containers cgroup in each hierarchy).
+  static TaskCgroupRoot adopt(Cgroup unified, std::vector<V1Dir> v1 = {}) {
+    return TaskCgroupRoot(std::move(unified), std::move(v1));
+  }
 
   const std::string& path() const { return unified_.path(); }
+  const std::vector<V1Dir>& v1() const { return v1_; }
   // Where the task `id`'s unified directory is (for the checkpoint and the shim).
   std::string path_of(const std::string& id) const { return unified_.path() + "/" + id; }
+  // Its v1 directories, as TaskCgroups::open takes them.
+  std::vector<std::string> v1_specs_of(const std::string& id) const;
 
   // Creates the task's directory in every hierarchy (an existing one is reused).
   Result<std::shared_ptr<const TaskCgroups>> create(const std::string& id) const;
@@ -82,14 +107,16 @@ class TaskCgroupRoot {
   // Kills what still runs, waits up to `timeout` for it to go, removes every directory
   // (nested ones first). Unknown ids are fine. Bounded by kMaxRemoveEntries directories.
   Status remove(const std::string& id, std::chrono::milliseconds timeout) const;
-  // The ids that have a directory (for startup's orphan cleanup).
+  // The ids that have a directory in any hierarchy (for startup's orphan cleanup).
   std::vector<std::string> ids() const;
 
   static constexpr size_t kMaxRemoveEntries = 10000;
 
  private:
-  explicit TaskCgroupRoot(Cgroup unified) : unified_(std::move(unified)) {}
+  TaskCgroupRoot(Cgroup unified, std::vector<V1Dir> v1) : unified_(std::move(unified)), v1_(std::move(v1)) {}
+  Status remove_dir(const Cgroup& parent, const std::string& id, std::chrono::milliseconds timeout) const;
   Cgroup unified_;
+  std::vector<V1Dir> v1_;
 };
 
 }  // namespace berth::cgroups

@@ -79,7 +79,7 @@ void Registry::watch_locked(const ContainerId& id, const ContainerSpec& spec) {
   if (watcher_.watching(id) || !spec.cgroups) return;
   // A cgroup without event files (gone already) is simply not watched: its end is settled
   // from the shim's exit record and the counters read then.
-  (void)watcher_.watch(id, spec.cgroups->unified());
+  (void)watcher_.watch(id, *spec.cgroups);
 }
 
 Status Registry::recover(std::span<const ContainerState> known) {

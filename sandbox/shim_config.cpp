@@ -29,6 +29,16 @@ Result<ShimConfig> parse_shim_config(const std::string& json_text) {
       else if (s[0] != '/') return bad(key + ": must be an absolute path");
       else if (key == "sandbox_dir") { c.sandbox_dir = s; have_dir = true; }
       else { c.cgroup = s; have_cgroup = true; }
+    } else if (key == "cgroups_v1") {
+      if (!v.IsArray()) return bad("cgroups_v1: expected an array of strings");
+      for (const auto& e : v.GetArray()) {
+        if (!e.IsString()) return bad("cgroups_v1: expected an array of strings");
+        std::string s(e.GetString(), e.GetStringLength());
+        auto colon = s.find(':');
+        if (colon == std::string::npos || colon + 1 >= s.size() || s[colon + 1] != '/')
+          return bad("cgroups_v1: '" + s + "' is not \"controllers:/absolute/path\"");
+        c.cgroups_v1.push_back(std::move(s));
+      }
     } else if (key == "log_max_bytes") {
       if (!v.IsUint64()) return bad("log_max_bytes: expected a non-negative integer");
       c.log_max_bytes = v.GetUint64();
@@ -48,7 +58,7 @@ Result<ShimConfig> parse_shim_config(const std::string& json_text) {
 std::string to_json(const ShimConfig& c) {
   json::JsonWriter w;
   w.begin_object().kv("id", c.id).kv("sandbox_dir", c.sandbox_dir).kv("cgroup", c.cgroup)
-      .kv("log_max_bytes", static_cast<unsigned long long>(c.log_max_bytes))
+      .kv_strings("cgroups_v1", c.cgroups_v1).kv("log_max_bytes", static_cast<unsigned long long>(c.log_max_bytes))
       .kv("log_max_files", static_cast<unsigned>(c.log_max_files)).end_object();
   return w.str();
 }

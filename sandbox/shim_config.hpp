@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "common/result.hpp"
 
@@ -15,6 +16,7 @@ struct ShimConfig {
   std::string id;
   std::string sandbox_dir;   // absolute; stdout, stderr, exit.json live here
   std::string cgroup;        // absolute path of the task's cgroup v2 directory, already created
+  std::vector<std::string> cgroups_v1;  // its v1 directories, "ctrl,ctrl:/path" (joined before exec)
   uint64_t log_max_bytes = 10 * 1024 * 1024;
   uint32_t log_max_files = 3;
 };

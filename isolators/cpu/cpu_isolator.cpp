@@ -41,7 +41,7 @@ Result<Undo> CpuIsolator::update(const ContainerId& id, const Resources& r) {
   BERTH_CHECK(check_update(id, r));
   BERTH_TRY(auto* e, table_.get(id));
   std::vector<std::string> files;
-  if (r.cpus) files = {"cpu.max", "cpu.weight"};
+  if (r.cpus) files = cgroups::cpu::limit_files(e->cg());
   if (r.cpuset) files.push_back("cpuset.cpus");
   BERTH_TRY(Undo undo, snapshot_files(e->task, e->cg(), files));
   if (auto applied = apply(e->cg(), r); !applied) {
@@ -54,7 +54,7 @@ Result<Undo> CpuIsolator::update(const ContainerId& id, const Resources& r) {
 Result<Usage> CpuIsolator::usage(const ContainerId& id) {
   BERTH_TRY(auto* e, table_.get(id));
   Usage u;
-  BERTH_CHECK(cgroups::read_optional(u.cgroup.cpu_stat, cgroups::cpu::stat(e->cg())));
+  BERTH_CHECK(cgroups::read_optional(u.cgroup.cpu_stat, cgroups::cpu::stat(*e->task)));
   if (cpu_) {
     BERTH_CHECK(cgroups::read_optional(u.cgroup.cpu_max, cgroups::cpu::max(e->cg())));
     BERTH_CHECK(cgroups::read_optional(u.cgroup.cpu_weight, cgroups::cpu::weight(e->cg())));

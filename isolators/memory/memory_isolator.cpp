@@ -2,17 +2,11 @@
 
 #include "cgroups/pressure.hpp"
 #include "cgroups/stats.hpp"
-#include <sys/stat.h>
 
 namespace berth::isolators {
 namespace {
 
 constexpr uint64_t kMiB = 1024 * 1024;
-
-bool has_file(const cgroups::Cgroup& cg, const char* file) {
-  struct stat st {};
-  return ::fstatat(cg.fd(), file, &st, 0) == 0;
-}
 
 }  // namespace
 
@@ -22,8 +16,8 @@ Status MemoryIsolator::apply(const cgroups::Cgroup& cg, const Resources& r, bool
   if (!controller_) return make_error(Code::kFailedPrecondition, "the memory controller is not available");
   if (r.memory_high_mb) BERTH_CHECK(cgroups::memory::set_high(cg, *r.memory_high_mb * kMiB));
   if (r.memory_mb) BERTH_CHECK(cgroups::memory::set_max(cg, *r.memory_mb * kMiB));
-  // Without swap accounting (no memory.swap.max) there is no swap to limit.
-  if (has_file(cg, "memory.swap.max")) {
+  // Without swap accounting there is no swap to limit (/v1/info says so).
+  if (cgroups::memory::can_limit_swap(cg)) {
     if (r.memory_swap_mb) {
       BERTH_CHECK(cgroups::memory::set_swap_max(cg, *r.memory_swap_mb * kMiB));
     } else if (initial && r.memory_mb) {
@@ -62,11 +56,21 @@ Status MemoryIsolator::check_update(const ContainerId& id, const Resources& r) {
 Result<Undo> MemoryIsolator::update(const ContainerId& id, const Resources& r) {
   BERTH_CHECK(check_update(id, r));
   BERTH_TRY(auto* e, table_.get(id));
-  std::vector<std::string> files;
-  if (r.memory_high_mb) files.push_back("memory.high");
-  if (r.memory_mb) files.push_back("memory.max");
-  if (r.memory_swap_mb && has_file(e->cg(), "memory.swap.max")) files.push_back("memory.swap.max");
-  BERTH_TRY(Undo undo, snapshot_files(e->task, e->cg(), files));
+  // The undo sets the old limits back through memory::, which keeps the files' ordering
+  // rules (on v1 memsw must stay >= the limit, so raw text written back in a fixed order
+  // could be refused).
+  BERTH_TRY(cgroups::Limit old_high, cgroups::memory::high(e->cg()));
+  BERTH_TRY(cgroups::Limit old_max, cgroups::memory::max(e->cg()));
+  std::optional<cgroups::Limit> old_swap;
+  if (cgroups::memory::can_limit_swap(e->cg())) {
+    BERTH_TRY(old_swap, cgroups::memory::swap_max(e->cg()));
+  }
+  Undo undo = [task = e->task, dir = e->dir, old_high, old_max, old_swap]() -> Status {
+    BERTH_CHECK(cgroups::memory::set_high(*dir, old_high));
+    BERTH_CHECK(cgroups::memory::set_max(*dir, old_max));
+    if (old_swap) BERTH_CHECK(cgroups::memory::set_swap_max(*dir, *old_swap));
+    return ok();
+  };
   if (auto applied = apply(e->cg(), r, false); !applied) {
     (void)undo();
     return std::move(applied).error();

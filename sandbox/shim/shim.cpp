@@ -126,7 +126,7 @@ class Shim {
 
 Status Shim::setup() {
   BERTH_TRY_CTX(sandbox_, fs::open_dir(cfg_.sandbox_dir), "sandbox directory");
-  BERTH_TRY_CTX(cgroups_, cgroups::TaskCgroups::open(cfg_.cgroup), "task cgroup");
+  BERTH_TRY_CTX(cgroups_, cgroups::TaskCgroups::open(cfg_.cgroup, cfg_.cgroups_v1), "task cgroup");
   // Orphans of the task (its pid namespace's leftovers) are re-parented to us, not to berthd.
   if (::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0) return errno_error("become child subreaper");
   sigset_t mask;

@@ -28,7 +28,7 @@ TEST(Stats, FullSnapshot) {
   t.put("cpu.pressure", kPsi);
   t.put("memory.pressure", kPsi);
   t.put("io.pressure", kPsi);
-  auto s = snapshot(t.cgroup()).value();
+  auto s = snapshot(*TaskCgroups::open(t.path()).value()).value();
   EXPECT_EQ(s.memory_current, 100u);
   EXPECT_EQ(s.memory_peak, 200u);
   // Stats fields are optional<Limit>: compare the inner Limit, not the nested optional.
@@ -55,7 +55,7 @@ TEST(Stats, HybridHostWithoutControllers) {
   t.put("cpu.pressure", kPsi);
   t.put("memory.pressure", kPsi);
   t.put("io.pressure", kPsi);
-  auto s = snapshot(t.cgroup()).value();
+  auto s = snapshot(*TaskCgroups::open(t.path()).value()).value();
   EXPECT_FALSE(s.memory_current.has_value());
   EXPECT_FALSE(s.memory_max.has_value());
   EXPECT_FALSE(s.memory_events.has_value());
@@ -70,7 +70,7 @@ TEST(Stats, HybridHostWithoutControllers) {
 TEST(Stats, CorruptFileFailsTheSnapshot) {
   testing::FakeTree t;
   t.put("memory.events", "garbage\n");
-  auto r = snapshot(t.cgroup());
+  auto r = snapshot(*TaskCgroups::open(t.path()).value());
   ASSERT_FALSE(r.has_value());
   EXPECT_NE(r.error().message.find("memory.events"), std::string::npos) << r.error().message;
 }

@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "cgroups/cgroup.hpp"
+#include "cgroups/hierarchies.hpp"
 #include "common/fs.hpp"
 #include "common/json.hpp"
 
@@ -104,13 +105,40 @@ Agent::~Agent() {
     }
     stop();
   }
-  if (auto root = cgroups::Cgroup::open(cgroup_root_.substr(0, cgroup_root_.rfind('/')))) {
-    (void)root->remove_child(cgroup_root_.substr(cgroup_root_.rfind('/') + 1), std::chrono::seconds(5));
-    // The shared parent goes too once no other agent uses it.
-    ::rmdir(root->path().c_str());
+  for (const auto& path : cgroup_roots()) {
+    auto kind = path == cgroup_root_ ? cgroups::Kind::kV2 : cgroups::Kind::kV1;
+    if (auto root = cgroups::Cgroup::open(path.substr(0, path.rfind('/')), kind)) {
+      (void)root->remove_child(path.substr(path.rfind('/') + 1), std::chrono::seconds(5));
+      // The shared parent goes too once no other agent uses it.
+      ::rmdir(root->path().c_str());
+    }
   }
   reap_children();
   (void)fs::remove_tree(root_);
+}
+
+std::vector<std::string> Agent::cgroup_roots() const {
+  std::vector<std::string> out = {cgroup_root_};
+  auto mount = cgroups::find_cgroup2_mount();
+  auto found = cgroups::discover_hierarchies();
+  if (!mount || !found || cgroup_root_.rfind(*mount, 0) != 0) return out;
+  std::string rel = cgroup_root_.substr(mount->size());
+  for (const auto& h : found->v1) out.push_back(h.mount + rel);
+  return out;
+}
+
+std::vector<std::string> Agent::leftover_task_cgroups() const {
+  std::vector<std::string> out;
+  for (const auto& root : cgroup_roots()) {
+    auto names = fs::list_dir(root + "/containers");
+    if (!names) continue;
+    for (const auto& n : *names) {
+      struct stat st {};
+      if (::stat((root + "/containers/" + n).c_str(), &st) == 0 && S_ISDIR(st.st_mode))
+        out.push_back(root + "/containers/" + n);
+    }
+  }
+  return out;
 }
 
 Status Agent::start() {

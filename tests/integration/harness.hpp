@@ -65,6 +65,10 @@ class Agent {
   std::string run_dir() const { return root_ + "/run"; }
   std::string state_dir() const { return root_ + "/state"; }
   const std::string& cgroup_root() const { return cgroup_root_; }
+  // The same root in every hierarchy (the unified one first, then each v1 one this host has).
+  std::vector<std::string> cgroup_roots() const;
+  // Task directories left under <root>/containers in any hierarchy ("<root>/containers/<id>").
+  std::vector<std::string> leftover_task_cgroups() const;
   std::string log_text() const;
 
  private:

@@ -223,7 +223,7 @@ TEST_F(Lifecycle, BadSpecsGet400AndCreateNothing) {
   EXPECT_EQ(list["containers"].Size(), 0u);
   EXPECT_TRUE(entries(agent_.state_dir() + "/sandboxes").empty());
   EXPECT_TRUE(entries(agent_.run_dir() + "/containers").empty());
-  EXPECT_TRUE(subdirs(agent_.cgroup_root() + "/containers").empty());
+  EXPECT_TRUE(agent_.leftover_task_cgroups().empty());
 }
 
 TEST_F(Lifecycle, DuplicateNamesAreRefused) {

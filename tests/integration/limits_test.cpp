@@ -32,7 +32,7 @@ class Limits : public ::testing::Test {
     return agent_.run(spec(rootfs_.path(), command, extra));
   }
   bool no_task_cgroups() {
-    return poll_until([&] { return subdirs(agent_.cgroup_root() + "/containers").empty(); }, std::chrono::seconds(5));
+    return poll_until([&] { return agent_.leftover_task_cgroups().empty(); }, std::chrono::seconds(5));
   }
 
   BusyboxRootfs rootfs_;

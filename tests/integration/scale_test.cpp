@@ -24,7 +24,7 @@ class Scale : public ::testing::Test {
   void expect_nothing_left() {
     EXPECT_TRUE(entries(agent_.state_dir() + "/sandboxes").empty());
     EXPECT_TRUE(entries(agent_.run_dir() + "/containers").empty());
-    EXPECT_TRUE(subdirs(agent_.cgroup_root() + "/containers").empty());
+    EXPECT_TRUE(agent_.leftover_task_cgroups().empty());
     std::string mounts = fs::read_file("/proc/self/mountinfo").value_or("");
     EXPECT_EQ(mounts.find(agent_.root()), std::string::npos);
     // Shims are berthd's children; none may remain (zombies excluded: berthd reaps on SIGCHLD).
