@@ -4,9 +4,15 @@
 #include <linux/sched.h>
 #include <signal.h>
 #include <poll.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <map>
+#include <mutex>
 
 #include "agent/loop.hpp"
 #include "common/clock.hpp"
@@ -27,8 +33,46 @@ Result<UniqueFd> open_process(pid_t pid, unsigned long long start_time) {
   return pidfd;
 }
 
+namespace {
+
+constexpr unsigned kSeals = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE;
+
+Result<UniqueFd> seal_copy(const std::string& path) {
+  BERTH_TRY_CTX(UniqueFd file, fs::open_at(AT_FDCWD, path, O_RDONLY), "shim " + path);
+  struct stat st {};
+  if (::fstat(file.get(), &st) != 0) return errno_error("stat shim " + path);
+  int m = ::memfd_create("berth-shim", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (m < 0) return errno_error("memfd for the shim");
+  UniqueFd mem = UniqueFd::adopt(m);
+  for (off_t done = 0; done < st.st_size;) {
+    ssize_t n = ::sendfile(mem.get(), file.get(), nullptr, static_cast<size_t>(st.st_size - done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return errno_error("copy shim " + path + " into its memfd");
+    done += n;
+  }
+  if (::fchmod(mem.get(), 0555) != 0) return errno_error("chmod the shim's memfd");
+  if (::fcntl(mem.get(), F_ADD_SEALS, kSeals) != 0) return errno_error("seal the shim's memfd");
+  return mem;
+}
+
+// The sealed copy of `path`, made on first use.
+Result<int> sealed_shim(const std::string& path) {
+  static std::mutex mu;
+  static std::map<std::string, UniqueFd> copies;
+  std::lock_guard lk(mu);
+  auto it = copies.find(path);
+  if (it == copies.end()) {
+    BERTH_TRY(UniqueFd mem, seal_copy(path));
+    it = copies.emplace(path, std::move(mem)).first;
+  }
+  return it->second.get();
+}
+
+}  // namespace
+
 Result<ShimHandle> spawn_shim(const std::string& shim_path, const std::string& bundle_dir,
                               const std::string& shims_cgroup) {
+  BERTH_TRY(int image, sealed_shim(shim_path));
   int pipefd[2];
   if (::pipe2(pipefd, O_CLOEXEC) != 0) return errno_error("pipe");
   UniqueFd status_r = UniqueFd::adopt(pipefd[0]);
@@ -55,12 +99,16 @@ Result<ShimHandle> spawn_shim(const std::string& shim_path, const std::string& b
   if (pid == 0) {
     // Child of a threaded process: async-signal-safe calls only, on fds opened above.
     Loop::unblock_signals_in_child();
+    // Above 3 first, so the stdio and status dup2s below cannot close it.
+    int exe = ::fcntl(image, F_DUPFD_CLOEXEC, 4);
+    if (exe < 0) ::_exit(126);
     if (::dup2(devnull.get(), 0) < 0 || ::dup2(devnull.get(), 1) < 0 || ::dup2(log.get(), 2) < 0 ||
         ::dup2(status_w.get(), 3) < 0)
       ::_exit(126);
     ::fcntl(3, F_SETFD, 0);  // dup2 onto itself (the pipe already was fd 3) keeps O_CLOEXEC
-    ::syscall(SYS_close_range, 4U, ~0U, 0U);
-    ::execve(argv[0], const_cast<char* const*>(argv), const_cast<char* const*>(envp));
+    if (exe > 4) ::syscall(SYS_close_range, 4U, static_cast<unsigned>(exe - 1), 0U);
+    ::syscall(SYS_close_range, static_cast<unsigned>(exe + 1), ~0U, 0U);
+    ::syscall(SYS_execveat, exe, "", const_cast<char* const*>(argv), const_cast<char* const*>(envp), AT_EMPTY_PATH);
     static const char kMsg[] = "berth-shim: execve failed\n";
     (void)!::write(2, kMsg, sizeof(kMsg) - 1);
     ::_exit(127);

@@ -3,6 +3,13 @@
 // execve only makes async-signal-safe syscalls on fds opened beforehand. The shim's fd 3 is
 // the status pipe: one JSON line, {"pid":N,"start_time":T} once the task runs or
 // {"error":"..."} when the launch failed. berthd is a child subreaper and reaps shims.
+//
+// The shim is never executed from its file: berthd copies the file once (per path) into a
+// sealed memfd (no write, grow, shrink or further sealing) and every shim runs from that copy
+// (execveat AT_EMPTY_PATH). So /proc/<shim>/exe, and /proc/self/exe of the task's process
+// until its execve, name the sealed copy, never the host's binary: a task that reaches it
+// (CVE-2019-5736: "#!/proc/self/exe", or opening /proc/<pid>/exe) cannot write berth's files.
+// The copy is made under a mutex; spawn_shim is safe from several threads.
 #pragma once
 
 #include <sys/types.h>

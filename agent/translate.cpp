@@ -60,6 +60,7 @@ Result<sandbox::OciSpec> translate(const TaskSpec& spec, const std::string& id, 
   oci.mounts = add.mounts;
   oci.masked_paths = add.masked_paths;
   oci.readonly_paths = add.readonly_paths;
+  oci.devices = add.device_nodes;
   oci.sysctls = add.sysctls;
   oci.seccomp_bpf = add.seccomp_bpf;
   oci.create_runtime_hooks = add.hooks;

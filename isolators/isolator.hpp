@@ -20,7 +20,7 @@
 //     order: that table is the only place that lists isolators.
 //  3. Add it to the conformance suite's factory list (tests/isolators/conformance_test.cpp).
 //  A kind of addition the launcher does not apply yet is refused at prepare with
-//  kFailedPrecondition (device rules today), never ignored. State that must survive a berthd
+//  kFailedPrecondition, never ignored. State that must survive a berthd
 //  restart is re-derived in recover() from ContainerState (the checkpointed spec) or from the
 //  kernel (cgroup files, bind-mounted namespaces), not kept only in memory.
 //
@@ -49,6 +49,7 @@
 #include <string_view>
 #include <vector>
 
+#include "cgroups/devices.hpp"
 #include "cgroups/events.hpp"
 #include "cgroups/stats.hpp"
 #include "cgroups/task_cgroups.hpp"
@@ -113,14 +114,10 @@ struct Usage {
 // Copies the fields `from` has into `into`.
 void merge(Usage& into, const Usage& from);
 
-// A device the task may use (issue 9). No backend applies these yet: the Registry refuses
-// additions that carry any, with kFailedPrecondition.
-struct DeviceRule {
-  bool allow = true;
-  char type = 'c';  // 'c', 'b' or 'a'
-  int64_t major = -1, minor = -1;  // -1: any
-  std::string access = "rwm";
-};
+// A device rule (cgroups/devices.hpp): the Registry confines the task's cgroup to the merged
+// rules of every isolator before the task exists (an eBPF program on cgroup2, the v1 devices
+// controller where that is mounted), and releases them at cleanup.
+using DeviceRule = cgroups::DeviceRule;
 
 // What one isolator adds to the launch. Merged across isolators by the Registry.
 struct LaunchAdditions {
@@ -136,6 +133,7 @@ struct LaunchAdditions {
   std::vector<uint8_t> seccomp_bpf;             // struct sock_filter[]; empty: none
   bool no_new_privileges = false;               // any isolator asking turns it on
   std::vector<DeviceRule> devices;
+  std::vector<sandbox::OciDevice> device_nodes;  // made in the task's /dev
   std::vector<sandbox::OciHook> hooks;          // run with the task's pid before release
 };
 

@@ -33,6 +33,10 @@ Status AdditionsMerger::add(std::string_view who, const LaunchAdditions& a) {
     BERTH_CHECK(claim("mount at", m.destination, who));
     merged_.mounts.push_back(m);
   }
+  for (const auto& d : a.device_nodes) {
+    BERTH_CHECK(claim("device node", d.path, who));
+    merged_.device_nodes.push_back(d);
+  }
   for (const auto& [k, v] : a.env) {
     BERTH_CHECK(claim("env", k, who));
     merged_.env[k] = v;

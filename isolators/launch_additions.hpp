@@ -1,7 +1,7 @@
 // Merging the LaunchAdditions of the isolator table, in table order, into one.
 // Rules (a conflict is kInvalidArgument naming both isolators, so the operator knows which
 // two disagree; nothing is merged silently):
-//  - env keys, mount destinations, namespace types, rlimit types, sysctl names: at most one
+//  - env keys, mount destinations, device node paths, namespace types, rlimit types, sysctl names: at most one
 //    isolator may set each (also within one isolator: the second wins nothing);
 //  - a seccomp program, user namespace id mappings: at most one isolator each;
 //  - masked and read-only paths: the union, in order, each once;

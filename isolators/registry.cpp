@@ -1,6 +1,7 @@
 #include "isolators/registry.hpp"
 
 #include "isolators/cpu/cpu_isolator.hpp"
+#include "isolators/devices/devices_isolator.hpp"
 #include "isolators/disk/disk_isolator.hpp"
 #include "isolators/filesystem/sandbox_isolator.hpp"
 #include "isolators/launch_additions.hpp"
@@ -61,6 +62,7 @@ Result<std::unique_ptr<Registry>> Registry::create_default(const std::set<std::s
   table.push_back(std::make_unique<PidsIsolator>(controllers.count("pids") != 0));
   table.push_back(std::make_unique<DiskIsolator>());
   table.push_back(std::make_unique<MaxRuntimeIsolator>());
+  table.push_back(std::make_unique<DevicesIsolator>());
   return create(std::move(table));
 }
 
@@ -87,9 +89,18 @@ Status Registry::recover(std::span<const ContainerState> known) {
   for (auto& i : isolators_) BERTH_CHECK_CTX(i->recover(known), std::string("recover ") + std::string(i->name()));
   for (const auto& s : known) {
     known_.insert(s.id);
+    if (s.spec.cgroups) confined_[s.id] = s.spec.cgroups;
     watch_locked(s.id, s.spec);
   }
   return ok();
+}
+
+// A process of the task may outlive its main one until the cgroup is killed (after cleanup):
+// the rules stay until the cgroup is empty, and removing the cgroup frees them in any case.
+Status Registry::release_devices_locked(const cgroups::TaskCgroups& task) {
+  auto populated = task.populated();
+  if (!populated || *populated) return ok();
+  return cgroups::release_devices(task);
 }
 
 Status Registry::cleanup_locked(const ContainerId& id, size_t prepared) {
@@ -100,6 +111,11 @@ Status Registry::cleanup_locked(const ContainerId& id, size_t prepared) {
     if (!st && first) first = std::move(st).error().wrap("cleanup " + std::string(isolators_[n]->name()));
   }
   known_.erase(id);
+  if (auto c = confined_.find(id); c != confined_.end()) {
+    auto st = release_devices_locked(*c->second);
+    if (!st && first) first = std::move(st).error().wrap("cleanup device rules");
+    confined_.erase(c);
+  }
   return first;
 }
 
@@ -112,10 +128,14 @@ Result<LaunchAdditions> Registry::prepare_all_locked(const ContainerId& id, cons
     BERTH_TRY_CTX(LaunchAdditions a, isolators_[n]->prepare(id, spec), ctx);
     BERTH_CHECK_CTX(merger.add(isolators_[n]->name(), a), ctx);
   }
-  if (!merger.devices_from().empty())
-    return make_error(Code::kFailedPrecondition,
-                      "isolator " + merger.devices_from() +
-                          " asks for device rules, but this berthd has no device backend to enforce them yet");
+  if (!merger.devices_from().empty()) {
+    // One rule set per cgroup (one eBPF program, attached without override): the union.
+    if (!spec.cgroups)
+      return make_error(Code::kFailedPrecondition,
+                        "isolator " + merger.devices_from() + " asks for device rules, but the task has no cgroup");
+    BERTH_CHECK_CTX(cgroups::restrict_devices(*spec.cgroups, merger.merged().devices), "device rules");
+    confined_[id] = spec.cgroups;
+  }
   return merger.take();
 }
 

@@ -1,8 +1,8 @@
 // Registry: the ordered table of isolators berthd runs for every task. prepare() runs them in
 // order, merges their LaunchAdditions (rules in launch_additions.hpp) and returns the result
-// for translate(); if one fails, or the merge finds a conflict, or an isolator asks for
-// something no backend applies yet (device rules), it cleans up those already prepared in
-// reverse. cleanup() runs them in reverse, always all of them, and is idempotent and fine for
+// for translate(); it confines the task's cgroup to the merged device rules
+// (cgroups/devices.hpp) before the task exists; if one fails, or the merge finds a conflict,
+// or the device rules cannot be applied, it cleans up those already prepared in reverse. cleanup() runs them in reverse, always all of them, and is idempotent and fine for
 // unknown ids. update() is all or nothing: every isolator checks the update first, then each
 // applies it; if one still fails, the ones before it are undone (their previous values
 // written back) in reverse.
@@ -34,7 +34,8 @@ namespace berth::isolators {
 class Registry {
  public:
   // The standard table for a node whose task cgroups can use `controllers`: namespaces,
-  // security/userns, filesystem/sandbox, cpu, memory, pids, disk, max_runtime. The only list of isolators.
+  // security/userns, filesystem/sandbox, cpu, memory, pids, disk, max_runtime, devices. The only
+  // list of isolators.
   static Result<std::unique_ptr<Registry>> create_default(const std::set<std::string>& controllers,
                                                            const UserNamespaceConfig& userns = {});
   static Result<std::unique_ptr<Registry>> create(std::vector<std::unique_ptr<Isolator>> isolators);
@@ -56,6 +57,7 @@ class Registry {
   Registry(std::vector<std::unique_ptr<Isolator>> isolators, cgroups::EventWatcher watcher)
       : isolators_(std::move(isolators)), watcher_(std::move(watcher)) {}
   Status cleanup_locked(const ContainerId& id, size_t prepared);
+  Status release_devices_locked(const cgroups::TaskCgroups& task);
   void watch_locked(const ContainerId& id, const ContainerSpec& spec);
   Result<LaunchAdditions> prepare_all_locked(const ContainerId& id, const ContainerSpec& spec, size_t* prepared);
 
@@ -63,6 +65,8 @@ class Registry {
   std::vector<std::unique_ptr<Isolator>> isolators_;
   cgroups::EventWatcher watcher_;
   std::set<ContainerId> known_;
+  // Tasks whose cgroups hold device rules (or may, after recover): released at cleanup.
+  std::map<ContainerId, std::shared_ptr<const cgroups::TaskCgroups>> confined_;
 };
 
 }  // namespace berth::isolators

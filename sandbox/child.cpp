@@ -190,9 +190,14 @@ Status set_no_new_privs(const ChildPlan& plan) {
   return ok();
 }
 
-// After switch_user, so a directory the user may not enter fails here, as it would later.
+// After switch_user, so a directory the user may not enter fails here, as it would later;
+// after close_extra_fds, and resolved inside the new root with no magic links, so a
+// "/proc/self/fd/N" working directory cannot name a directory of the host (CVE-2024-21626).
 Status change_dir(const ChildPlan& plan) {
-  if (::chdir(plan.spec->cwd.c_str()) != 0) return errno_error("chdir \"" + plan.spec->cwd + "\"");
+  const std::string& cwd = plan.spec->cwd;
+  BERTH_TRY_CTX(UniqueFd root, fs::open_at(AT_FDCWD, "/", O_PATH | O_DIRECTORY), "chdir \"" + cwd + "\"");
+  BERTH_TRY_CTX(UniqueFd dir, fs::open_in_root(root.get(), cwd, O_PATH | O_DIRECTORY), "chdir \"" + cwd + "\"");
+  if (::fchdir(dir.get()) != 0) return errno_error("chdir \"" + cwd + "\"");
   return ok();
 }
 
@@ -268,7 +273,6 @@ void run_child(const ChildPlan& plan) {
     BERTH_CHECK(apply_rlimits(plan));
     BERTH_CHECK(switch_user(plan));
     BERTH_CHECK(set_no_new_privs(plan));
-    BERTH_CHECK(change_dir(plan));
     return ok();
   };
   auto done = steps();
@@ -276,6 +280,8 @@ void run_child(const ChildPlan& plan) {
   done = close_extra_fds(plan);
   if (!done) fail(plan.sync_fd, done.error());
   // From here the sync socket lives at kSyncFdAfterClose.
+  done = change_dir(plan);
+  if (!done) fail(kSyncFdAfterClose, done.error());
   done = install_seccomp(plan);
   if (!done) fail(kSyncFdAfterClose, done.error());
   exec_command(plan);

@@ -303,9 +303,40 @@ Status check_user_namespace(const OciSpec& spec) {
   return ok();
 }
 
+Status parse_device(const Value& v, OciSpec& spec) {
+  BERTH_CHECK(require_object(v, "linux.devices[]"));
+  BERTH_CHECK(only_keys(v, "linux.devices[]", {"path", "type", "major", "minor", "fileMode"}));
+  OciDevice d;
+  const Value* path = find(v, "path");
+  const Value* type = find(v, "type");
+  if (!path || !type) return bad("linux.devices[]", "needs path and type");
+  BERTH_TRY(d.path, get_str(*path, "linux.devices[].path"));
+  BERTH_TRY(std::string t, get_str(*type, "linux.devices[].type"));
+  if (d.path.rfind("/dev/", 0) != 0 || d.path.size() <= 5) return bad("linux.devices[].path", "must be under /dev/");
+  if (t != "c" && t != "b") return bad("linux.devices[].type", "must be \"c\" or \"b\"");
+  d.type = t[0];
+  for (auto [key, into] : {std::pair{"major", &d.major}, std::pair{"minor", &d.minor}}) {
+    const Value* n = find(v, key);
+    if (!n || !n->IsInt64() || n->GetInt64() < 0) return bad(std::string("linux.devices[].") + key, "expected a number >= 0");
+    *into = n->GetInt64();
+  }
+  if (const Value* m = find(v, "fileMode")) {
+    if (!m->IsUint() || m->GetUint() > 07777) return bad("linux.devices[].fileMode", "expected a mode up to 07777");
+    d.file_mode = m->GetUint();
+  }
+  spec.devices.push_back(std::move(d));
+  return ok();
+}
+
+Status parse_devices(const Value& v, OciSpec& spec) {
+  if (!v.IsArray()) return bad("linux.devices", "expected an array");
+  for (const auto& d : v.GetArray()) BERTH_CHECK(parse_device(d, spec));
+  return ok();
+}
+
 Status parse_linux(const Value& v, OciSpec& spec) {
   BERTH_CHECK(require_object(v, "linux"));
-  BERTH_CHECK(only_keys(v, "linux", {"namespaces", "uidMappings", "gidMappings", "maskedPaths", "readonlyPaths", "sysctl"}));
+  BERTH_CHECK(only_keys(v, "linux", {"namespaces", "uidMappings", "gidMappings", "maskedPaths", "readonlyPaths", "sysctl", "devices"}));
   if (auto* m = find(v, "uidMappings")) BERTH_CHECK(parse_id_mappings(*m, "linux.uidMappings", spec.uid_mappings));
   if (auto* m = find(v, "gidMappings")) BERTH_CHECK(parse_id_mappings(*m, "linux.gidMappings", spec.gid_mappings));
   if (auto* ns = find(v, "namespaces")) {
@@ -315,6 +346,7 @@ Status parse_linux(const Value& v, OciSpec& spec) {
   if (auto* m = find(v, "maskedPaths")) { BERTH_TRY(spec.masked_paths, get_strs(*m, "linux.maskedPaths")); }
   if (auto* m = find(v, "readonlyPaths")) { BERTH_TRY(spec.readonly_paths, get_strs(*m, "linux.readonlyPaths")); }
   if (auto* m = find(v, "sysctl")) BERTH_CHECK(parse_sysctls(*m, spec));
+  if (auto* m = find(v, "devices")) BERTH_CHECK(parse_devices(*m, spec));
   for (const auto* list : {&spec.masked_paths, &spec.readonly_paths})
     for (const auto& p : *list)
       if (p.empty() || p[0] != '/') return bad("linux", "masked and read-only paths must be absolute: \"" + p + "\"");
@@ -421,6 +453,13 @@ std::string to_json(const OciSpec& spec) {
   w.kv_map("sysctl", spec.sysctls);
   w.kv_strings("maskedPaths", spec.masked_paths);
   w.kv_strings("readonlyPaths", spec.readonly_paths);
+  if (!spec.devices.empty()) {
+    w.key("devices").begin_array();
+    for (const auto& d : spec.devices)
+      w.begin_object().kv("path", d.path).kv("type", std::string(1, d.type)).kv("major", d.major)
+          .kv("minor", d.minor).kv("fileMode", static_cast<unsigned>(d.file_mode)).end_object();
+    w.end_array();
+  }
   w.end_object();
   std::map<std::string, std::string> annotations = spec.annotations;
   if (!spec.seccomp_bpf.empty()) annotations[kSeccompAnnotation] = to_hex(spec.seccomp_bpf);

@@ -64,6 +64,17 @@ struct OciIdMapping {
   bool operator==(const OciIdMapping&) const = default;
 };
 
+// A device node created in the task's /dev (OCI linux.devices): "c" or "b", mode 0666 unless
+// file_mode says otherwise. The launcher makes it with mknod, or binds the host's node where
+// it may not mknod.
+struct OciDevice {
+  std::string path;  // "/dev/fuse"
+  char type = 'c';
+  int64_t major = 0, minor = 0;
+  uint32_t file_mode = 0666;
+  bool operator==(const OciDevice&) const = default;
+};
+
 struct OciSpec {
   std::string oci_version = "1.0.2";
   // process
@@ -87,6 +98,7 @@ struct OciSpec {
   std::vector<OciIdMapping> gid_mappings;
   std::vector<std::string> masked_paths;
   std::vector<std::string> readonly_paths;
+  std::vector<OciDevice> devices;  // linux.devices
   std::map<std::string, std::string> sysctls;  // "net.ipv4.ip_forward" -> "1", in the task's namespaces
   // A compiled seccomp filter (struct sock_filter[], host byte order), installed last before
   // execve. berth's extension: carried as hex in the "berth.seccomp.bpf" annotation, since the

@@ -94,7 +94,28 @@ Status make_device(int root, int dev, const DeviceNode& d) {
   return do_mount(where.c_str(), fd_path(at.get()), nullptr, MS_BIND, nullptr, where);
 }
 
-Status mount_dev(int root) {
+// A node the spec asks for (linux.devices), beneath the fresh /dev: created relative to fds,
+// never by a path the image could redirect.
+Status make_spec_device(int root, int dev, const OciDevice& d) {
+  auto parts = fs::split_path(d.path.substr(std::string_view("/dev/").size()));
+  if (parts.empty() || std::find(parts.begin(), parts.end(), "..") != parts.end())
+    return make_error(Code::kInvalidArgument, "device " + d.path + ": not a path under /dev/");
+  std::string name = parts.back();
+  parts.pop_back();
+  BERTH_TRY_CTX(UniqueFd parent, fs::mkdir_p_beneath(dev, fs::join_path(parts, parts.size()), 0755, {fs::Confine::kBeneath, true}),
+                "device " + d.path);
+  mode_t kind = d.type == 'b' ? S_IFBLK : S_IFCHR;
+  auto rdev = makedev(static_cast<unsigned>(d.major), static_cast<unsigned>(d.minor));
+  if (::mknodat(parent.get(), name.c_str(), kind | d.file_mode, rdev) == 0) {
+    if (::fchmodat(parent.get(), name.c_str(), d.file_mode, 0) != 0) return errno_error("chmod " + d.path);  // umask
+    return ok();
+  }
+  if (errno != EPERM) return errno_error("mknod " + d.path);
+  BERTH_TRY(UniqueFd at, ensure_in_root(root, d.path, NodeKind::kFile));
+  return do_mount(d.path.c_str(), fd_path(at.get()), nullptr, MS_BIND, nullptr, d.path);
+}
+
+Status mount_dev(int root, const OciSpec& spec) {
   BERTH_TRY_CTX(UniqueFd at, ensure_in_root(root, "dev", NodeKind::kDirectory), "mount /dev");
   BERTH_CHECK(do_mount("tmpfs", fd_path(at.get()), "tmpfs", MS_NOSUID | MS_STRICTATIME,
                        "mode=755,size=65536k", "tmpfs on /dev"));
@@ -121,6 +142,7 @@ Status mount_dev(int root) {
   };
   for (const auto& l : kLinks)
     if (::symlinkat(l.target, dev.get(), l.name) != 0) return errno_error(std::string("symlink /dev/") + l.name);
+  for (const auto& d : spec.devices) BERTH_CHECK(make_spec_device(root, dev.get(), d));
   return ok();
 }
 
@@ -277,7 +299,7 @@ Status prepare_root(const OciSpec& spec, const PreparedRoot& prepared) {
   }
   BERTH_CHECK(mount_proc(root.get()));
   BERTH_CHECK(mount_sys(root.get()));
-  BERTH_CHECK(mount_dev(root.get()));
+  BERTH_CHECK(mount_dev(root.get(), spec));
   BERTH_CHECK(mount_spec_mounts(root.get(), spec));
   BERTH_CHECK(mask_paths(root.get(), spec));
   BERTH_CHECK(make_paths_readonly(root.get(), spec));

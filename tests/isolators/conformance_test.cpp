@@ -11,6 +11,7 @@
 #include "common/clock.hpp"
 #include "common/fs.hpp"
 #include "isolators/cpu/cpu_isolator.hpp"
+#include "isolators/devices/devices_isolator.hpp"
 #include "isolators/disk/disk_isolator.hpp"
 #include "isolators/filesystem/sandbox_isolator.hpp"
 #include "isolators/max_runtime/max_runtime_isolator.hpp"
@@ -47,6 +48,8 @@ void seed(const FakeTree& t) {
   t.put("pids.max", "max\n");
   t.put("pids.current", "1\n");
   t.put("pids.events", "max 0\n");
+  t.put("devices.allow", "");  // the v1 devices controller's files (cgroups/devices.hpp)
+  t.put("devices.deny", "");
   for (const char* p : {"cpu.pressure", "memory.pressure", "io.pressure"})
     t.put(p, "some avg10=0.00 avg60=0.00 avg300=0.00 total=0\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n");
 }
@@ -140,7 +143,8 @@ INSTANTIATE_TEST_SUITE_P(
                                 UserNamespaceConfig on;
                                 on.default_on = true;
                                 return std::unique_ptr<Isolator>(UserNamespaceIsolator::create(on).value());
-                              }}),
+                              }},
+                      Factory{"devices", [] { return std::make_unique<DevicesIsolator>(); }}),
     [](const auto& info) { return std::string(info.param.name); });
 
 class Limits : public Conformance {};

@@ -44,7 +44,8 @@ class Adder : public Isolator {
   LaunchAdditions add_;
 };
 
-Result<LaunchAdditions> prepare_with(std::vector<LaunchAdditions> adds, std::vector<Adder*>* out = nullptr) {
+Result<LaunchAdditions> prepare_with(std::vector<LaunchAdditions> adds, std::vector<Adder*>* out = nullptr,
+                                     const ContainerSpec& spec = {}) {
   std::vector<std::unique_ptr<Isolator>> table;
   char n = 'a';
   for (auto& a : adds) {
@@ -54,7 +55,7 @@ Result<LaunchAdditions> prepare_with(std::vector<LaunchAdditions> adds, std::vec
   }
   static std::vector<std::unique_ptr<Registry>> keep;  // the isolators outlive the call
   keep.push_back(Registry::create(std::move(table)).value());
-  return keep.back()->prepare("t1", ContainerSpec{});
+  return keep.back()->prepare("t1", spec);
 }
 
 TEST(Merge, TakesEveryKindInIsolatorOrder) {
@@ -112,7 +113,7 @@ TEST(Merge, TheSameKeyFromTwoIsolatorsIsAnErrorNamingBothAndUndoesThePrepare) {
   }
 }
 
-TEST(Merge, DeviceRulesWithoutABackendAreRefusedNotIgnored) {
+TEST(Merge, DeviceRulesWithoutACgroupAreRefusedNotIgnored) {
   LaunchAdditions dev;
   dev.devices.push_back(DeviceRule{true, 'c', 1, 3, "rwm"});
   std::vector<Adder*> isos;
@@ -121,6 +122,40 @@ TEST(Merge, DeviceRulesWithoutABackendAreRefusedNotIgnored) {
   EXPECT_EQ(m.error().code, Code::kFailedPrecondition);
   EXPECT_NE(m.error().message.find("isolator b asks for device rules"), std::string::npos) << m.error().message;
   EXPECT_TRUE(isos[0]->cleaned_ && isos[1]->cleaned_);
+}
+
+// The rules of every isolator, in table order, confine the task's cgroup before prepare
+// returns (here a v1 devices directory: deny all, then one write per rule).
+TEST(Merge, DeviceRulesOfEveryIsolatorReachTheTaskCgroup) {
+  FakeTree cg;
+  cg.put("cgroup.events", "populated 0\n");
+  cg.put("devices.allow", "");
+  cg.put("devices.deny", "");
+  ContainerSpec spec;
+  spec.cgroups = cgroups::TaskCgroups::open(cg.path()).value();
+  LaunchAdditions a, b;
+  a.devices.push_back(DeviceRule{true, 'c', 1, 3, "rwm"});
+  b.devices.push_back(DeviceRule{true, 'b', 8, -1, "r"});
+  auto m = prepare_with({a, b}, nullptr, spec);
+  ASSERT_TRUE(m.has_value()) << m.error().message;
+  EXPECT_EQ(m->devices.size(), 2u);
+  EXPECT_EQ(cg.get("devices.deny"), "a");
+  EXPECT_EQ(cg.get("devices.allow"), "b 8:* r");  // the last rule written
+}
+
+TEST(Merge, AnUnusableDeviceRuleIsRefusedWithWhatToChange) {
+  FakeTree cg;
+  cg.put("devices.allow", "");
+  cg.put("devices.deny", "");
+  ContainerSpec spec;
+  spec.cgroups = cgroups::TaskCgroups::open(cg.path()).value();
+  LaunchAdditions a;
+  a.devices.push_back(DeviceRule{true, 'x', 1, 3, "rwq"});
+  auto m = prepare_with({a}, nullptr, spec);
+  ASSERT_FALSE(m.has_value());
+  EXPECT_EQ(m.error().code, Code::kInvalidArgument);
+  EXPECT_NE(m.error().message.find("type must be"), std::string::npos) << m.error().message;
+  EXPECT_EQ(cg.get("devices.deny"), "") << "nothing written";
 }
 
 class Update : public ::testing::Test {

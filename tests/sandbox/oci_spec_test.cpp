@@ -87,6 +87,19 @@ TEST(OciSpec, UserNamespaceMapsRoundTrip) {
   EXPECT_EQ(again->gid_mappings, r->gid_mappings);
 }
 
+TEST(OciSpec, DeviceNodesRoundTrip) {
+  auto r = parse_oci_spec(R"({"ociVersion": "1.0.2", "process": {"args": ["true"]}, "root": {"path": "/r"},
+      "linux": {"devices": [{"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229},
+                            {"path": "/dev/net/tun", "type": "c", "major": 10, "minor": 200, "fileMode": 384}]}})");
+  ASSERT_TRUE(r.has_value()) << r.error().message;
+  ASSERT_EQ(r->devices.size(), 2u);
+  EXPECT_EQ(r->devices[0], (OciDevice{"/dev/fuse", 'c', 10, 229, 0666}));
+  EXPECT_EQ(r->devices[1].file_mode, 0600u);
+  auto again = parse_oci_spec(to_json(*r));
+  ASSERT_TRUE(again.has_value()) << again.error().message;
+  EXPECT_EQ(again->devices, r->devices);
+}
+
 TEST(OciSpec, MinimalSpecGetsDefaults) {
   auto r = parse_oci_spec(R"({"ociVersion": "1.0.0", "process": {"args": ["true"]}, "root": {"path": "/r"}})");
   ASSERT_TRUE(r.has_value()) << r.error().message;
@@ -150,6 +163,9 @@ INSTANTIATE_TEST_SUITE_P(
         Rejection{SPEC(R"({"args": ["x"]})", R"(, "linux": {"namespaces": [{"type": "pid"}, {"type": "pid"}]})"), "given twice"},
         Rejection{SPEC(R"({"args": ["x"]})", R"(, "linux": {"seccomp": {}})"), "linux.seccomp: unsupported"},
         Rejection{SPEC(R"({"args": ["x"]})", R"(, "linux": {"maskedPaths": ["proc/kcore"]})"), "must be absolute"},
+        Rejection{SPEC(R"({"args": ["x"]})", R"(, "linux": {"devices": [{"path": "/etc/x", "type": "c", "major": 1, "minor": 3}]})"), "must be under /dev/"},
+        Rejection{SPEC(R"({"args": ["x"]})", R"(, "linux": {"devices": [{"path": "/dev/x", "type": "p", "major": 1, "minor": 3}]})"), "must be \"c\" or \"b\""},
+        Rejection{SPEC(R"({"args": ["x"]})", R"(, "linux": {"devices": [{"path": "/dev/x", "type": "c", "minor": 3}]})"), "linux.devices[].major"},
         Rejection{SPEC(R"({"args": ["x"]})", R"(, "hostname": "h")"), "needs a \"uts\" namespace"},
         Rejection{SPEC(R"({"args": ["x"]})", R"(, "annotations": {"a": 1})"), "annotations.a: expected a string"},
         Rejection{SPEC(R"({"args": ["x"]})", R"(, "mounts": [], "mounts": [])"), "mounts: given twice"},
