@@ -113,6 +113,14 @@ $(BUILD)/tests/%_test: $$(patsubst $$(PERCENT).cpp,$(BUILD)/$$(PERCENT).o,$$(wil
 	@mkdir -p $(dir $@)
 	$(CXX) $(LDFLAGS) -o $@ $(filter-out %.a,$^) $(filter %.a,$^) $(GTEST_LIBS) $(PKG_LIBS) -pthread
 
+# The confinement probe run inside test tasks (tests/fixtures/probe.c): static, so it needs
+# nothing from the test rootfs; never sanitized (it runs under the task's seccomp filter).
+PROBE := $(BUILD)/probe
+$(PROBE): tests/fixtures/probe.c
+	@mkdir -p $(dir $@)
+	gcc -static -O2 -Wall -Wextra -Werror -o $@ $<
+$(INTEG_TEST): | $(PROBE)
+
 # A sanitizer build runs each test command through tests/sanitizers/run.sh: every process the
 # command starts (the test, berthd, the CLI) writes its report to a file, and any report fails
 # the command, also from a process nobody waits for (berthd's leak check at exit).

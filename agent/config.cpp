@@ -72,6 +72,22 @@ constexpr const char* kConfigSchema = R"({
         "ratio_after_mb": {"type": "integer", "minimum": 0, "maximum": 1048576},
         "min_free_mb": {"type": "integer", "minimum": 0, "maximum": 1048576}
       }
+    },
+    "network": {
+      "type": "object", "additionalProperties": false,
+      "properties": {
+        "default_mode": {"enum": ["none", "host"]},
+        "bridge": {
+          "type": "object", "additionalProperties": false,
+          "properties": {
+            "name": {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,15}$",
+                     "description": "a link name of 1 to 15 letters, digits, '_', '.', '-'"},
+            "subnet": {"type": "string"},
+            "mtu": {"type": "integer", "minimum": 576, "maximum": 65535},
+            "dns": {"type": "array", "items": {"type": "string"}}
+          }
+        }
+      }
     }
   }
 })";
@@ -113,6 +129,24 @@ Status parse_userns(const rapidjson::Value& u, Config& c) {
   if (n.range_size > n.pool_count)
     return make_error(Code::kInvalidArgument, "config: userns: the pool holds " + std::to_string(n.pool_count) +
                                                   " ids, fewer than one range of range_size " + std::to_string(n.range_size));
+  return ok();
+}
+
+Status parse_network(const rapidjson::Value& n, isolators::NetworkConfig& out) {
+  if (n.HasMember("default_mode")) {
+    BERTH_TRY(out.default_mode, isolators::parse_network_mode(n["default_mode"].GetString(), "/network/default_mode"));
+  }
+  if (!n.HasMember("bridge")) return ok();
+  const auto& b = n["bridge"];
+  out.bridge.name = json::get_string(b, "name", out.bridge.name);
+  if (b.HasMember("subnet")) {
+    BERTH_TRY(out.bridge.subnet, isolators::parse_subnet(b["subnet"].GetString(), "/network/bridge/subnet"));
+  }
+  out.bridge.mtu = static_cast<uint32_t>(json::get_uint(b, "mtu", out.bridge.mtu));
+  out.bridge.dns = json::get_string_array(b, "dns");
+  for (const auto& server : out.bridge.dns)
+    if (!isolators::parse_ipv4(server))
+      return make_error(Code::kInvalidArgument, "field '/network/bridge/dns': '" + server + "' is not an IPv4 address");
   return ok();
 }
 
@@ -165,9 +199,12 @@ Result<Config> parse_config(const std::string& json_text) {
     c.unpack_ratio_after_mb = json::get_uint(u, "ratio_after_mb", c.unpack_ratio_after_mb);
     c.unpack_min_free_mb = json::get_uint(u, "min_free_mb", c.unpack_min_free_mb);
   }
+  if (doc.HasMember("network")) BERTH_CHECK_CTX(parse_network(doc["network"], c.network), "config");
   for (std::string* dir : {&c.run_dir, &c.state_dir}) {
     if (dir->size() > 1 && dir->back() == '/') dir->pop_back();
   }
+  c.network.ipam_dir = c.state_dir + "/network/ipam";
+  c.network.netns_dir = c.run_dir + "/netns";
   return c;
 }
 

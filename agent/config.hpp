@@ -11,6 +11,7 @@
 
 #include "common/result.hpp"
 #include "isolators/userns/id_ranges.hpp"
+#include "isolators/network/network_spec.hpp"
 
 namespace berth::agent {
 
@@ -56,6 +57,7 @@ struct Config {
   // "userns": {"default": false, "pool": "1000000000-1999999999", "range_size": 65536}: the
   // host ids task user namespaces map to (keep the pool out of /etc/subuid and /etc/subgid).
   isolators::UserNamespaceConfig userns;
+  isolators::NetworkConfig network;        // "network": default_mode
 
   std::string containers_run_dir() const { return run_dir + "/containers"; }
   std::string sandboxes_dir() const { return state_dir + "/sandboxes"; }

@@ -65,6 +65,7 @@ std::string container_json(const ContainerRecord& r) {
   w.key("pid");
   r.state == State::kRunning && r.pid > 0 ? w.value(r.pid) : w.null();
   w.kv_map("labels", r.spec.labels);
+  w.kv("privileged", r.spec.security.privileged);  // the one escape hatch, shown as such
   w.key("spec").raw(r.spec.json.empty() ? "{}" : r.spec.json);
   w.kv("sandbox", r.sandbox_dir);
   w.key("exit");

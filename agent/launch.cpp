@@ -89,6 +89,8 @@ isolators::ContainerSpec isolator_spec(const ContainerRecord& rec) {
   s.security = rec.spec.security;
   if (auto task = cgroups::TaskCgroups::open(rec.cgroup, rec.cgroups_v1)) s.cgroups = std::move(task).value();
   s.sandbox_dir = rec.sandbox_dir;
+  s.network = rec.spec.network;
+  s.hostname = rec.spec.hostname;
   for (const auto& v : rec.spec.volumes) s.volumes.push_back({v.host_path, v.container_path, v.read_only});
   return s;
 }

@@ -21,6 +21,8 @@
 #include "agent/loop.hpp"
 #include "common/fs.hpp"
 #include "common/log.hpp"
+#include "isolators/security/capabilities.hpp"
+#include "isolators/security/seccomp_profile.hpp"
 
 using namespace berth;
 
@@ -29,9 +31,11 @@ namespace {
 constexpr const char* kDefaultConfig = "/etc/berth/agent.json";
 
 void usage() {
-  std::cerr << "usage: berthd [--config PATH] [--debug]\n"
+  std::cerr << "usage: berthd [--config PATH] [--debug] | --print-seccomp-profile\n"
                "  --config PATH  agent config (default " << kDefaultConfig << "; every key has a default)\n"
-               "  --debug        verbose logging\n";
+               "  --debug        verbose logging\n"
+               "  --print-seccomp-profile  print berth's default seccomp profile (OCI linux.seccomp form,\n"
+               "                 for the default capabilities; docs/SECCOMP.md) and exit\n";
 }
 
 std::string self_dir() {
@@ -135,6 +139,11 @@ int main(int argc, char** argv) {
       explicit_config = true;
     } else if (a == "--debug") {
       debug = true;
+    } else if (a == "--print-seccomp-profile") {
+      // berth's default profile for a task with the default capabilities, in OCI form.
+      std::cout << isolators::to_oci_json(isolators::default_seccomp_profile(), isolators::default_capabilities())
+                << "\n";
+      return 0;
     } else if (a == "--help" || a == "-h") {
       usage();
       return 0;

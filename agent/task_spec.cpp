@@ -59,7 +59,9 @@ constexpr const char* kLaunchSchema = R"({
     "oom": {"enum": ["group", "process"]},
     "kill_on": {"type": "array", "items": {"enum": ["pids"]}},
     "max_runtime_s": {"type": "integer", "minimum": 1, "maximum": 31536000},
-    "security": SECURITY
+    "security": SECURITY,
+    "network": {"type": "object", "additionalProperties": false, "properties": {
+      "mode": {"enum": ["none", "host", "bridge"]}}}
   }
 })";
 
@@ -298,6 +300,9 @@ Result<TaskSpec> parse_task_spec(const std::string& json_text) {
   if (doc.HasMember("max_runtime_s")) s.policy.max_runtime_s = doc["max_runtime_s"].GetUint64();
   if (doc.HasMember("security")) s.security = parse_security(doc["security"]);
   BERTH_CHECK(isolators::check_security(s.security));
+  if (doc.HasMember("network") && doc["network"].HasMember("mode")) {
+    BERTH_TRY(s.network.mode, isolators::parse_network_mode(doc["network"]["mode"].GetString(), "/network/mode"));
+  }
   return s;
 }
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/result.hpp"
+#include "isolators/network/network_spec.hpp"
 #include "isolators/resources.hpp"
 #include "isolators/security.hpp"
 
@@ -59,6 +60,7 @@ struct TaskSpec {
   Resources resources;
   Policy policy;  // oom, kill_on, max_runtime_s
   isolators::Security security;  // capabilities, seccomp, devices, privileged, user namespace
+  isolators::NetworkSpec network;  // "network": mode
   std::string json;  // the request as received, for inspect and checkpoints
 };
 

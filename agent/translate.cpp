@@ -54,6 +54,10 @@ Result<sandbox::OciSpec> translate(const TaskSpec& spec, const std::string& id, 
   oci.oom_score_adj = 0;
   oci.root_path = paths.rootfs_mount;
   oci.no_new_privileges = add.no_new_privileges;
+  if (add.capabilities)
+    oci.capabilities = sandbox::capabilities_for(add.capabilities->set, add.capabilities->ambient, user.uid);
+  oci.root_readonly = add.readonly_rootfs;
+  oci.sys_readonly = !add.writable_sys;
   oci.namespaces = add.namespaces;
   oci.uid_mappings = add.uid_mappings;
   oci.gid_mappings = add.gid_mappings;

@@ -8,6 +8,8 @@
 //   crun       `crun --root R run --bundle B id` (cgroupfs manager, v1 hierarchies + cgroup2)
 //   crun-nocg  `crun --root R --cgroup-manager=disabled run --bundle B id`
 //   runc       `runc --root R run --bundle B id`
+//   --crun M=B another crun mode M with bundle B (e.g. crun's default spec plus berth's seccomp
+//              profile); --security M=JSON gives berth mode M's launch spec that "security".
 //
 // crun 1.8 refuses any run on a hybrid host whose cgroup2 has a controller ("cgroups in hybrid
 // mode not supported", even with the disabled manager). With --mask-cgroup2-controllers this
@@ -42,6 +44,8 @@ namespace {
 
 struct Options {
   std::map<std::string, std::string> berths;  // mode name → berthd socket
+  std::map<std::string, std::string> security;  // berth mode name → its spec's "security" object
+  std::map<std::string, std::string> cruns;     // extra crun mode name → its bundle
   std::string rootfs, bundle, crun_root, runc_root, samples;
   std::vector<std::string> modes;  // default: every --berth, then crun, crun-nocg, runc
   int iterations = 200, warmup = 20, block = 10;
@@ -119,8 +123,10 @@ struct Sample {
   int64_t total_us, launch_us, wait_us;
 };
 
-Sample run_berth(const Options& o, const std::string& socket) {
-  std::string spec = "{\"rootfs\": \"" + o.rootfs + "\", \"command\": [\"/bin/true\"]}";
+Sample run_berth(const Options& o, const std::string& mode, const std::string& socket) {
+  std::string spec = "{\"rootfs\": \"" + o.rootfs + "\", \"command\": [\"/bin/true\"]";
+  if (auto s = o.security.find(mode); s != o.security.end()) spec += ", \"security\": " + s->second;
+  spec += "}";
   std::string body;
   int64_t t0 = 0;
   int st = http(socket, "POST", "/v1/containers", spec, &body, &t0);
@@ -163,7 +169,9 @@ Sample run_cmd(const std::vector<std::string>& argv) {
 
 Sample run_mode(const Options& o, const std::string& mode, int seq) {
   std::string id = "bench-" + std::to_string(::getpid()) + "-" + std::to_string(seq);
-  if (auto b = o.berths.find(mode); b != o.berths.end()) return run_berth(o, b->second);
+  if (auto b = o.berths.find(mode); b != o.berths.end()) return run_berth(o, mode, b->second);
+  if (auto c = o.cruns.find(mode); c != o.cruns.end())
+    return run_cmd({"/usr/bin/crun", "--root", o.crun_root, "run", "--bundle", c->second, id});
   if (mode == "crun")
     return run_cmd({"/usr/bin/crun", "--root", o.crun_root, "run", "--bundle", o.bundle, id});
   if (mode == "crun-nocg")
@@ -221,6 +229,15 @@ int main(int argc, char** argv) {
       if (eq == std::string::npos || v.compare(0, 5, "berth") != 0) die("--berth wants berth<suffix>=<socket>");
       o.berths[v.substr(0, eq)] = v.substr(eq + 1);
       berth_order.push_back(v.substr(0, eq));
+    }
+    else if (a == "--security" || a == "--crun") {
+      // --security MODE=JSON: the berth mode's spec gets "security": JSON (a mode may reuse
+      // another's socket: --berth berth-priv=S --security 'berth-priv={"privileged": true}').
+      // --crun MODE=BUNDLE: one more crun mode, with its own bundle.
+      std::string v = next();
+      auto eq = v.find('=');
+      if (eq == std::string::npos) die(a + " wants MODE=VALUE");
+      (a == "--security" ? o.security : o.cruns)[v.substr(0, eq)] = v.substr(eq + 1);
     }
     else if (a == "--rootfs") o.rootfs = next();
     else if (a == "--bundle") o.bundle = next();

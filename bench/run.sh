@@ -68,12 +68,9 @@ cleanup() {
 trap cleanup EXIT
 
 # A busybox-static root filesystem, shared read-only by every runtime.
+. bench/busybox_rootfs.sh
 R="$T/rootfs"
-mkdir -p "$R"/{bin,etc,tmp,proc,sys,dev,mnt,root}
-cp /bin/busybox "$R/bin/busybox"
-for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -s busybox "$R/bin/$a"; done
-printf 'root:x:0:0:root:/root:/bin/sh\n' >"$R/etc/passwd"
-printf 'root:x:0:\n' >"$R/etc/group"
+make_busybox_rootfs "$R"
 
 # Three berthds, each on its own socket, dirs and cgroup subtree (no --debug: logging is not
 # what we time), differing only in where their state lives — fsync is a large part of the path:

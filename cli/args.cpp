@@ -144,6 +144,14 @@ Result<RunOptions> parse_run(
     if (!r.is_option()) break;  // the command starts here
     if (r.flag({"-d", "--detach"})) { o.detach = true; continue; }
     if (r.flag({"--rm"})) { o.remove = true; continue; }
+    if (r.flag({"--privileged"})) { o.security.privileged = true; continue; }
+    if (r.flag({"--read-only"})) { o.security.read_only = true; continue; }
+    if (std::string option = r.peek().substr(0, r.peek().find('='));
+        option == "--security-opt" || option == "--cap-add" || option == "--cap-drop" || option == "--sysctl" ||
+        option == "--device") {
+      BERTH_OPT(r, v, { BERTH_CHECK(parse_security_option(option, v, o.security)); }, "--security-opt", "--cap-add",
+                "--cap-drop", "--sysctl", "--device");
+    }
     BERTH_OPT(r, o.name, {}, "--name");
     BERTH_OPT(r, o.rootfs, {
       if (o.rootfs.empty()) return bad("run", "--rootfs needs a directory");
@@ -172,6 +180,9 @@ Result<RunOptions> parse_run(
     BERTH_OPT(r, o.user, {}, "--user", "-u");
     BERTH_OPT(r, o.workdir, {}, "--workdir", "-w");
     BERTH_OPT(r, o.hostname, {}, "--hostname");
+    BERTH_OPT(r, o.network, {
+      if (o.network.empty()) return bad("run", "--network needs a mode: none, host or bridge");
+    }, "--network");
     BERTH_OPT(r, v, {
       BERTH_CHECK(parse_key_value("run", "--env", v, o.env, lookup_env));
     }, "--env", "-e");
@@ -262,6 +273,7 @@ std::string run_spec_json(const RunOptions& o) {
   if (!o.workdir.empty()) w.kv("working_dir", o.workdir);
   if (!o.hostname.empty()) w.kv("hostname", o.hostname);
   if (!o.labels.empty()) w.kv_map("labels", o.labels);
+  if (!o.network.empty()) w.key("network").begin_object().kv("mode", o.network).end_object();
   if (o.cpus || o.memory_mb || o.pids || o.disk_mb) {
     w.key("resources").begin_object();
     if (o.cpus) w.kv("cpus", *o.cpus);
@@ -271,6 +283,7 @@ std::string run_spec_json(const RunOptions& o) {
     w.end_object();
   }
   if (o.max_runtime_s) w.kv("max_runtime_s", *o.max_runtime_s);
+  write_security(w, o.security);
   w.end_object();
   return w.str();
 }
@@ -464,8 +477,11 @@ std::string usage() {
       "\n"
       "commands:\n"
       "  run [-d] [--rm] [--name N] [--env K=V]... [--label K=V]... --rootfs DIR\n"
-      "      [--user U] [--workdir D] [--hostname H] [--fetch SPEC]...\n"
-      "      [--cpus N] [--memory MB] [--pids N] [--disk MB] [--max-runtime S] -- CMD [ARG...]\n"
+      "      [--user U] [--workdir D] [--hostname H] [--network none|host|bridge] [--fetch SPEC]...\n"
+      "      [--cpus N] [--memory MB] [--pids N] [--disk MB] [--max-runtime S]\n"
+      "      [--privileged] [--cap-add CAP]... [--cap-drop CAP]... [--read-only] [--sysctl K=V]...\n"
+      "      [--security-opt seccomp=unconfined|seccomp=FILE|no-new-privileges=false]\n"
+      "      [--device PATH[:ACCESS]]... -- CMD [ARG...]\n"
       "  run [OPTIONS] --image REF [--entrypoint ARG]... [-- CMD [ARG...]]\n"
       "                        start a task; attached: print its output and exit with its code.\n"
       "                        With --image, CMD replaces the image's Cmd and --entrypoint (one\n"

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/security_options.hpp"
 #include "common/result.hpp"
 
 namespace berth::cli {
@@ -41,6 +42,7 @@ struct RunOptions {
   bool detach = false;
   bool remove = false;    // --rm: remove the container once it ended (attached only)
   std::string name, rootfs, image, user, workdir, hostname;
+  std::string network;    // --network MODE: "none", "host", "bridge" (berthd checks it)
   std::map<std::string, std::string> env, labels;
   // --entrypoint, one argument each; a lone --entrypoint "" clears the image's entrypoint.
   std::optional<Args> entrypoint;
@@ -48,6 +50,7 @@ struct RunOptions {
   // Limits (berthd checks their ranges and that the node can enforce them).
   std::optional<double> cpus;
   std::optional<long> memory_mb, pids, disk_mb, max_runtime_s;
+  SecurityOptions security;  // --privileged, --cap-add, --security-opt, ... (security_options.hpp)
   Args command;           // required with rootfs; with image it replaces the image's Cmd
 };
 // `lookup_env` resolves "--env NAME" (no '=') from the CLI's own environment.

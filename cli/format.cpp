@@ -211,8 +211,10 @@ std::string format_ps(const rapidjson::Value& list, int64_t now) {
         if (argv.empty() && !json::get_string(*spec, "image").empty()) argv = {"(" + json::get_string(*spec, "image") + ")"};
       }
       std::string name = json::get_string(c, "name");
+      std::string status = status_text(c, now);
+      if (json::get_bool(c, "privileged")) status += ", privileged";
       rows.push_back({json::get_string(c, "id"), name.empty() ? "-" : name,
-                      json::get_string(c, "state"), created_text(c, now), status_text(c, now),
+                      json::get_string(c, "state"), created_text(c, now), status,
                       command_text(argv)});
     }
   }

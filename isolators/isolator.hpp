@@ -1,8 +1,8 @@
 // Isolator: one concern of a task's isolation (cpu, memory, pids, disk, max_runtime, its
-// namespaces, its filesystem; next: security, devices, network), with the Mesos-style
-// lifecycle: recover after a berthd restart, prepare before the task exists (the shim clones
-// the task straight into its cgroup, so limits are in place before its first instruction),
-// isolate once it runs, update live, report usage, cleanup at the end.
+// namespaces, its filesystem, its confinement (security/); next: devices, network), with the
+// Mesos-style lifecycle: recover after a berthd restart, prepare before the task exists (the
+// shim clones the task straight into its cgroup, so limits are in place before its first
+// instruction), isolate once it runs, update live, report usage, cleanup at the end.
 //
 // prepare() returns LaunchAdditions: what the task needs from this isolator (namespaces to
 // create or join, mounts, masked/read-only paths, env, rlimits, sysctls, a seccomp program,
@@ -54,6 +54,7 @@
 #include "cgroups/stats.hpp"
 #include "cgroups/task_cgroups.hpp"
 #include "common/result.hpp"
+#include "isolators/network/network_spec.hpp"
 #include "isolators/resources.hpp"
 #include "isolators/security.hpp"
 #include "sandbox/oci_spec.hpp"
@@ -79,6 +80,8 @@ struct ContainerSpec {
   std::shared_ptr<const cgroups::TaskCgroups> cgroups;
   std::string sandbox_dir;  // sandbox::SandboxLayout: work/ and overlay/upper/ count for disk_mb
   std::vector<Volume> volumes;
+  NetworkSpec network;  // isolators/network
+  std::string hostname;  // the task's, for its /etc/hosts (bridge mode); may be empty
 };
 
 // A task known from its checkpoint, for recover().
@@ -119,6 +122,14 @@ void merge(Usage& into, const Usage& from);
 // controller where that is mounted), and releases them at cleanup.
 using DeviceRule = cgroups::DeviceRule;
 
+// The capabilities a task gets; translate() spreads them over its sets by its user
+// (sandbox::capabilities_for: root gets them bounding+permitted+effective, another user only
+// bounding, or with `ambient` also permitted+inheritable+ambient).
+struct CapabilityGrant {
+  sandbox::CapabilitySet set = 0;
+  bool ambient = false;
+};
+
 // What one isolator adds to the launch. Merged across isolators by the Registry.
 struct LaunchAdditions {
   std::vector<sandbox::OciNamespace> namespaces;  // path empty: create; else join that one
@@ -132,6 +143,9 @@ struct LaunchAdditions {
   std::map<std::string, std::string> sysctls;   // written inside the task's namespaces
   std::vector<uint8_t> seccomp_bpf;             // struct sock_filter[]; empty: none
   bool no_new_privileges = false;               // any isolator asking turns it on
+  std::optional<CapabilityGrant> capabilities;  // absent: the task keeps all
+  bool readonly_rootfs = false;                 // the root file system mounted read-only
+  bool writable_sys = false;                    // /sys writable (privileged)
   std::vector<DeviceRule> devices;
   std::vector<sandbox::OciDevice> device_nodes;  // made in the task's /dev
   std::vector<sandbox::OciHook> hooks;          // run with the task's pid before release

@@ -53,6 +53,12 @@ Status AdditionsMerger::add(std::string_view who, const LaunchAdditions& a) {
     BERTH_CHECK(claim("seccomp", "program", who));
     merged_.seccomp_bpf = a.seccomp_bpf;
   }
+  if (a.capabilities) {
+    BERTH_CHECK(claim("capabilities", "sets", who));
+    merged_.capabilities = a.capabilities;
+  }
+  merged_.readonly_rootfs = merged_.readonly_rootfs || a.readonly_rootfs;
+  merged_.writable_sys = merged_.writable_sys || a.writable_sys;
   add_once(merged_.masked_paths, a.masked_paths);
   add_once(merged_.readonly_paths, a.readonly_paths);
   merged_.no_new_privileges = merged_.no_new_privileges || a.no_new_privileges;

@@ -8,8 +8,10 @@
 #include "isolators/max_runtime/max_runtime_isolator.hpp"
 #include "isolators/memory/memory_isolator.hpp"
 #include "isolators/namespaces/namespaces_isolator.hpp"
+#include "isolators/network/network_isolator.hpp"
 #include "isolators/pids/pids_isolator.hpp"
 #include "isolators/userns/userns_isolator.hpp"
+#include "isolators/security/security_isolator.hpp"
 
 namespace berth::isolators {
 
@@ -51,12 +53,15 @@ void merge(Usage& into, const Usage& from) {
 }
 
 Result<std::unique_ptr<Registry>> Registry::create_default(const std::set<std::string>& controllers,
-                                                          const UserNamespaceConfig& userns) {
+                                                           const NetworkConfig& network, const UserNamespaceConfig& userns) {
   std::vector<std::unique_ptr<Isolator>> table;
   table.push_back(std::make_unique<NamespacesIsolator>());
   BERTH_TRY_CTX(auto userns_isolator, UserNamespaceIsolator::create(userns), "security/userns");
   table.push_back(std::move(userns_isolator));
+  table.push_back(std::make_unique<NetworkIsolator>(network));
   table.push_back(std::make_unique<SandboxIsolator>());
+  BERTH_TRY(auto security, SecurityIsolator::create());
+  table.push_back(std::move(security));
   table.push_back(std::make_unique<CpuIsolator>(controllers.count("cpu") != 0, controllers.count("cpuset") != 0));
   table.push_back(std::make_unique<MemoryIsolator>(controllers.count("memory") != 0));
   table.push_back(std::make_unique<PidsIsolator>(controllers.count("pids") != 0));

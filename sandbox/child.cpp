@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/capability.h>
 #include <linux/close_range.h>
 #include <net/if.h>
 #include <sched.h>
@@ -11,6 +12,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -184,6 +186,77 @@ Status switch_user(const ChildPlan& plan) {
   return ok();
 }
 
+// Capabilities (the spec's process.capabilities; absent: the task keeps the shim's). Raw
+// prctl/capset rather than libcap: the shim is linked -static without libcap, and between
+// clone and execve the child should not allocate (libcap's cap_t lives on the heap).
+CapabilitySet capability_bit(int cap) { return CapabilitySet{1} << cap; }
+
+// The capabilities the child can hand out: those in its bounding set (which ends where the
+// kernel's list does), so "all" for a privileged task means all that the shim itself has
+// (a node whose berthd runs without e.g. SYS_RESOURCE cannot give it).
+CapabilitySet available_capabilities() {
+  CapabilitySet have = 0;
+  for (int cap = 0; cap < 64; ++cap) {
+    int in = ::prctl(PR_CAPBSET_READ, cap, 0, 0, 0);
+    if (in < 0) break;
+    if (in == 1) have |= capability_bit(cap);
+  }
+  return have;
+}
+
+// Before switch_user, while the child still has CAP_SETPCAP.
+Status drop_bounding_set(const ChildPlan& plan) {
+  if (!plan.spec->capabilities) return ok();
+  CapabilitySet keep = plan.spec->capabilities->bounding;
+  for (int cap = 0; cap < 64; ++cap) {
+    int in = ::prctl(PR_CAPBSET_READ, cap, 0, 0, 0);
+    if (in < 0) break;
+    if (in == 1 && !(keep & capability_bit(cap)) && ::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0)
+      return errno_error("drop capability " + capability_name(cap) + " from the bounding set");
+  }
+  return ok();
+}
+
+// A change from uid 0 to another clears the permitted set unless KEEPCAPS is on (it is
+// cleared again by execve); the effective set is cleared either way and set_capabilities
+// sets it.
+Status keep_capabilities(const ChildPlan& plan) {
+  if (!plan.spec->capabilities) return ok();
+  if (::prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0) return errno_error("keep capabilities across setuid");
+  return ok();
+}
+
+Status set_capabilities(const ChildPlan& plan) {
+  if (!plan.spec->capabilities) return ok();
+  const OciCapabilities& c = *plan.spec->capabilities;
+  CapabilitySet known = available_capabilities();
+  struct __user_cap_header_struct header {};
+  header.version = _LINUX_CAPABILITY_VERSION_3;
+  struct __user_cap_data_struct data[2] {};
+  for (int i = 0; i < 2; ++i) {
+    data[i].effective = static_cast<uint32_t>((c.effective & known) >> (32 * i));
+    data[i].permitted = static_cast<uint32_t>((c.permitted & known) >> (32 * i));
+    data[i].inheritable = static_cast<uint32_t>((c.inheritable & known) >> (32 * i));
+  }
+  if (::syscall(SYS_capset, &header, data) != 0) return errno_error("set capabilities (capset)");
+  if (::prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) != 0) return errno_error("reset keep-capabilities");
+  if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0) return errno_error("clear ambient capabilities");
+  for (int cap = 0; cap < 64; ++cap) {
+    if (!(c.ambient & known & capability_bit(cap))) continue;
+    if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) != 0)
+      return errno_error("raise ambient capability " + capability_name(cap));
+  }
+  return ok();
+}
+
+// Without no_new_privs the kernel takes a filter only from a task with CAP_SYS_ADMIN, which
+// set_capabilities may take away: then the filter goes in before the capabilities change (as
+// runc does), and the remaining steps (prctl, capset, setres*id, chdir, close_range, execve)
+// run under it.
+bool seccomp_before_capabilities(const ChildPlan& plan) {
+  return plan.seccomp.len != 0 && !plan.spec->no_new_privileges && plan.spec->capabilities.has_value();
+}
+
 Status set_no_new_privs(const ChildPlan& plan) {
   if (!plan.spec->no_new_privileges) return ok();
   if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return errno_error("set no_new_privs");
@@ -271,7 +344,11 @@ void run_child(const ChildPlan& plan) {
     BERTH_CHECK(bring_loopback_up(plan));
     BERTH_CHECK(set_oom_score_adj(plan));
     BERTH_CHECK(apply_rlimits(plan));
+    if (seccomp_before_capabilities(plan)) BERTH_CHECK(install_seccomp(plan));
+    BERTH_CHECK(drop_bounding_set(plan));
+    BERTH_CHECK(keep_capabilities(plan));
     BERTH_CHECK(switch_user(plan));
+    BERTH_CHECK(set_capabilities(plan));
     BERTH_CHECK(set_no_new_privs(plan));
     return ok();
   };
@@ -282,8 +359,10 @@ void run_child(const ChildPlan& plan) {
   // From here the sync socket lives at kSyncFdAfterClose.
   done = change_dir(plan);
   if (!done) fail(kSyncFdAfterClose, done.error());
-  done = install_seccomp(plan);
-  if (!done) fail(kSyncFdAfterClose, done.error());
+  if (!seccomp_before_capabilities(plan)) {
+    done = install_seccomp(plan);
+    if (!done) fail(kSyncFdAfterClose, done.error());
+  }
   exec_command(plan);
 }
 

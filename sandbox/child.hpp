@@ -2,9 +2,10 @@
 //   wait_for_go, join_cgroup_namespace (fallback only), join_namespaces,
 //   pin_host_paths + become_root_in_userns (with a user namespace only), set_stdio,
 //   apply_sysctls, prepare_root (rootfs.hpp), set_hostname, bring_loopback_up,
-//   set_oom_score_adj, apply_rlimits, switch_user, set_no_new_privs, change_dir,
-//   close_extra_fds, install_seccomp (last: the filter may forbid what the steps use),
-//   exec_command.
+//   set_oom_score_adj, apply_rlimits, drop_bounding_set, keep_capabilities, switch_user,
+//   set_capabilities, set_no_new_privs, close_extra_fds, change_dir, install_seccomp (last:
+//   the filter may forbid what the steps use; before drop_bounding_set instead when the task
+//   has no no_new_privs and so needs CAP_SYS_ADMIN to install it), exec_command.
 // The first failing step sends errno + message on the sync socket and the child exits.
 // ChildPlan is prepared by the parent before clone so the child mostly reads memory it was
 // handed; the child allocates only for error messages and mount paths (single-threaded

@@ -103,10 +103,52 @@ Status parse_rlimits(const Value& v, std::vector<OciRlimit>& out) {
   return ok();
 }
 
+constexpr const char* kCapabilitySets[] = {"bounding", "effective", "permitted", "inheritable", "ambient"};
+
+CapabilitySet* capability_set(OciCapabilities& c, int i) {
+  CapabilitySet* sets[] = {&c.bounding, &c.effective, &c.permitted, &c.inheritable, &c.ambient};
+  return sets[i];
+}
+
+Status parse_capabilities(const Value& v, OciSpec& spec) {
+  BERTH_CHECK(require_object(v, "process.capabilities"));
+  BERTH_CHECK(only_keys(v, "process.capabilities", {"bounding", "effective", "permitted", "inheritable", "ambient"}));
+  OciCapabilities caps;
+  for (int i = 0; i < 5; ++i) {
+    std::string where = std::string("process.capabilities.") + kCapabilitySets[i];
+    auto* m = find(v, kCapabilitySets[i]);
+    if (!m) continue;
+    BERTH_TRY(auto names, get_strs(*m, where));
+    for (const auto& n : names) {
+      auto num = capability_number(n);
+      if (!num || n.rfind("CAP_", 0) != 0) return bad(where, "\"" + n + "\" is not a capability name like CAP_CHOWN");
+      *capability_set(caps, i) |= CapabilitySet{1} << *num;
+    }
+  }
+  if ((caps.ambient & ~(caps.permitted & caps.inheritable)) != 0)
+    return bad("process.capabilities.ambient", "every ambient capability must also be permitted and inheritable");
+  if ((caps.effective & ~caps.permitted) != 0)
+    return bad("process.capabilities.effective", "every effective capability must also be permitted");
+  spec.capabilities = caps;
+  return ok();
+}
+
+void write_capabilities(json::JsonWriter& w, const OciCapabilities& caps) {
+  w.key("capabilities").begin_object();
+  OciCapabilities c = caps;
+  for (int i = 0; i < 5; ++i) {
+    w.key(kCapabilitySets[i]).begin_array();
+    for (int n = 0; n <= kLastCapability; ++n)
+      if (*capability_set(c, i) & (CapabilitySet{1} << n)) w.value("CAP_" + capability_name(n));
+    w.end_array();
+  }
+  w.end_object();
+}
+
 Status parse_process(const Value& v, OciSpec& spec) {
   BERTH_CHECK(require_object(v, "process"));
   BERTH_CHECK(only_keys(v, "process", {"terminal", "args", "env", "cwd", "user", "rlimits",
-                                       "noNewPrivileges", "oomScoreAdj"}));
+                                       "noNewPrivileges", "oomScoreAdj", "capabilities"}));
   if (auto* m = find(v, "terminal")) {
     BERTH_TRY(bool terminal, get_bool(*m, "process.terminal"));
     if (terminal) return bad("process.terminal", "a terminal is not supported");
@@ -125,6 +167,7 @@ Status parse_process(const Value& v, OciSpec& spec) {
   if (auto* m = find(v, "user")) BERTH_CHECK(parse_user(*m, spec.user));
   if (auto* m = find(v, "rlimits")) BERTH_CHECK(parse_rlimits(*m, spec.rlimits));
   if (auto* m = find(v, "noNewPrivileges")) { BERTH_TRY(spec.no_new_privileges, get_bool(*m, "process.noNewPrivileges")); }
+  if (auto* m = find(v, "capabilities")) BERTH_CHECK(parse_capabilities(*m, spec));
   if (auto* m = find(v, "oomScoreAdj")) {
     if (!m->IsInt() || m->GetInt() < -1000 || m->GetInt() > 1000)
       return bad("process.oomScoreAdj", "expected an integer in [-1000, 1000]");
@@ -238,6 +281,7 @@ Status parse_hooks(const Value& v, OciSpec& spec) {
 }
 
 constexpr const char* kSeccompAnnotation = "berth.seccomp.bpf";
+constexpr const char* kSysReadonlyAnnotation = "berth.sys.readonly";
 
 std::string to_hex(const std::vector<uint8_t>& bytes) {
   static const char* kDigits = "0123456789abcdef";
@@ -364,6 +408,17 @@ void write_id_mappings(json::JsonWriter& w, const char* key, const std::vector<O
 
 }  // namespace
 
+OciCapabilities capabilities_for(CapabilitySet set, bool ambient, uid_t uid) {
+  OciCapabilities c;
+  c.bounding = set;
+  if (uid == 0) {
+    c.permitted = c.effective = set;
+  } else if (ambient) {
+    c.permitted = c.effective = c.inheritable = c.ambient = set;
+  }
+  return c;
+}
+
 bool has_namespace(const OciSpec& spec, const std::string& type) {
   for (const auto& n : spec.namespaces)
     if (n.type == type) return true;
@@ -403,6 +458,12 @@ Result<OciSpec> parse_oci_spec(const std::string& json_text) {
     BERTH_TRY(spec.seccomp_bpf, from_hex(it->second));
     spec.annotations.erase(it);
   }
+  if (auto it = spec.annotations.find(kSysReadonlyAnnotation); it != spec.annotations.end()) {
+    if (it->second != "true" && it->second != "false")
+      return bad(std::string("annotations.") + kSysReadonlyAnnotation, "expected \"true\" or \"false\"");
+    spec.sys_readonly = it->second == "true";
+    spec.annotations.erase(it);
+  }
   bool has_uts = has_namespace(spec, "uts");
   // Without a UTS namespace sethostname would rename the host.
   if (!spec.hostname.empty() && !has_uts) return bad("hostname", "needs a \"uts\" namespace");
@@ -428,6 +489,7 @@ std::string to_json(const OciSpec& spec) {
         .kv("soft", static_cast<unsigned long long>(r.soft)).end_object();
   w.end_array();
   w.kv("noNewPrivileges", spec.no_new_privileges);
+  if (spec.capabilities) write_capabilities(w, *spec.capabilities);
   w.kv("oomScoreAdj", spec.oom_score_adj);
   w.end_object();
   w.key("root").begin_object().kv("path", spec.root_path).kv("readonly", spec.root_readonly).end_object();
@@ -463,6 +525,7 @@ std::string to_json(const OciSpec& spec) {
   w.end_object();
   std::map<std::string, std::string> annotations = spec.annotations;
   if (!spec.seccomp_bpf.empty()) annotations[kSeccompAnnotation] = to_hex(spec.seccomp_bpf);
+  if (!spec.sys_readonly) annotations[kSysReadonlyAnnotation] = "false";
   w.kv_map("annotations", annotations);
   if (!spec.create_runtime_hooks.empty()) {
     w.key("hooks").begin_object().key("createRuntime").begin_array();

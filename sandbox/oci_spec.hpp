@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "common/result.hpp"
+#include "sandbox/capability_names.hpp"
 
 namespace berth::sandbox {
 
@@ -64,6 +65,22 @@ struct OciIdMapping {
   bool operator==(const OciIdMapping&) const = default;
 };
 
+// process.capabilities: each set a mask (bit n = capability n), named "CAP_..." in the JSON.
+// The launcher drops from the bounding set every capability outside `bounding` and gives the
+// task exactly these sets (keeping them across the switch to its user); ambient ones must be
+// in permitted and inheritable (parse_oci_spec checks).
+struct OciCapabilities {
+  CapabilitySet bounding = 0, effective = 0, permitted = 0, inheritable = 0, ambient = 0;
+  bool operator==(const OciCapabilities&) const = default;
+};
+
+// How a task's capability set lands in its process's sets, as runc/containerd do: for uid 0
+// bounding = permitted = effective = `set`; for another user only bounding = `set` (it gains
+// them only by exec'ing a setuid or file-capability program, which no_new_privs stops), or
+// with `ambient` also permitted = inheritable = effective = ambient = `set`. Inheritable is
+// empty for root (a later exec keeps capabilities only through the bounding set).
+OciCapabilities capabilities_for(CapabilitySet set, bool ambient, uid_t uid);
+
 // A device node created in the task's /dev (OCI linux.devices): "c" or "b", mode 0666 unless
 // file_mode says otherwise. The launcher makes it with mknod, or binds the host's node where
 // it may not mknod.
@@ -84,10 +101,14 @@ struct OciSpec {
   OciUser user;
   std::vector<OciRlimit> rlimits;
   bool no_new_privileges = false;
+  std::optional<OciCapabilities> capabilities;  // absent: the task keeps the shim's (all)
   int oom_score_adj = 0;
   // root
   std::string root_path;  // the directory that becomes "/"
   bool root_readonly = false;
+  // /sys read-only (the default); false for a privileged task. berth's extension, carried in
+  // the "berth.sys.readonly" annotation ("false" when writable).
+  bool sys_readonly = true;
   std::string hostname;
   std::vector<OciMount> mounts;
   // linux

@@ -64,10 +64,11 @@ Status mount_proc(int root) {
   return do_mount("proc", fd_path(at.get()), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr, "proc on /proc");
 }
 
-Status mount_sys(int root) {
+// Read-only unless the spec says otherwise (a privileged task).
+Status mount_sys(int root, const OciSpec& spec) {
   BERTH_TRY_CTX(UniqueFd at, ensure_in_root(root, "sys", NodeKind::kDirectory), "mount sysfs");
   std::string target = fd_path(at.get());
-  unsigned long flags = MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY;
+  unsigned long flags = MS_NOSUID | MS_NODEV | MS_NOEXEC | (spec.sys_readonly ? MS_RDONLY : 0);
   if (::mount("sysfs", target.c_str(), "sysfs", flags, nullptr) == 0) return ok();
   // sysfs may be refused in a new network namespace (it shows that namespace's devices);
   // a read-only view of the host's is the usual fallback.
@@ -298,7 +299,7 @@ Status prepare_root(const OciSpec& spec, const PreparedRoot& prepared) {
     BERTH_TRY_CTX(root, fs::open_dir(spec.root_path), "root");
   }
   BERTH_CHECK(mount_proc(root.get()));
-  BERTH_CHECK(mount_sys(root.get()));
+  BERTH_CHECK(mount_sys(root.get(), spec));
   BERTH_CHECK(mount_dev(root.get(), spec));
   BERTH_CHECK(mount_spec_mounts(root.get(), spec));
   BERTH_CHECK(mask_paths(root.get(), spec));

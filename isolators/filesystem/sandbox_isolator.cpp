@@ -12,9 +12,6 @@ Result<LaunchAdditions> SandboxIsolator::additions(const ContainerId& id, const 
   a.mounts.push_back({sandbox::SandboxLayout::kMountPoint, "bind", layout.work_path(), {"rbind", "rw", "nosuid", "nodev"}});
   for (const auto& v : spec.volumes)
     a.mounts.push_back({v.container_path, "bind", v.host_path, {"rbind", v.read_only ? "ro" : "rw", "nosuid", "nodev"}});
-  a.masked_paths = {"/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
-                    "/proc/timer_list", "/proc/sched_debug", "/proc/scsi", "/sys/firmware"};
-  a.readonly_paths = {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"};
   return a;
 }
 

@@ -1,7 +1,6 @@
 // SandboxIsolator ("filesystem/sandbox"): what the task sees of the host's files besides its
-// rootfs — its sandbox work dir at /mnt/sandbox (SandboxLayout), the spec's volumes, and the
-// /proc and /sys paths masked or made read-only (as runc/crun do by default). Issue 9's
-// security isolator may take the masked and read-only paths over (the merge takes the union).
+// rootfs — its sandbox work dir at /mnt/sandbox (SandboxLayout) and the spec's volumes. The
+// masked and read-only /proc and /sys paths are the security isolator's (security/).
 // Threading: under the Registry's lock.
 #pragma once
 

@@ -4,7 +4,7 @@ namespace berth::isolators {
 
 Result<LaunchAdditions> NamespacesIsolator::additions(const ContainerId&, const ContainerSpec&) {
   LaunchAdditions a;
-  for (const char* type : {"pid", "mount", "uts", "ipc", "network", "cgroup"}) a.namespaces.push_back({type, ""});
+  for (const char* type : {"pid", "mount", "uts", "ipc", "cgroup"}) a.namespaces.push_back({type, ""});
   return a;
 }
 

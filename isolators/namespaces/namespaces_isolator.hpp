@@ -1,7 +1,6 @@
 // NamespacesIsolator ("namespaces"): the namespaces every task gets new — pid, mount, uts,
-// ipc, cgroup, and network (loopback only) until the network isolator (issue 10) takes the
-// network namespace over: then "network" leaves this list and that isolator adds it (new, or
-// joined by path for a netns it prepared); the merge refuses two isolators adding it.
+// ipc, cgroup. The network namespace is the network isolator's (isolators/network/): new,
+// or none at all for mode host; the merge refuses two isolators adding it.
 // Threading: under the Registry's lock.
 #pragma once
 

@@ -7,17 +7,6 @@
 namespace berth::isolators {
 namespace {
 
-constexpr std::array<std::string_view, kLastCapability + 1> kNames = {
-    "CHOWN",          "DAC_OVERRIDE",  "DAC_READ_SEARCH", "FOWNER",        "FSETID",
-    "KILL",           "SETGID",        "SETUID",          "SETPCAP",       "LINUX_IMMUTABLE",
-    "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN",     "NET_RAW",       "IPC_LOCK",
-    "IPC_OWNER",      "SYS_MODULE",    "SYS_RAWIO",       "SYS_CHROOT",    "SYS_PTRACE",
-    "SYS_PACCT",      "SYS_ADMIN",     "SYS_BOOT",        "SYS_NICE",      "SYS_RESOURCE",
-    "SYS_TIME",       "SYS_TTY_CONFIG", "MKNOD",          "LEASE",         "AUDIT_WRITE",
-    "AUDIT_CONTROL",  "SETFCAP",       "MAC_OVERRIDE",    "MAC_ADMIN",     "SYSLOG",
-    "WAKE_ALARM",     "BLOCK_SUSPEND", "AUDIT_READ",      "PERFMON",       "BPF",
-    "CHECKPOINT_RESTORE"};
-
 constexpr std::array<std::string_view, 14> kDefaultNames = {
     "CHOWN",  "DAC_OVERRIDE", "FOWNER",           "FSETID",  "KILL",       "SETGID",      "SETUID",
     "SETPCAP", "NET_BIND_SERVICE", "NET_RAW", "SYS_CHROOT", "MKNOD", "AUDIT_WRITE", "SETFCAP"};
@@ -49,18 +38,6 @@ CapabilitySet default_capabilities() {
   CapabilitySet set = 0;
   for (auto n : kDefaultNames) set |= bit(*capability_number(n));
   return set;
-}
-
-std::optional<int> capability_number(std::string_view name) {
-  std::string s = upper_without_prefix(name);
-  for (size_t i = 0; i < kNames.size(); ++i)
-    if (kNames[i] == s) return static_cast<int>(i);
-  return std::nullopt;
-}
-
-std::string capability_name(int number) {
-  if (number < 0 || number > kLastCapability) return "CAP_" + std::to_string(number);
-  return std::string(kNames[static_cast<size_t>(number)]);
 }
 
 bool has_capability(CapabilitySet set, int number) { return (set & bit(number)) != 0; }

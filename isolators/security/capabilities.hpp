@@ -1,6 +1,5 @@
-// Capability names and sets: the kernel's capabilities by name (without "CAP_"), the
-// conventional default set every confined task gets, and the set a task's "security" object
-// asks for (the default plus `add`, minus `drop`; "ALL" in either means every capability;
+// Capability sets (names: sandbox/capability_names.hpp): the conventional default set every
+// confined task gets, and the set a task's "security" object asks for (the default plus `add`, minus `drop`; "ALL" in either means every capability;
 // privileged means all). A set is a 64-bit mask, bit n = capability n, as capset(2) and
 // /proc/<pid>/status show it. Plain functions over constant tables; thread-safe.
 #pragma once
@@ -12,23 +11,19 @@
 
 #include "common/result.hpp"
 #include "isolators/security.hpp"
+#include "sandbox/capability_names.hpp"
 
 namespace berth::isolators {
 
-using CapabilitySet = uint64_t;
-
-// The highest capability berth knows (CAP_CHECKPOINT_RESTORE, Linux 5.9).
-inline constexpr int kLastCapability = 40;
-inline constexpr CapabilitySet kAllCapabilities = (CapabilitySet{1} << (kLastCapability + 1)) - 1;
+using sandbox::CapabilitySet;
+using sandbox::capability_name;
+using sandbox::capability_number;
+using sandbox::kAllCapabilities;
 
 // CHOWN, DAC_OVERRIDE, FOWNER, FSETID, KILL, SETGID, SETUID, SETPCAP, NET_BIND_SERVICE,
 // NET_RAW, SYS_CHROOT, MKNOD, AUDIT_WRITE, SETFCAP (Docker's, Podman's and containerd's set).
 CapabilitySet default_capabilities();
 
-// "NET_ADMIN", "CAP_NET_ADMIN", "net_admin" -> 12; unknown -> nullopt.
-std::optional<int> capability_number(std::string_view name);
-// 12 -> "NET_ADMIN".
-std::string capability_name(int number);
 bool has_capability(CapabilitySet set, int number);
 
 // Every name in `caps` is known or "ALL"; otherwise kInvalidArgument naming the field and

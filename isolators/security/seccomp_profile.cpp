@@ -172,7 +172,59 @@ Result<SeccompRule> parse_rule(const Value& v, const std::string& where) {
   return r;
 }
 
+const char* action_name(SeccompAction a) {
+  switch (a) {
+    case SeccompAction::kAllow: return "SCMP_ACT_ALLOW";
+    case SeccompAction::kErrno: return "SCMP_ACT_ERRNO";
+    case SeccompAction::kKillThread: return "SCMP_ACT_KILL_THREAD";
+    case SeccompAction::kKillProcess: return "SCMP_ACT_KILL_PROCESS";
+    case SeccompAction::kTrap: return "SCMP_ACT_TRAP";
+    case SeccompAction::kLog: return "SCMP_ACT_LOG";
+    case SeccompAction::kTrace: return "SCMP_ACT_TRACE";
+  }
+  return "SCMP_ACT_KILL_PROCESS";
+}
+
+const char* op_name(SeccompArg::Op op) {
+  static const char* kNames[] = {"SCMP_CMP_NE", "SCMP_CMP_LT", "SCMP_CMP_LE", "SCMP_CMP_EQ",
+                                 "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_MASKED_EQ"};
+  return kNames[static_cast<int>(op)];
+}
+
+const char* arch_name(SeccompArch a) {
+  switch (a) {
+    case SeccompArch::kX86_64: return "SCMP_ARCH_X86_64";
+    case SeccompArch::kX86: return "SCMP_ARCH_X86";
+    case SeccompArch::kX32: return "SCMP_ARCH_X32";
+  }
+  return "SCMP_ARCH_X86_64";
+}
+
 }  // namespace
+
+std::string to_oci_json(const SeccompProfile& profile, CapabilitySet caps) {
+  json::JsonWriter w;
+  w.begin_object().kv("defaultAction", action_name(profile.default_action));
+  if (profile.default_action == SeccompAction::kErrno) w.kv("defaultErrnoRet", profile.default_errno);
+  w.key("architectures").begin_array();
+  for (auto a : profile.architectures) w.value(arch_name(a));
+  w.end_array().key("syscalls").begin_array();
+  for (const auto& r : profile.rules) {
+    if ((caps & r.caps_all) != r.caps_all || (caps & r.caps_none) != 0) continue;
+    w.begin_object().kv_strings("names", r.names).kv("action", action_name(r.action));
+    if (r.action == SeccompAction::kErrno || r.action == SeccompAction::kTrace) w.kv("errnoRet", r.errno_ret);
+    if (!r.args.empty()) {
+      w.key("args").begin_array();
+      for (const auto& a : r.args)
+        w.begin_object().kv("index", a.index).kv("value", static_cast<unsigned long long>(a.value))
+            .kv("valueTwo", static_cast<unsigned long long>(a.value_two)).kv("op", op_name(a.op)).end_object();
+      w.end_array();
+    }
+    w.end_object();
+  }
+  w.end_array().end_object();
+  return w.str();
+}
 
 Result<SeccompProfile> parse_seccomp_profile(const std::string& json_text) {
   BERTH_TRY(auto doc, json::parse(json_text));

@@ -52,6 +52,11 @@ struct SeccompProfile {
 // "/security/seccomp/<path>".
 Result<SeccompProfile> parse_seccomp_profile(const std::string& json_text);
 
+// `profile` as an OCI linux.seccomp object (also a Docker profile) for a task with `caps`: the
+// rules whose capability conditions `caps` meets, without the conditions. What berth applies,
+// for an operator to read or another runtime to load (bench/: crun with the same filter).
+std::string to_oci_json(const SeccompProfile& profile, CapabilitySet caps);
+
 // berth's default allowlist (docs/SECCOMP.md): ENOSYS for syscalls it does not know, EPERM for
 // the ones it refuses, some allowed only with a capability (ptrace with SYS_PTRACE, ...).
 const SeccompProfile& default_seccomp_profile();

@@ -1,5 +1,8 @@
 #include "isolators/security/security_check.hpp"
 
+#include <cctype>
+#include <string_view>
+
 #include "isolators/security/capabilities.hpp"
 #include "isolators/security/seccomp_filter.hpp"
 #include "isolators/security/seccomp_profile.hpp"

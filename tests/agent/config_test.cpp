@@ -76,6 +76,15 @@ TEST(Config, BadValuesAreNamed) {
   EXPECT_NE(range.error().message.find("at least 1"), std::string::npos) << range.error().message;
 }
 
+TEST(Config, NetworkDefaultMode) {
+  EXPECT_EQ(parse_config("{}")->network.default_mode, isolators::NetworkMode::kNone);
+  EXPECT_EQ(parse_config(R"({"network": {"default_mode": "host"}})")->network.default_mode,
+            isolators::NetworkMode::kHost);
+  auto bad = parse_config(R"({"network": {"default_mode": "bridgee"}})");
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_NE(bad.error().message.find("'/network/default_mode'"), std::string::npos) << bad.error().message;
+}
+
 TEST(Config, FetchAndUnpackBudgets) {
   auto d = parse_config("{}");
   ASSERT_TRUE(d.has_value()) << d.error().message;

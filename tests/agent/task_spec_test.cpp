@@ -96,7 +96,21 @@ INSTANTIATE_TEST_SUITE_P(
                 "not a normalised"},
         BadSpec{R"({"rootfs": "/r", "command": ["x"], "volumes": [{"host_path": "a", "container_path": "/d"}]})",
                 "'/volumes/0/host_path'"},
-        BadSpec{kDeepJson.c_str(), "nested deeper than 64 levels"}));
+        BadSpec{kDeepJson.c_str(), "nested deeper than 64 levels"},
+        // Networks.
+        BadSpec{R"({"rootfs": "/r", "command": ["x"], "network": {"mode": "bridgee"}})", "'/network/mode'"},
+        BadSpec{R"({"rootfs": "/r", "command": ["x"], "network": {"mode": "host", "bogus": 1}})",
+                "unknown field '/network/bogus'"},
+        BadSpec{R"({"rootfs": "/r", "command": ["x"], "network": "host"})", "'/network'"}));
+
+TEST(TaskSpec, NetworkModeIsParsedAndUnsetWithoutOne) {
+  auto host = parse_task_spec(R"({"rootfs": "/r", "command": ["x"], "network": {"mode": "host"}})");
+  ASSERT_TRUE(host.has_value()) << host.error().message;
+  EXPECT_EQ(host->network.mode, isolators::NetworkMode::kHost);
+  auto none = parse_task_spec(R"({"rootfs": "/r", "command": ["x"], "network": {"mode": "none"}})");
+  EXPECT_EQ(none->network.mode, isolators::NetworkMode::kNone);
+  EXPECT_FALSE(parse_task_spec(R"({"rootfs": "/r", "command": ["x"]})")->network.mode.has_value());
+}
 
 TEST(TaskSpec, AcceptsNormalisedVolumePathsAndRootfs) {
   auto s = parse_task_spec(R"({"rootfs": "/srv/root.fs-1/", "command": ["x"],

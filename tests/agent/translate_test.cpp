@@ -6,7 +6,10 @@
 
 #include "isolators/filesystem/sandbox_isolator.hpp"
 #include "isolators/namespaces/namespaces_isolator.hpp"
+#include "isolators/network/network_isolator.hpp"
 #include "isolators/registry.hpp"
+#include "isolators/security/capabilities.hpp"
+#include "isolators/security/security_isolator.hpp"
 
 namespace berth::agent {
 namespace {
@@ -15,13 +18,16 @@ TaskPaths paths() {
   return TaskPaths{"/run/b/c/id/rootfs", "/srv/rootfs", "/var/s/id/overlay/upper", "/var/s/id/overlay/work"};
 }
 
-// What the standard namespaces and filesystem isolators add for `spec` (sandbox /var/s/id).
+// What the standard namespaces, network (mode none), filesystem and security isolators add for `spec` (sandbox /var/s/id).
 isolators::LaunchAdditions additions(const TaskSpec& spec) {
   std::vector<std::unique_ptr<isolators::Isolator>> table;
   table.push_back(std::make_unique<isolators::NamespacesIsolator>());
+  table.push_back(std::make_unique<isolators::NetworkIsolator>());
   table.push_back(std::make_unique<isolators::SandboxIsolator>());
+  table.push_back(isolators::SecurityIsolator::create().value());
   auto reg = isolators::Registry::create(std::move(table)).value();
   isolators::ContainerSpec cs;
+  cs.security = spec.security;
   cs.sandbox_dir = "/var/s/id";
   for (const auto& v : spec.volumes) cs.volumes.push_back({v.host_path, v.container_path, v.read_only});
   return reg->prepare("id", cs).value();
@@ -121,6 +127,56 @@ TEST(Translate, ASpecMayNotOverrideWhatAnIsolatorSets) {
   r = translate(spec, "0123456789abcdef", paths(), sandbox::OciUser{}, rl);
   ASSERT_FALSE(r.has_value());
   EXPECT_NE(r.error().message.find("RLIMIT_CORE"), std::string::npos) << r.error().message;
+}
+
+}  // namespace
+}  // namespace berth::agent
+
+namespace berth::agent {
+namespace {
+
+sandbox::OciSpec translate_with_security(const std::string& security, uid_t uid) {
+  auto spec = parse_task_spec(R"({"rootfs": "/srv/rootfs", "command": ["/bin/x"], "security": )" + security + "}").value();
+  return translate(spec, "0123456789abcdef", paths(), sandbox::OciUser{uid, uid, {}}, additions(spec)).value();
+}
+
+TEST(Translate, ConfinesByDefault) {
+  sandbox::OciSpec root = translate_with_security("{}", 0);
+  sandbox::CapabilitySet defaults = isolators::default_capabilities();
+  ASSERT_TRUE(root.capabilities.has_value());
+  EXPECT_EQ(*root.capabilities, (sandbox::OciCapabilities{defaults, defaults, defaults, 0, 0}));
+  EXPECT_TRUE(root.no_new_privileges);
+  EXPECT_FALSE(root.seccomp_bpf.empty());
+  EXPECT_TRUE(root.sys_readonly);
+  EXPECT_FALSE(root.root_readonly);
+  EXPECT_NE(std::find(root.masked_paths.begin(), root.masked_paths.end(), "/proc/keys"), root.masked_paths.end());
+  sandbox::OciSpec user = translate_with_security("{}", 1000);
+  EXPECT_EQ(*user.capabilities, (sandbox::OciCapabilities{defaults, 0, 0, 0, 0}));
+}
+
+TEST(Translate, PrivilegedLiftsEveryConfinement) {
+  sandbox::OciSpec p = translate_with_security(R"({"privileged": true, "read_only_rootfs": true})", 0);
+  ASSERT_TRUE(p.capabilities.has_value());
+  EXPECT_EQ(p.capabilities->bounding, sandbox::kAllCapabilities);
+  EXPECT_EQ(p.capabilities->effective, sandbox::kAllCapabilities);
+  EXPECT_FALSE(p.no_new_privileges);
+  EXPECT_TRUE(p.seccomp_bpf.empty());
+  EXPECT_FALSE(p.sys_readonly);
+  EXPECT_TRUE(p.masked_paths.empty());
+  EXPECT_TRUE(p.readonly_paths.empty());
+  EXPECT_TRUE(p.root_readonly);
+}
+
+TEST(Translate, CapabilitiesAddDropAndUnconfinedSeccomp) {
+  sandbox::OciSpec t = translate_with_security(
+      R"({"capabilities": {"drop": ["ALL"], "add": ["NET_ADMIN", "cap_chown"]}, "seccomp": "unconfined",
+          "no_new_privileges": false, "sysctls": {"net.ipv4.ping_group_range": "0 0"}})", 0);
+  sandbox::CapabilitySet want = (1ULL << 12) | (1ULL << 0);
+  EXPECT_EQ(t.capabilities->bounding, want);
+  EXPECT_EQ(t.capabilities->effective, want);
+  EXPECT_TRUE(t.seccomp_bpf.empty());
+  EXPECT_FALSE(t.no_new_privileges);
+  EXPECT_EQ(t.sysctls.at("net.ipv4.ping_group_range"), "0 0");
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "common/fs.hpp"
 #include "common/json.hpp"
 
 namespace berth::cli {
@@ -243,6 +244,15 @@ TEST(ParseOthers, PsRmEventsSingleId) {
 namespace berth::cli {
 namespace {
 
+TEST(ParseRun, NetworkModeGoesIntoTheSpec) {
+  auto o = parse_run({"--network", "host", "--rootfs", "/r", "--", "x"});
+  ASSERT_TRUE(o.has_value()) << o.error().message;
+  EXPECT_EQ(run_spec_json(*o), R"({"rootfs":"/r","command":["x"],"network":{"mode":"host"}})");
+  auto empty = parse_run({"--network=", "--rootfs", "/r", "--", "x"});
+  ASSERT_FALSE(empty.has_value());
+  EXPECT_NE(empty.error().message.find("--network needs a mode"), std::string::npos) << empty.error().message;
+}
+
 TEST(ParseRun, LimitsBecomeResources) {
   auto o = parse_run({"--cpus", "0.5", "-m", "256", "--pids", "64", "--disk", "100", "--max-runtime", "30",
                       "--image", "registry.local/app:1"});
@@ -260,6 +270,53 @@ TEST(ParseRun, LimitsBecomeResources) {
   EXPECT_FALSE(parse_run({"--memory", "-1", "--image", "registry.local/app:1"}).has_value());
   auto none = json::parse(run_spec_json(*parse_run({"--image", "registry.local/app:1"})));
   EXPECT_FALSE(none->HasMember("resources"));
+}
+
+TEST(ParseRun, SecurityFlagsBecomeTheSecurityObject) {
+  std::string profile = ::testing::TempDir() + "/berth-cli-profile.json";
+  ASSERT_TRUE(fs::write_file_atomic(profile, R"({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": []})", 0644).has_value());
+  auto o = parse_run({"--privileged", "--cap-add", "NET_ADMIN", "--cap-add=SYS_PTRACE", "--cap-drop", "MKNOD",
+                      "--read-only", "--sysctl", "net.ipv4.ip_forward=1", "--security-opt", "no-new-privileges=false",
+                      "--security-opt", "seccomp=" + profile, "--device", "/dev/null:rw", "--rootfs", "/r", "--", "sh"});
+  ASSERT_TRUE(o.has_value()) << o.error().message;
+  auto doc = json::parse(run_spec_json(*o));
+  ASSERT_TRUE(doc.has_value());
+  const auto& sec = (*doc)["security"];
+  EXPECT_TRUE(sec["privileged"].GetBool());
+  EXPECT_EQ(json::get_string_array(sec["capabilities"], "add"), (std::vector<std::string>{"NET_ADMIN", "SYS_PTRACE"}));
+  EXPECT_EQ(json::get_string_array(sec["capabilities"], "drop"), (std::vector<std::string>{"MKNOD"}));
+  EXPECT_TRUE(sec["read_only_rootfs"].GetBool());
+  EXPECT_FALSE(sec["no_new_privileges"].GetBool());
+  EXPECT_EQ(json::get_string(sec["sysctls"], "net.ipv4.ip_forward"), "1");
+  EXPECT_EQ(json::get_string(sec["seccomp"], "defaultAction"), "SCMP_ACT_ALLOW");
+  ASSERT_EQ(sec["devices"].Size(), 1u);
+  EXPECT_EQ(json::get_string(sec["devices"][0], "type"), "c");
+  EXPECT_EQ(sec["devices"][0]["major"].GetInt(), 1);
+  EXPECT_EQ(sec["devices"][0]["minor"].GetInt(), 3);
+  EXPECT_EQ(json::get_string(sec["devices"][0], "access"), "rw");
+  auto unconfined = parse_run({"--security-opt", "seccomp=unconfined", "--rootfs", "/r", "--", "sh"});
+  EXPECT_EQ(json::get_string((*json::parse(run_spec_json(*unconfined)))["security"], "seccomp"), "unconfined");
+  auto none = json::parse(run_spec_json(*parse_run({"--rootfs", "/r", "--", "sh"})));
+  EXPECT_FALSE(none->HasMember("security"));
+}
+
+TEST(ParseRun, SecurityFlagErrorsSayWhatToChange) {
+  struct Case { Args args; const char* names; } cases[] = {
+      {{"--security-opt", "apparmor=x"}, "seccomp=unconfined, seccomp=FILE or no-new-privileges"},
+      {{"--security-opt", "seccomp=/no/such/profile.json"}, "/no/such/profile.json"},
+      {{"--sysctl", "novalue"}, "NAME=VALUE"},
+      {{"--device", "/etc/passwd"}, "device node under /dev/"},
+  };
+  for (auto& c : cases) {
+    Args args = c.args;
+    args.insert(args.end(), {"--rootfs", "/r", "--", "sh"});
+    auto o = parse_run(args);
+    ASSERT_FALSE(o.has_value()) << c.names;
+    EXPECT_NE(o.error().message.find(c.names), std::string::npos) << o.error().message;
+  }
+  auto last = parse_run({"--rootfs", "/r", "--cap-add"});
+  ASSERT_FALSE(last.has_value());
+  EXPECT_NE(last.error().message.find("--cap-add needs a value"), std::string::npos) << last.error().message;
 }
 
 }  // namespace

@@ -87,6 +87,13 @@ TEST(FormatPs, TableWithHeader) {
   EXPECT_EQ(format_ps(doc(R"({"containers":[]})"), kT0).find("ID "), 0u);
 }
 
+TEST(FormatPs, SaysWhenATaskIsPrivileged) {
+  auto list = doc(R"({"containers":[
+    {"id":"3f9c2a1b7d5e4c60","name":"root-1","state":"running","created_at":"2026-11-25T17:55:00.000Z",
+     "started_at":"2026-11-25T17:57:00.000Z","privileged":true,"spec":{"command":["sh"]}}]})");
+  EXPECT_NE(format_ps(list, kT0).find("Up 3 minutes, privileged"), std::string::npos) << format_ps(list, kT0);
+}
+
 TEST(FormatEvent, OneLine) {
   auto ev = doc(R"({"seq":12,"time":"2026-11-25T18:00:00.123Z","type":"container.exited",
       "id":"3f9c","name":"web-1","state":"exited","exit":{"reason":"exited","exit_code":0,

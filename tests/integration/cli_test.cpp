@@ -66,6 +66,27 @@ TEST_F(Cli, DetachedRunThenPsLogsKillWaitRm) {
   EXPECT_NE(run("inspect svc").code, 0);
 }
 
+TEST_F(Cli, SecurityFlagsReachTheTaskAndPsShowsPrivileged) {
+  auto capped = run("run --cap-drop ALL --cap-add NET_RAW --read-only --rootfs " + rootfs_.path() +
+                    " -- sh -c 'grep CapEff /proc/self/status; touch /x || echo read-only'");
+  EXPECT_EQ(capped.code, 0) << capped.out;
+  EXPECT_NE(capped.out.find("CapEff:\t0000000000002000"), std::string::npos) << capped.out;
+  EXPECT_NE(capped.out.find("read-only"), std::string::npos) << capped.out;
+  auto unconfined = run("run --security-opt seccomp=unconfined --rootfs " + rootfs_.path() +
+                        " -- grep Seccomp: /proc/self/status");
+  EXPECT_NE(unconfined.out.find("Seccomp:\t0"), std::string::npos) << unconfined.out;
+  ASSERT_EQ(run("run -d --privileged --name root-1 --rootfs " + rootfs_.path() + " -- sleep 60").code, 0);
+  auto ps = run("ps");
+  EXPECT_NE(ps.out.find(", privileged"), std::string::npos) << ps.out;
+  auto inspect = parse(run("inspect root-1").out);
+  ASSERT_TRUE(inspect.HasMember("privileged")) << "inspect shows whether a task is privileged";
+  EXPECT_TRUE(inspect["privileged"].GetBool());
+  auto bad = run("run --cap-add SYS_WIZARD --rootfs " + rootfs_.path() + " -- true");
+  EXPECT_NE(bad.code, 0);
+  EXPECT_NE(bad.out.find("unknown capability 'SYS_WIZARD'"), std::string::npos) << bad.out;
+  EXPECT_EQ(run("rm -f root-1").code, 0);
+}
+
 TEST_F(Cli, ErrorsAreClear) {
   auto launch = run("run --rootfs " + rootfs_.path() + " -- /bin/nope");
   EXPECT_EQ(launch.code, 125) << launch.out;

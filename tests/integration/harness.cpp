@@ -1,6 +1,7 @@
 #include "tests/integration/harness.hpp"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
@@ -155,6 +156,10 @@ Status Agent::start() {
     if (!start_cgroup_.empty()) {
       int procs = ::open((start_cgroup_ + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC);
       if (procs < 0 || ::write(procs, "0", 1) != 1) ::_exit(126);
+    }
+    if (!start_netns_.empty()) {
+      int ns = ::open(start_netns_.c_str(), O_RDONLY | O_CLOEXEC);
+      if (ns < 0 || ::setns(ns, CLONE_NEWNET) != 0) ::_exit(125);
     }
     ::execl(berthd.c_str(), berthd.c_str(), "--config", config_path_.c_str(), "--debug", (char*)nullptr);
     ::_exit(127);

@@ -41,6 +41,9 @@ class Agent {
   Status start();
   // berthd starts as a member of this cgroup (as under a systemd unit) instead of ours.
   void start_in_cgroup(const std::string& path) { start_cgroup_ = path; }
+  // berthd starts in this network namespace (a /run/netns/<name> path; setns(2) before exec,
+  // as `nsenter --net=PATH` does, leaving the mounts alone) instead of ours.
+  void start_in_netns(const std::string& path) { start_netns_ = path; }
   void stop();     // SIGTERM, wait
   void kill9();    // SIGKILL, wait: the tasks keep running
   pid_t pid() const { return pid_; }
@@ -77,6 +80,7 @@ class Agent {
   std::string cgroup_root_;
   std::string config_path_;
   std::string start_cgroup_;
+  std::string start_netns_;
   pid_t pid_ = -1;
 };
 

@@ -17,7 +17,9 @@
 #include "isolators/max_runtime/max_runtime_isolator.hpp"
 #include "isolators/memory/memory_isolator.hpp"
 #include "isolators/namespaces/namespaces_isolator.hpp"
+#include "isolators/network/network_isolator.hpp"
 #include "isolators/pids/pids_isolator.hpp"
+#include "isolators/security/security_isolator.hpp"
 #include "isolators/registry.hpp"
 #include "isolators/userns/userns_isolator.hpp"
 #include "tests/cgroups/fake_tree.hpp"
@@ -133,6 +135,7 @@ TEST_P(Conformance, RecoverAfterRestartAdoptsRunningTasks) {
 INSTANTIATE_TEST_SUITE_P(
     Isolators, Conformance,
     ::testing::Values(Factory{"namespaces", [] { return std::make_unique<NamespacesIsolator>(); }},
+                      Factory{"network", [] { return std::make_unique<NetworkIsolator>(); }},
                       Factory{"filesystem_sandbox", [] { return std::make_unique<SandboxIsolator>(); }},
                       Factory{"cpu", [] { return std::make_unique<CpuIsolator>(true, true); }},
                       Factory{"memory", [] { return std::make_unique<MemoryIsolator>(true); }},
@@ -144,6 +147,7 @@ INSTANTIATE_TEST_SUITE_P(
                                 on.default_on = true;
                                 return std::unique_ptr<Isolator>(UserNamespaceIsolator::create(on).value());
                               }},
+                      Factory{"security", []() -> std::unique_ptr<Isolator> { return SecurityIsolator::create().value(); }},
                       Factory{"devices", [] { return std::make_unique<DevicesIsolator>(); }}),
     [](const auto& info) { return std::string(info.param.name); });
 

@@ -87,6 +87,31 @@ TEST(OciSpec, UserNamespaceMapsRoundTrip) {
   EXPECT_EQ(again->gid_mappings, r->gid_mappings);
 }
 
+TEST(OciSpec, RoundTripsCapabilitiesAndAWritableSys) {
+  auto r = parse_oci_spec(R"({"ociVersion": "1.0.2", "process": {"args": ["x"], "capabilities": {
+      "bounding": ["CAP_CHOWN", "CAP_NET_ADMIN", "CAP_CHECKPOINT_RESTORE"], "effective": ["CAP_CHOWN"],
+      "permitted": ["CAP_CHOWN", "CAP_NET_ADMIN"], "inheritable": ["CAP_NET_ADMIN"], "ambient": ["CAP_NET_ADMIN"]}},
+      "root": {"path": "/r"}, "annotations": {"berth.sys.readonly": "false"}})");
+  ASSERT_TRUE(r.has_value()) << r.error().message;
+  ASSERT_TRUE(r->capabilities.has_value());
+  EXPECT_EQ(r->capabilities->bounding, (1ULL << 0) | (1ULL << 12) | (1ULL << 40));
+  EXPECT_EQ(r->capabilities->effective, 1ULL << 0);
+  EXPECT_EQ(r->capabilities->ambient, 1ULL << 12);
+  EXPECT_FALSE(r->sys_readonly);
+  EXPECT_TRUE(r->annotations.empty());
+  auto again = parse_oci_spec(to_json(*r));
+  ASSERT_TRUE(again.has_value()) << again.error().message;
+  EXPECT_EQ(again->capabilities, r->capabilities);
+  EXPECT_FALSE(again->sys_readonly);
+}
+
+TEST(OciSpec, CapabilitiesForAUserAsRuncGivesThem) {
+  CapabilitySet set = (1ULL << 0) | (1ULL << 13);
+  EXPECT_EQ(capabilities_for(set, false, 0), (OciCapabilities{set, set, set, 0, 0}));
+  EXPECT_EQ(capabilities_for(set, false, 1000), (OciCapabilities{set, 0, 0, 0, 0}));
+  EXPECT_EQ(capabilities_for(set, true, 1000), (OciCapabilities{set, set, set, set, set}));
+}
+
 TEST(OciSpec, DeviceNodesRoundTrip) {
   auto r = parse_oci_spec(R"({"ociVersion": "1.0.2", "process": {"args": ["true"]}, "root": {"path": "/r"},
       "linux": {"devices": [{"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229},
@@ -107,6 +132,8 @@ TEST(OciSpec, MinimalSpecGetsDefaults) {
   EXPECT_EQ(r->user.uid, 0u);
   EXPECT_EQ(r->oom_score_adj, 0);
   EXPECT_FALSE(r->root_readonly);
+  EXPECT_TRUE(r->sys_readonly);
+  EXPECT_FALSE(r->capabilities.has_value());
   // The default struct serializes into something parse accepts.
   EXPECT_TRUE(parse_oci_spec(to_json(*r)).has_value());
 }
@@ -134,7 +161,13 @@ INSTANTIATE_TEST_SUITE_P(
         Rejection{"not json", "malformed JSON"},
         Rejection{"[]", "expected an object"},
         Rejection{SPEC(R"({"args": ["x"]})", R"(, "hooks": {"prestart": []})"), "hooks.prestart: unsupported field"},
-        Rejection{SPEC(R"({"args": ["x"], "capabilities": {}})", ""), "process.capabilities: unsupported field"},
+        Rejection{SPEC(R"({"args": ["x"], "capabilities": {"bounding": ["CAP_NOPE"]}})", ""), "not a capability name"},
+        Rejection{SPEC(R"({"args": ["x"], "capabilities": {"bounding": ["CHOWN"]}})", ""), "not a capability name"},
+        Rejection{SPEC(R"({"args": ["x"], "capabilities": {"permitted": ["CAP_CHOWN"], "ambient": ["CAP_CHOWN"]}})", ""),
+                  "ambient capability must also be permitted and inheritable"},
+        Rejection{SPEC(R"({"args": ["x"], "capabilities": {"effective": ["CAP_CHOWN"]}})", ""), "effective capability must also be permitted"},
+        Rejection{SPEC(R"({"args": ["x"], "capabilities": {"prohibited": []}})", ""), "process.capabilities.prohibited: unsupported field"},
+        Rejection{SPEC(R"({"args": ["x"]})", R"(, "annotations": {"berth.sys.readonly": "maybe"})"), "berth.sys.readonly"},
         Rejection{SPEC(R"({"args": ["x"], "terminal": true})", ""), "terminal is not supported"},
         Rejection{SPEC(R"({"args": []})", ""), "needs at least the command"},
         Rejection{SPEC(R"({"args": "sh"})", ""), "process.args: expected an array of strings"},

@@ -1,0 +1,83 @@
+#!/bin/bash
+# bench/security_bench.sh — issue 9: what confinement costs at launch. /bin/true, request →
+# exit observed, in alternating blocks (bench/launch_latency):
+#   berth-confined    the default confinement (capabilities, no_new_privs, seccomp, masked paths)
+#   berth-privileged  "security": {"privileged": true} (all caps, no filter, nothing masked)
+#   crun-default      `crun spec`'s defaults (its capabilities, no_new_privs, masked paths; no seccomp)
+#   crun-seccomp      the same plus berth's default profile in OCI form (berthd --print-seccomp-profile)
+# berthd runs with run_dir and state_dir on a tmpfs (in its own mount namespace), so fsync is
+# not what is measured. Root only; removes everything it creates.
+#   berth-noseccomp   (SPLIT=1) the default confinement with "seccomp": "unconfined", to tell the
+#                     filter's share from the capabilities' and the masked paths'
+# Knobs: ITERATIONS (200), WARMUP (20), BLOCK (10), SPLIT (0). Writes bench/results-security-<UTC>.txt.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ITERATIONS=${ITERATIONS:-200} WARMUP=${WARMUP:-20} BLOCK=${BLOCK:-10} SPLIT=${SPLIT:-0}
+BUILD=${BUILD:-build}
+[ "$(id -u)" = 0 ] || { echo "bench: needs root" >&2; exit 1; }
+for t in crun jq curl busybox; do command -v "$t" >/dev/null || { echo "bench: $t missing" >&2; exit 1; }; done
+make -s -j2 "$BUILD/berthd" "$BUILD/berth-shim" "$BUILD/bench/launch_latency"
+
+T=$(mktemp -d /tmp/berth-secbench-XXXXXX)
+chmod 755 "$T"
+CG2=$(awk '$3 == "cgroup2" {print $2; exit}' /proc/self/mounts)
+CGROOT="$CG2/berth/secbench-${T##*-}"
+BERTHD_PID=
+cleanup() {
+  set +e
+  for id in $(curl -sS --unix-socket "$T/berth.sock" http://localhost/v1/containers 2>/dev/null | jq -r '.containers[].id' 2>/dev/null); do
+    curl -sS --unix-socket "$T/berth.sock" -X DELETE "http://localhost/v1/containers/$id?force=1" >/dev/null
+  done
+  [ -n "$BERTHD_PID" ] && kill -TERM "$BERTHD_PID" 2>/dev/null && wait "$BERTHD_PID" 2>/dev/null
+  for id in $(crun --root "$T/crun-state" list -q 2>/dev/null); do crun --root "$T/crun-state" delete -f "$id" >/dev/null 2>&1; done
+  [ -d "$CGROOT" ] && find "$CGROOT" -depth -type d -exec rmdir {} + 2>/dev/null
+  rmdir "$CG2/berth" 2>/dev/null
+  rm -rf "$T"
+}
+trap cleanup EXIT
+
+# A busybox-static root filesystem, shared read-only by every runtime.
+. bench/busybox_rootfs.sh
+R="$T/rootfs"
+make_busybox_rootfs "$R"
+
+mkdir -p "$T/tmpfs"
+cat >"$T/berth.json" <<JSON
+{"socket": "$T/berth.sock", "run_dir": "$T/tmpfs/run", "state_dir": "$T/tmpfs/state",
+ "cgroup_root": "$CGROOT", "shim_path": "$PWD/$BUILD/berth-shim"}
+JSON
+unshare -m --propagation private bash -c 'mount -t tmpfs -o mode=0755 berth-bench "$0" && exec "$@"' \
+  "$T/tmpfs" "$BUILD/berthd" --config "$T/berth.json" >"$T/berth.log" 2>&1 &
+BERTHD_PID=$!
+for _ in $(seq 200); do
+  curl -sf --unix-socket "$T/berth.sock" http://localhost/v1/info >/dev/null 2>&1 && break
+  kill -0 "$BERTHD_PID" 2>/dev/null || { cat "$T/berth.log"; exit 1; }
+  sleep 0.025
+done
+
+# crun's own default spec, adapted to the task (berth's namespaces, /bin/true, the same root).
+mkdir -p "$T/crun-state" "$T/crun-default" "$T/crun-seccomp"
+(cd "$T/crun-default" && crun spec)
+jq --arg r "$R" '.process.args = ["/bin/true"] | .process.terminal = false | .root = {path: $r, readonly: true}
+  | .linux.namespaces = [{type: "pid"}, {type: "mount"}, {type: "uts"}, {type: "ipc"}, {type: "network"}, {type: "cgroup"}]' \
+  "$T/crun-default/config.json" >"$T/c.json" && mv "$T/c.json" "$T/crun-default/config.json"
+"$BUILD/berthd" --print-seccomp-profile >"$T/profile.json"
+jq --slurpfile p "$T/profile.json" '.linux.seccomp = $p[0]' "$T/crun-default/config.json" >"$T/crun-seccomp/config.json"
+
+DATE=$(date -u +%Y-%m-%dT%H%M%SZ)
+OUT="bench/results-security-$DATE.txt"
+{
+  echo "# berth confinement cost at launch, $DATE"
+  echo "command: ITERATIONS=$ITERATIONS WARMUP=$WARMUP BLOCK=$BLOCK SPLIT=$SPLIT ./bench/security_bench.sh   (commit $(git rev-parse --short HEAD 2>/dev/null || echo '?'))"
+  echo "machine: $(nproc) cpus, kernel $(uname -r), $(crun --version | head -1); load: $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "crun-seccomp profile: $(jq '.syscalls | length' "$T/profile.json") rules from berthd --print-seccomp-profile"
+} | tee "$OUT"
+: >"$T/empty"
+MODES=berth-confined,berth-privileged,crun-default,crun-seccomp
+[ "$SPLIT" = 1 ] && MODES=berth-confined,berth-noseccomp,berth-privileged
+"$BUILD/bench/launch_latency" --berth "berth-confined=$T/berth.sock" --berth "berth-privileged=$T/berth.sock" \
+  --berth "berth-noseccomp=$T/berth.sock" --security 'berth-privileged={"privileged": true}' \
+  --security 'berth-noseccomp={"seccomp": "unconfined"}' \
+  --crun "crun-default=$T/crun-default" --crun "crun-seccomp=$T/crun-seccomp" --modes "$MODES" \
+  --rootfs "$R" --bundle "$T/crun-default" --crun-root "$T/crun-state" --samples "$T/latency.tsv" \
+  --iterations "$ITERATIONS" --warmup "$WARMUP" --block "$BLOCK" --mask-cgroup2-controllers "$T/empty" | tee -a "$OUT"

@@ -1,0 +1,175 @@
+#include "isolators/network/bridge_network.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sstream>
+
+#include "common/fs.hpp"
+#include "isolators/network/netlink.hpp"
+#include "isolators/network/netns_file.hpp"
+
+namespace berth::isolators {
+namespace {
+
+constexpr size_t kMaxNetnsFiles = 65536;  // one per address of a /16
+
+// The host's name servers a task can reach: not loopback ones.
+std::vector<std::string> host_name_servers() {
+  std::vector<std::string> out;
+  auto text = fs::read_file("/etc/resolv.conf");
+  if (!text) return out;
+  std::istringstream in(text->substr(0, 64 * 1024));
+  std::string key, value;
+  for (std::string line; std::getline(in, line);) {
+    std::istringstream words(line);
+    if (!(words >> key >> value) || key != "nameserver") continue;
+    if (value.rfind("127.", 0) == 0 || value == "::1") continue;
+    out.push_back(value);
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<Ipam*> BridgeNetwork::ipam() {
+  if (config_.ipam_dir.empty() || config_.netns_dir.empty())
+    return make_error(Code::kFailedPrecondition, "this berthd has no bridge network configured");
+  if (!ipam_) {
+    BERTH_TRY(Ipam opened, Ipam::open(config_.ipam_dir, config_.bridge.subnet));
+    ipam_.emplace(std::move(opened));
+  }
+  return &*ipam_;
+}
+
+Status BridgeNetwork::ensure_bridge() {
+  const auto& b = config_.bridge;
+  BERTH_TRY(auto nl, netlink::Netlink::open());
+  BERTH_TRY(auto index, nl.link_index(b.name));
+  if (!index) {
+    auto added = nl.add_bridge(b.name, b.mtu);
+    if (!added && added.error().code != Code::kAlreadyExists) return added;  // a racing creator is fine
+    BERTH_TRY(index, nl.link_index(b.name));
+    if (!index) return make_error(Code::kInternal, "bridge " + b.name + " vanished after it was created");
+  }
+  BERTH_CHECK(nl.add_address(*index, b.subnet.gateway(), b.subnet.prefix));
+  return nl.set_up(*index);
+}
+
+Status BridgeNetwork::wire(const std::string& id, uint32_t address) {
+  const auto& b = config_.bridge;
+  const std::string host = host_veth_name(id);
+  BERTH_CHECK(fs::mkdir_p(config_.netns_dir, 0700));
+  BERTH_CHECK(create_netns_file(netns_path(id)));
+  int raw = ::open(netns_path(id).c_str(), O_RDONLY | O_CLOEXEC);
+  if (raw < 0) return errno_error("open " + netns_path(id));
+  UniqueFd ns = UniqueFd::adopt(raw);
+
+  BERTH_TRY(auto nl, netlink::Netlink::open());
+  BERTH_CHECK(nl.add_veth(host, "eth0", b.mtu, ns.get()));
+  BERTH_TRY(auto bridge, nl.link_index(b.name));
+  BERTH_TRY(auto veth, nl.link_index(host));
+  if (!bridge || !veth) return make_error(Code::kInternal, "bridge " + b.name + " or veth " + host + " is gone");
+  BERTH_CHECK(nl.set_master(*veth, *bridge));
+  BERTH_CHECK(nl.set_up(*veth));
+
+  BERTH_TRY(auto inside, netlink::Netlink::open_in(ns.get()));
+  BERTH_TRY(auto lo, inside.link_index("lo"));
+  BERTH_TRY(auto eth0, inside.link_index("eth0"));
+  if (!lo || !eth0) return make_error(Code::kInternal, "the task's namespace lacks lo or eth0");
+  BERTH_CHECK(inside.set_up(*lo));
+  BERTH_CHECK(inside.add_address(*eth0, address, b.subnet.prefix));
+  BERTH_CHECK(inside.set_up(*eth0));
+  return inside.add_default_route(b.subnet.gateway());
+}
+
+Result<BridgeAttachment> BridgeNetwork::write_files(const std::string& sandbox_dir, const std::string& hostname,
+                                                    uint32_t address) {
+  std::string dir = sandbox_dir + "/network";
+  BERTH_CHECK(fs::mkdir_p(dir, 0755));
+  std::string resolv = "# written by berth for this task\n";
+  for (const auto& ns : config_.bridge.dns.empty() ? host_name_servers() : config_.bridge.dns)
+    resolv += "nameserver " + ns + "\n";
+  std::string hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n";
+  if (!hostname.empty()) hosts += ipv4_text(address) + "\t" + hostname + "\n";
+  BridgeAttachment a;
+  a.resolv_conf = dir + "/resolv.conf";
+  a.hosts = dir + "/hosts";
+  BERTH_CHECK(fs::write_file_atomic(a.resolv_conf, resolv, 0644));
+  BERTH_CHECK(fs::write_file_atomic(a.hosts, hosts, 0644));
+  return a;
+}
+
+Result<BridgeAttachment> BridgeNetwork::attach(const std::string& id, const std::string& sandbox_dir,
+                                               const std::string& hostname) {
+  BERTH_TRY(Ipam * pool, ipam());
+  BERTH_CHECK_CTX(ensure_bridge(), "bridge " + config_.bridge.name);
+  BERTH_TRY(uint32_t address, pool->allocate(id));
+  auto done = [&]() -> Result<BridgeAttachment> {
+    BERTH_CHECK_CTX(wire(id, address), "veth for " + ipv4_text(address));
+    BERTH_TRY(BridgeAttachment a, write_files(sandbox_dir, hostname, address));
+    a.netns_path = netns_path(id);
+    a.address = address;
+    return a;
+  }();
+  if (!done) (void)detach(id);  // the first error is the one to report
+  return done;
+}
+
+Status BridgeNetwork::detach(const std::string& id) {
+  Status first = ok();
+  auto keep_first = [&](Status st) {
+    if (!st && first) first = std::move(st);
+  };
+  if (auto nl = netlink::Netlink::open()) {
+    keep_first(nl->delete_link(host_veth_name(id)));
+  } else {
+    keep_first(std::move(nl).error());
+  }
+  if (!config_.netns_dir.empty()) keep_first(remove_netns_file(netns_path(id)));
+  if (ipam_) keep_first(ipam_->release(id));
+  return first;
+}
+
+Status BridgeNetwork::reconcile(const std::set<std::string>& keep) {
+  if (config_.ipam_dir.empty() || config_.netns_dir.empty()) return ok();
+  BERTH_TRY(Ipam * pool, ipam());
+  std::set<std::string> owners;
+  for (const auto& [address, owner] : pool->allocations()) owners.insert(owner);
+  auto files = fs::list_dir(config_.netns_dir).value_or(std::vector<std::string>{});
+  if (files.size() > kMaxNetnsFiles)
+    return make_error(Code::kInternal, config_.netns_dir + " holds more than 65536 entries; the scan budget ran out");
+  for (const auto& f : files) owners.insert(f);
+  Status first = ok();
+  for (const auto& id : owners) {
+    if (keep.count(id)) continue;
+    auto st = detach(id);
+    if (!st && first) first = std::move(st);
+  }
+  // Veths whose namespace file was already gone: by their name.
+  BERTH_TRY(auto nl, netlink::Netlink::open());
+  BERTH_TRY(auto links, nl.link_names());
+  std::set<std::string> kept_veths;
+  for (const auto& id : keep) kept_veths.insert(host_veth_name(id));
+  for (const auto& name : links) {
+    if (name.rfind("bth", 0) != 0 || kept_veths.count(name)) continue;
+    auto st = nl.delete_link(name);
+    if (!st && first) first = std::move(st);
+  }
+  return first;
+}
+
+bool BridgeNetwork::attached(const std::string& id) const {
+  struct stat st {};
+  return !config_.netns_dir.empty() && ::stat(netns_path(id).c_str(), &st) == 0;
+}
+
+std::optional<uint32_t> BridgeNetwork::address_of(const std::string& id) const {
+  if (!ipam_) return std::nullopt;
+  for (const auto& [address, owner] : ipam_->allocations())
+    if (owner == id) return address;
+  return std::nullopt;
+}
+
+}  // namespace berth::isolators

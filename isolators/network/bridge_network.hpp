@@ -1,0 +1,61 @@
+// BridgeNetwork: the node's bridge mode. attach(id) prepares, in berthd and before the task
+// exists, everything a bridge task's network needs, through libmnl (no `ip`):
+//  1. the bridge (config name, MTU; the subnet's first address) if it is not there yet;
+//  2. an address from the Ipam (persisted under <state_dir>/network/ipam);
+//  3. a network namespace kept by a bind mount at <netns_dir>/<id>, which the task joins;
+//  4. a veth pair "bth<first 12 of id>" on the bridge, its peer created as eth0 straight in that
+//     namespace, with the address, lo and eth0 up and a default route through the bridge;
+//  5. /etc/resolv.conf and /etc/hosts written to <sandbox>/network/ for bind mounts.
+// Why prepare and not isolate(): Registry::isolate runs once the task has been released, and
+// hooks run in the shim, outside berthd; a namespace berthd made itself is configured before
+// the task's first instruction and entirely inside berthd.
+// Every name derives from the id, so detach(id) (veth, namespace, address) is idempotent and
+// reconcile(keep) removes what any other id left (a crash, a kill -9 between steps, a task
+// that ended while berthd was down). A failed attach detaches before returning.
+// Threading: not thread-safe; the network isolator calls it under the Registry's lock.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <set>
+#include <string>
+
+#include "common/result.hpp"
+#include "isolators/network/ipam.hpp"
+#include "isolators/network/network_spec.hpp"
+
+namespace berth::isolators {
+
+struct BridgeAttachment {
+  std::string netns_path;
+  uint32_t address = 0;
+  std::string resolv_conf;  // host paths of the generated files
+  std::string hosts;
+};
+
+class BridgeNetwork {
+ public:
+  explicit BridgeNetwork(NetworkConfig config) : config_(std::move(config)) {}
+
+  Result<BridgeAttachment> attach(const std::string& id, const std::string& sandbox_dir, const std::string& hostname);
+  Status detach(const std::string& id);
+  // Keeps the attachments of `keep` (re-adopted after a restart) and removes every other one.
+  Status reconcile(const std::set<std::string>& keep);
+  // Whether `id` has a namespace of this network (survives a restart: it is a bind mount).
+  bool attached(const std::string& id) const;
+  std::optional<uint32_t> address_of(const std::string& id) const;
+
+  static std::string host_veth_name(const std::string& id) { return "bth" + id.substr(0, 12); }
+  std::string netns_path(const std::string& id) const { return config_.netns_dir + "/" + id; }
+
+ private:
+  Result<Ipam*> ipam();
+  Status ensure_bridge();
+  Status wire(const std::string& id, uint32_t address);
+  Result<BridgeAttachment> write_files(const std::string& sandbox_dir, const std::string& hostname, uint32_t address);
+
+  NetworkConfig config_;
+  std::optional<Ipam> ipam_;
+};
+
+}  // namespace berth::isolators

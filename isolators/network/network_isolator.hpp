@@ -1,0 +1,40 @@
+// NetworkIsolator ("network"): owns the task's network namespace (the namespaces isolator
+// leaves it out). The mode comes from the spec or, unset, from the node's default_mode:
+//  - none: a new namespace (the launcher brings its loopback up);
+//  - host: no namespace, so the task shares berthd's; a net.* sysctl is refused at prepare
+//    (it would change the node), naming the sysctl;
+//  - bridge: BridgeNetwork::attach prepares a namespace (veth, address, route) in berthd and the
+//    task joins it by path; /etc/resolv.conf and /etc/hosts are bind-mounted in read-only.
+// State that outlives berthd is in the kernel and on disk (netns bind mounts, veths, the
+// Ipam's files), so recover() re-adopts the bridge tasks it is told about and removes every
+// other attachment (BridgeNetwork::reconcile).
+// Threading: under the Registry's lock.
+#pragma once
+
+#include <set>
+
+#include "isolators/isolator.hpp"
+#include "isolators/network/bridge_network.hpp"
+#include "isolators/network/network_spec.hpp"
+
+namespace berth::isolators {
+
+class NetworkIsolator : public Isolator {
+ public:
+  explicit NetworkIsolator(NetworkConfig config = {}) : config_(config), bridge_(config) {}
+  std::string_view name() const override { return "network"; }
+  Status recover(std::span<const ContainerState> known) override;
+  Result<LaunchAdditions> prepare(const ContainerId& id, const ContainerSpec& spec) override;
+  Result<Usage> usage(const ContainerId& id) override;
+  Status cleanup(const ContainerId& id) override;
+
+ private:
+  Result<LaunchAdditions> prepare_bridge(const ContainerId& id, const ContainerSpec& spec);
+
+  NetworkConfig config_;
+  BridgeNetwork bridge_;
+  std::set<ContainerId> ids_;
+  std::set<ContainerId> bridged_;
+};
+
+}  // namespace berth::isolators

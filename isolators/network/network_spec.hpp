@@ -1,0 +1,54 @@
+// NetworkSpec: which network a task gets (the launch spec's "network" object) and the node's
+// network configuration (agent.json's "network"). Modes (issue 10):
+//  - none: a network namespace of its own with loopback only (the default);
+//  - host: the network namespace berthd runs in (the machine's, or a test's netns berthd was
+//    started in), shared: no namespace is created, the task inherits the shim's, which is
+//    berthd's;
+//  - bridge: a namespace of its own, prepared by berthd before the task exists, with a veth
+//    into the node's bridge (created on demand), an address from berth's IPAM and a default
+//    route through the bridge (isolators/network/bridge_network.hpp).
+// Dynamic ports and cni are not built yet: the launch schema refuses them, so a spec naming
+// one is a 400 and changes nothing.
+// Plain value types; no threading concerns.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.hpp"
+#include "isolators/network/ipam.hpp"
+
+namespace berth::isolators {
+
+enum class NetworkMode { kNone, kHost, kBridge };
+
+// "none", "host", "bridge".
+std::string_view network_mode_name(NetworkMode m);
+// kInvalidArgument naming `field` and the modes there are.
+Result<NetworkMode> parse_network_mode(std::string_view text, std::string_view field);
+
+struct NetworkSpec {
+  std::optional<NetworkMode> mode;  // unset: the node's default_mode
+};
+
+// The node's bridge network ("network": {"bridge": {...}} in agent.json).
+struct BridgeConfig {
+  std::string name = "berth0";
+  Ipv4Subnet subnet{0x0a580000u, 16};  // 10.88.0.0/16; the bridge holds .1
+  uint32_t mtu = 1500;
+  // Name servers for the tasks' /etc/resolv.conf; empty: the host's, minus loopback ones
+  // (a task cannot reach the host's 127.0.0.53).
+  std::vector<std::string> dns;
+};
+
+struct NetworkConfig {
+  NetworkMode default_mode = NetworkMode::kNone;  // none or host (bridge is asked for by name)
+  BridgeConfig bridge;
+  std::string ipam_dir;   // "" = bridge mode unavailable; the agent sets <state_dir>/network/ipam
+  std::string netns_dir;  // the agent sets <run_dir>/netns
+};
+
+}  // namespace berth::isolators
