@@ -55,6 +55,14 @@ constexpr const char* kConfigSchema = R"({
         "task_max_mb": {"type": "integer", "minimum": 1, "maximum": 1048576}
       }
     },
+    "userns": {
+      "type": "object", "additionalProperties": false,
+      "properties": {
+        "default": {"type": "boolean"},
+        "pool": {"type": "string", "pattern": "^[0-9]{1,10}-[0-9]{1,10}$", "description": "first-last host id, e.g. 1000000000-1999999999"},
+        "range_size": {"type": "integer", "minimum": 1, "maximum": 2147483648}
+      }
+    },
     "unpack": {
       "type": "object", "additionalProperties": false,
       "properties": {
@@ -100,6 +108,27 @@ Status parse_fetch(const rapidjson::Value& f, Config& c) {
   }
   c.fetch_artifact_max_mb = json::get_uint(f, "artifact_max_mb", c.fetch_artifact_max_mb);
   c.fetch_task_max_mb = json::get_uint(f, "task_max_mb", c.fetch_task_max_mb);
+  return ok();
+}
+
+Status parse_userns(const rapidjson::Value& u, Config& c) {
+  isolators::UserNamespaceConfig& n = c.userns;
+  n.default_on = json::get_bool(u, "default", n.default_on);
+  n.range_size = json::get_uint(u, "range_size", n.range_size);
+  std::string pool = json::get_string(u, "pool");
+  if (!pool.empty()) {
+    size_t dash = pool.find('-');
+    uint64_t first = std::stoull(pool.substr(0, dash)), last = std::stoull(pool.substr(dash + 1));
+    if (first == 0 || last < first || last > 4294967294ULL)
+      return make_error(Code::kInvalidArgument, "config: userns.pool: '" + pool +
+                                                    "' must be first-last with 0 < first <= last <= 4294967294 "
+                                                    "(host id 0 is root)");
+    n.pool_start = first;
+    n.pool_count = last - first + 1;
+  }
+  if (n.range_size > n.pool_count)
+    return make_error(Code::kInvalidArgument, "config: userns: the pool holds " + std::to_string(n.pool_count) +
+                                                  " ids, fewer than one range of range_size " + std::to_string(n.range_size));
   return ok();
 }
 
@@ -161,6 +190,7 @@ Result<Config> parse_config(const std::string& json_text) {
   c.gc_headroom_mb = json::get_uint(doc, "gc_headroom_mb", c.gc_headroom_mb);
   c.artifact_cache_mb = json::get_uint(doc, "artifact_cache_mb", c.artifact_cache_mb);
   if (doc.HasMember("fetch")) BERTH_CHECK(parse_fetch(doc["fetch"], c));
+  if (doc.HasMember("userns")) BERTH_CHECK(parse_userns(doc["userns"], c));
   if (doc.HasMember("unpack")) {
     const auto& u = doc["unpack"];
     c.unpack_max_mb = json::get_uint(u, "max_mb", c.unpack_max_mb);

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/result.hpp"
+#include "isolators/userns/id_ranges.hpp"
 #include "isolators/network/network_spec.hpp"
 
 namespace berth::agent {
@@ -53,6 +54,9 @@ struct Config {
   uint64_t unpack_max_ratio = 100;         // uncompressed:compressed, 0 = unbounded ...
   uint64_t unpack_ratio_after_mb = 64;     // ... judged past this many uncompressed MiB
   uint64_t unpack_min_free_mb = 512;       // free space an unpack leaves on its file system
+  // "userns": {"default": false, "pool": "1000000000-1999999999", "range_size": 65536}: the
+  // host ids task user namespaces map to (keep the pool out of /etc/subuid and /etc/subgid).
+  isolators::UserNamespaceConfig userns;
   isolators::NetworkConfig network;        // "network": default_mode
 
   std::string containers_run_dir() const { return run_dir + "/containers"; }
@@ -61,6 +65,7 @@ struct Config {
   std::string trash_dir() const { return state_dir + "/trash"; }
   std::string store_dir() const { return state_dir + "/store"; }
   std::string artifacts_dir() const { return state_dir + "/artifacts"; }
+  std::string userns_ranges_file() const { return state_dir + "/userns-ranges.json"; }
 };
 
 // Parses a config document; kInvalidArgument naming the bad key.

@@ -17,7 +17,10 @@ Containers::~Containers() = default;
 
 Status Containers::init() {
   BERTH_TRY(cgroups_, setup_node_cgroups(config_));
-  BERTH_TRY_CTX(isolators_, isolators::Registry::create_default(cgroups_.controllers, config_.network), "isolators");
+  isolators::UserNamespaceConfig userns = config_.userns;
+  userns.state_file = config_.userns_ranges_file();
+  BERTH_TRY_CTX(isolators_, isolators::Registry::create_default(cgroups_.controllers, config_.network, userns),
+                "isolators");
   supervisor_ = std::make_unique<Supervisor>(loop_, table_, *isolators_, *cgroups_.tasks);
   launcher_ = std::make_unique<Launcher>(config_, cgroups_, table_, *supervisor_, *isolators_, images_);
   supervisor_->start_limit_events();

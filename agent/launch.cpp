@@ -19,6 +19,7 @@
 #include "common/log.hpp"
 #include "common/scope_guard.hpp"
 #include "common/signals.hpp"
+#include "sandbox/idmap.hpp"
 #include "sandbox/user.hpp"
 
 namespace berth::agent {
@@ -56,6 +57,27 @@ std::vector<fetcher::ArtifactSpec> artifact_specs(const TaskSpec& spec) {
   std::vector<fetcher::ArtifactSpec> out;
   for (const auto& f : spec.fetch) out.push_back({f.uri, f.sha256, f.extract, f.executable, f.output});
   return out;
+}
+
+// The task's own dirs belong to the task's user: /mnt/sandbox to its user, the overlay's upper
+// dir (the owner of "/") to the image root's owner. With a user namespace these are ids of
+// the task's host range, so what it writes there belongs to the range too.
+Status give_dirs_to_task(const sandbox::SandboxLayout& box, const std::string& image_top, const sandbox::OciUser& user,
+                         const isolators::LaunchAdditions& add) {
+  auto host = [](const std::vector<sandbox::OciIdMapping>& maps, uint32_t id) -> uint32_t {
+    if (maps.empty()) return id;
+    return sandbox::host_id(maps, id).value_or(65534);  // unmapped: the kernel's overflow id
+  };
+  std::string work = box.work_path();
+  if (::chown(work.c_str(), host(add.uid_mappings, user.uid), host(add.gid_mappings, user.gid)) != 0)
+    return errno_error("chown " + work);
+  if (add.uid_mappings.empty()) return ok();
+  struct stat st {};
+  if (::stat(image_top.c_str(), &st) != 0) return errno_error("stat " + image_top);
+  std::string upper = box.overlay_upper_path();
+  if (::chown(upper.c_str(), host(add.uid_mappings, st.st_uid), host(add.gid_mappings, st.st_gid)) != 0)
+    return errno_error("chown " + upper);
+  return ok();
 }
 
 }  // namespace
@@ -216,8 +238,7 @@ Status Launcher::write_bundle(const ContainerRecord& rec, const Root& root,
   // The task's /mnt/sandbox belongs to the task's user so it can write its own files there.
   sandbox::RunDirLayout run(rec.bundle_dir);
   sandbox::SandboxLayout box(rec.sandbox_dir);
-  std::string work = box.work_path();
-  if (::chown(work.c_str(), user.uid, user.gid) != 0) return errno_error("chown " + work);
+  BERTH_CHECK(give_dirs_to_task(box, root.top, user, additions));
 
   TaskPaths paths{run.rootfs_path(), root.lowerdir, box.overlay_upper_path(), box.overlay_work_path()};
   BERTH_TRY(sandbox::OciSpec oci, translate(root.effective, rec.id, paths, user, additions));

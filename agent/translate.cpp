@@ -59,6 +59,8 @@ Result<sandbox::OciSpec> translate(const TaskSpec& spec, const std::string& id, 
   oci.root_readonly = add.readonly_rootfs;
   oci.sys_readonly = !add.writable_sys;
   oci.namespaces = add.namespaces;
+  oci.uid_mappings = add.uid_mappings;
+  oci.gid_mappings = add.gid_mappings;
   oci.mounts = add.mounts;
   oci.masked_paths = add.masked_paths;
   oci.readonly_paths = add.readonly_paths;

@@ -133,6 +133,8 @@ struct CapabilityGrant {
 // What one isolator adds to the launch. Merged across isolators by the Registry.
 struct LaunchAdditions {
   std::vector<sandbox::OciNamespace> namespaces;  // path empty: create; else join that one
+  std::vector<sandbox::OciIdMapping> uid_mappings;  // with a new "user" namespace: its maps
+  std::vector<sandbox::OciIdMapping> gid_mappings;
   std::vector<sandbox::OciMount> mounts;          // after the rootfs, in order
   std::vector<std::string> masked_paths;
   std::vector<std::string> readonly_paths;

@@ -24,6 +24,11 @@ Status AdditionsMerger::add(std::string_view who, const LaunchAdditions& a) {
     BERTH_CHECK(claim("namespace", n.type, who));
     merged_.namespaces.push_back(n);
   }
+  if (!a.uid_mappings.empty() || !a.gid_mappings.empty()) {
+    BERTH_CHECK(claim("user namespace", "id mappings", who));
+    merged_.uid_mappings = a.uid_mappings;
+    merged_.gid_mappings = a.gid_mappings;
+  }
   for (const auto& m : a.mounts) {
     BERTH_CHECK(claim("mount at", m.destination, who));
     merged_.mounts.push_back(m);

@@ -10,6 +10,7 @@
 #include "isolators/namespaces/namespaces_isolator.hpp"
 #include "isolators/network/network_isolator.hpp"
 #include "isolators/pids/pids_isolator.hpp"
+#include "isolators/userns/userns_isolator.hpp"
 #include "isolators/security/security_isolator.hpp"
 
 namespace berth::isolators {
@@ -52,9 +53,11 @@ void merge(Usage& into, const Usage& from) {
 }
 
 Result<std::unique_ptr<Registry>> Registry::create_default(const std::set<std::string>& controllers,
-                                                           const NetworkConfig& network) {
+                                                           const NetworkConfig& network, const UserNamespaceConfig& userns) {
   std::vector<std::unique_ptr<Isolator>> table;
   table.push_back(std::make_unique<NamespacesIsolator>());
+  BERTH_TRY_CTX(auto userns_isolator, UserNamespaceIsolator::create(userns), "security/userns");
+  table.push_back(std::move(userns_isolator));
   table.push_back(std::make_unique<NetworkIsolator>(network));
   table.push_back(std::make_unique<SandboxIsolator>());
   BERTH_TRY(auto security, SecurityIsolator::create());

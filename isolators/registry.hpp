@@ -27,16 +27,18 @@
 
 #include "cgroups/events.hpp"
 #include "isolators/isolator.hpp"
+#include "isolators/userns/id_ranges.hpp"
 
 namespace berth::isolators {
 
 class Registry {
  public:
   // The standard table for a node whose task cgroups can use `controllers`: namespaces,
-  // network (with the node's `network` config), filesystem/sandbox, cpu, memory, pids, disk,
-  // max_runtime, devices. The only list of isolators.
+  // security/userns, network (with the node's `network` config), filesystem/sandbox, cpu, memory,
+  // pids, disk, max_runtime, devices. The only list of isolators.
   static Result<std::unique_ptr<Registry>> create_default(const std::set<std::string>& controllers,
-                                                          const NetworkConfig& network = {});
+                                                          const NetworkConfig& network = {},
+                                                          const UserNamespaceConfig& userns = {});
   static Result<std::unique_ptr<Registry>> create(std::vector<std::unique_ptr<Isolator>> isolators);
 
   int fd() const { return watcher_.fd(); }

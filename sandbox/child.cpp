@@ -21,6 +21,7 @@
 
 #include "common/fs.hpp"
 #include "common/unique_fd.hpp"
+#include "sandbox/mount_options.hpp"
 #include "sandbox/rlimit_names.hpp"
 #include "sandbox/rootfs.hpp"
 #include "sandbox/sync_channel.hpp"
@@ -54,6 +55,43 @@ Status join_namespaces(const ChildPlan& plan) {
     BERTH_TRY_CTX(UniqueFd ns, fs::open_at(AT_FDCWD, j.path, O_RDONLY), "join namespace");
     if (::setns(ns.get(), j.flag) != 0) return errno_error("join namespace " + j.path);
   }
+  return ok();
+}
+
+// The host paths the task's mounts start from (its root's mount point, bind sources),
+// opened while the child still has the host uid that owns berth's 0700 directories: as its
+// range's root it may not search them. The spec copy names them as /proc/self/fd/N.
+struct PinnedPaths {
+  OciSpec spec;
+  UniqueFd root_mount_point;
+  std::vector<UniqueFd> sources;
+};
+
+Status pin_host_paths(const ChildPlan& plan, PinnedPaths& out) {
+  if (!plan.new_user) return ok();
+  out.spec = *plan.spec;
+  BERTH_TRY_CTX(out.root_mount_point, fs::open_at(AT_FDCWD, out.spec.root_path, O_PATH | O_DIRECTORY), "root");
+  for (auto& m : out.spec.mounts) {
+    if (!parse_mount_options(m.type, m.options).bind) continue;
+    BERTH_TRY_CTX(UniqueFd fd, fs::open_at(AT_FDCWD, m.source, O_PATH), "mount " + m.source + " on " + m.destination);
+    m.source = "/proc/self/fd/" + std::to_string(fd.get());
+    out.sources.push_back(std::move(fd));
+  }
+  return ok();
+}
+
+// Root of the user namespace (its maps are written by now): from here on the child's files
+// belong to its host range, and it has capabilities only over what its namespaces own.
+Status become_root_in_userns(const ChildPlan& plan) {
+  if (!plan.new_user) return ok();
+  if (::setresgid(0, 0, 0) != 0) return errno_error("become root in the user namespace (setgid)");
+  if (::setgroups(0, nullptr) != 0) return errno_error("become root in the user namespace (setgroups)");
+  if (::setresuid(0, 0, 0) != 0) return errno_error("become root in the user namespace (setuid)");
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);  // a credential change cleared it
+  // ... and made it undumpable: its /proc/self files would belong to host root, out of the
+  // reach of its own root (oom_score_adj, uid_map). Only its own namespaces can see it, and
+  // no other process lives in them yet; execve sets this anew.
+  if (::prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) != 0) return errno_error("set dumpable");
   return ok();
 }
 
@@ -293,9 +331,15 @@ void run_child(const ChildPlan& plan) {
     BERTH_CHECK(wait_for_go(plan.sync_fd));
     BERTH_CHECK(join_cgroup_namespace(plan));
     BERTH_CHECK(join_namespaces(plan));
+    PinnedPaths pinned;
+    BERTH_CHECK(pin_host_paths(plan, pinned));
+    BERTH_CHECK(become_root_in_userns(plan));
     BERTH_CHECK(set_stdio(plan));
     BERTH_CHECK(apply_sysctls(plan));
-    BERTH_CHECK(prepare_root(*plan.spec));
+    if (plan.new_user)
+      BERTH_CHECK(prepare_root(pinned.spec, PreparedRoot{plan.root_mount_fd, pinned.root_mount_point.get()}));
+    else
+      BERTH_CHECK(prepare_root(*plan.spec));
     BERTH_CHECK(set_hostname(plan));
     BERTH_CHECK(bring_loopback_up(plan));
     BERTH_CHECK(set_oom_score_adj(plan));

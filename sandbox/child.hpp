@@ -1,5 +1,6 @@
 // What the task's child process does between clone3 and execve, as named steps in order:
-//   wait_for_go, join_cgroup_namespace (fallback only), join_namespaces, set_stdio,
+//   wait_for_go, join_cgroup_namespace (fallback only), join_namespaces,
+//   pin_host_paths + become_root_in_userns (with a user namespace only), set_stdio,
 //   apply_sysctls, prepare_root (rootfs.hpp), set_hostname, bring_loopback_up,
 //   set_oom_score_adj, apply_rlimits, drop_bounding_set, keep_capabilities, switch_user,
 //   set_capabilities, set_no_new_privs, close_extra_fds, change_dir, install_seccomp (last:
@@ -26,6 +27,11 @@ struct ChildPlan {
   int stdin_fd = -1, stdout_fd = -1, stderr_fd = -1;
   bool new_uts = false;
   bool new_net = false;
+  // A new user namespace: after "go" the child becomes root in it (become_root_in_userns),
+  // having first opened the host paths its mounts start from (pin_host_paths), and moves the
+  // idmapped overlay root_mount_fd (inherited from the parent) onto its root.
+  bool new_user = false;
+  int root_mount_fd = -1;
   // CLONE_INTO_CGROUP was refused: the child was cloned without CLONE_NEWCGROUP and creates
   // its cgroup namespace after the parent moved it, so the namespace is rooted at its cgroup.
   bool unshare_cgroup_after_go = false;

@@ -13,6 +13,7 @@
 
 #include "sandbox/child.hpp"
 #include "sandbox/hooks.hpp"
+#include "sandbox/idmap.hpp"
 #include "sandbox/sync_channel.hpp"
 
 namespace berth::sandbox {
@@ -58,6 +59,7 @@ Result<int> namespace_flag(const std::string& type) {
   static constexpr Entry kTable[] = {
       {"pid", CLONE_NEWPID}, {"mount", CLONE_NEWNS},    {"uts", CLONE_NEWUTS},
       {"ipc", CLONE_NEWIPC}, {"network", CLONE_NEWNET}, {"cgroup", CLONE_NEWCGROUP},
+      {"user", CLONE_NEWUSER},
   };
   for (const auto& e : kTable)
     if (type == e.name) return e.flag;
@@ -75,6 +77,23 @@ Result<std::vector<ChildPlan::Join>> namespace_joins(const OciSpec& spec) {
     out.push_back({flag, n.path});
   }
   return out;
+}
+
+// With a new user namespace (created by clone3 with the others, so it owns them): the root
+// built from idmapped layers before clone (idmap.hpp); the maps are written after clone.
+Status prepare_user_namespace(const OciSpec& spec, unsigned long long ns_flags, ChildPlan& plan, UniqueFd& root) {
+  if (!(ns_flags & CLONE_NEWUSER)) return ok();
+  // A namespace made elsewhere belongs to the host's user namespace: the task, root only in
+  // its own, could not join it.
+  if (!plan.joins.empty())
+    return make_error(Code::kInvalidArgument,
+                      "a task with a user namespace cannot join an existing namespace (it belongs to the host's user "
+                      "namespace); drop user_namespace or the joined namespace");
+  BERTH_TRY(UniqueFd userns, user_namespace_with_maps(spec));
+  BERTH_TRY(root, build_idmapped_root(spec, userns.get()));
+  plan.new_user = true;
+  plan.root_mount_fd = root.get();
+  return ok();
 }
 
 }  // namespace
@@ -151,6 +170,8 @@ Result<LaunchedTask> launch(const OciSpec& spec, const TaskStdio& stdio, const L
   plan.argv.push_back(nullptr);
   for (const auto& e : spec.env) plan.envp.push_back(const_cast<char*>(e.c_str()));
   plan.envp.push_back(nullptr);
+  UniqueFd idmapped_root;
+  BERTH_CHECK(prepare_user_namespace(spec, ns_flags, plan, idmapped_root));
 
   int sv[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) return errno_error("sync socketpair");
@@ -180,6 +201,13 @@ Result<LaunchedTask> launch(const OciSpec& spec, const TaskStdio& stdio, const L
   task.pid = pid;
   task.pidfd = UniqueFd::adopt(pidfd);
   child_end.reset();
+  idmapped_root.reset();  // the child holds it now
+  if (plan.new_user) {
+    if (auto mapped = write_id_maps(pid, spec); !mapped) {
+      kill_and_reap(pid, task.pidfd.get());
+      return std::move(mapped).error().wrap("user namespace");
+    }
+  }
 
   const auto& join = moved_by_parent ? target.join_all_cgroups : target.join_other_cgroups;
   if (join) {

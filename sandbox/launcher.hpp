@@ -5,16 +5,20 @@
 // EOF on that socket after the close-on-exec execve means the task runs.
 //
 // Sequence:  parent                                child
+//            [user namespace: idmapped root built (idmap.hpp)]
 //            clone3 ───────────────────────────►   waits for "go"
+//            [user namespace: uid_map, gid_map]
 //            [join the task's other cgroups, or all of them if CLONE_INTO_CGROUP failed]
 //            [createRuntime hooks with the pid: the task is blocked here]
-//            send "go" ────────────────────────►   join namespaces, sysctls, mounts,
+//            send "go" ────────────────────────►   join namespaces, [become root of the
+//                                                  user namespace], sysctls, mounts,
 //                                                  pivot_root, rlimits, user, no_new_privs,
 //                                                  seccomp (last), execve
 //            recv: EOF = running / message = error ◄──
 //
 // Everything in the OciSpec is applied or the launch fails: namespaces created or joined by
-// path (network, ipc, uts, cgroup; pid and mount can only be new), mounts, env, rlimits,
+// path (network, ipc, uts, cgroup; pid, mount and user can only be new; with a new user
+// namespace, which clone3 creates first so it owns the others, none can be joined), mounts, env, rlimits,
 // sysctls (only those the task's own namespaces scope: net.* with its own network namespace,
 // kernel.shm*/msg*/sem and fs.mqueue.* with its own ipc one, kernel.hostname/domainname with
 // its own uts one — anything else would change the host), the seccomp program, hooks.

@@ -218,13 +218,13 @@ Status parse_namespace(const Value& n, OciSpec& spec) {
   if (!t) return bad("linux.namespaces[]", "type is required");
   OciNamespace ns;
   BERTH_TRY(ns.type, get_str(*t, "linux.namespaces[].type"));
-  static const std::set<std::string> kKnown = {"pid", "mount", "uts", "ipc", "network", "cgroup"};
+  static const std::set<std::string> kKnown = {"pid", "mount", "uts", "ipc", "network", "cgroup", "user"};
   if (!kKnown.count(ns.type)) return bad("linux.namespaces", "namespace \"" + ns.type + "\" is not supported");
   if (auto* p = find(n, "path")) { BERTH_TRY(ns.path, get_str(*p, "linux.namespaces[" + ns.type + "].path")); }
   if (!ns.path.empty() && ns.path[0] != '/') return bad("linux.namespaces[" + ns.type + "].path", "must be an absolute path");
   // Joining these would need the launcher itself to move (pid: before clone; mount: the
   // rootfs is built in a fresh one); refused rather than half done.
-  if (!ns.path.empty() && (ns.type == "pid" || ns.type == "mount"))
+  if (!ns.path.empty() && (ns.type == "pid" || ns.type == "mount" || ns.type == "user"))
     return bad("linux.namespaces[" + ns.type + "].path", "joining an existing " + ns.type + " namespace is not supported");
   if (has_namespace(spec, ns.type)) return bad("linux.namespaces", "\"" + ns.type + "\" given twice");
   spec.namespaces.push_back(std::move(ns));
@@ -312,6 +312,41 @@ Result<std::vector<uint8_t>> from_hex(const std::string& text) {
   return out;
 }
 
+// linux.uidMappings / gidMappings: [{"containerID", "hostID", "size"}], at most 340 lines
+// (the kernel's limit), each non-empty and not wrapping around 2^32.
+Status parse_id_mappings(const Value& v, const std::string& where, std::vector<OciIdMapping>& out) {
+  if (!v.IsArray()) return bad(where, "expected an array");
+  if (v.GetArray().Size() > 340) return bad(where, "at most 340 mappings");
+  for (const auto& e : v.GetArray()) {
+    BERTH_CHECK(require_object(e, where + "[]"));
+    BERTH_CHECK(only_keys(e, where + "[]", {"containerID", "hostID", "size"}));
+    OciIdMapping m;
+    auto* c = find(e, "containerID");
+    auto* h = find(e, "hostID");
+    auto* n = find(e, "size");
+    if (!c || !h || !n) return bad(where + "[]", "containerID, hostID and size are required");
+    BERTH_TRY(m.container_id, get_u32(*c, where + "[].containerID"));
+    BERTH_TRY(m.host_id, get_u32(*h, where + "[].hostID"));
+    BERTH_TRY(m.size, get_u32(*n, where + "[].size"));
+    if (m.size == 0 || uint64_t{m.container_id} + m.size > (uint64_t{1} << 32) ||
+        uint64_t{m.host_id} + m.size > (uint64_t{1} << 32))
+      return bad(where + "[]", "size must be positive and the range must stay below 2^32");
+    out.push_back(m);
+  }
+  return ok();
+}
+
+Status check_user_namespace(const OciSpec& spec) {
+  bool mapped = !spec.uid_mappings.empty() || !spec.gid_mappings.empty();
+  if (!has_namespace(spec, "user")) {
+    if (mapped) return bad("linux.uidMappings", "id mappings need a \"user\" namespace");
+    return ok();
+  }
+  if (spec.uid_mappings.empty() || spec.gid_mappings.empty())
+    return bad("linux.namespaces", "a \"user\" namespace needs both uidMappings and gidMappings");
+  return ok();
+}
+
 Status parse_device(const Value& v, OciSpec& spec) {
   BERTH_CHECK(require_object(v, "linux.devices[]"));
   BERTH_CHECK(only_keys(v, "linux.devices[]", {"path", "type", "major", "minor", "fileMode"}));
@@ -345,7 +380,9 @@ Status parse_devices(const Value& v, OciSpec& spec) {
 
 Status parse_linux(const Value& v, OciSpec& spec) {
   BERTH_CHECK(require_object(v, "linux"));
-  BERTH_CHECK(only_keys(v, "linux", {"namespaces", "maskedPaths", "readonlyPaths", "sysctl", "devices"}));
+  BERTH_CHECK(only_keys(v, "linux", {"namespaces", "uidMappings", "gidMappings", "maskedPaths", "readonlyPaths", "sysctl", "devices"}));
+  if (auto* m = find(v, "uidMappings")) BERTH_CHECK(parse_id_mappings(*m, "linux.uidMappings", spec.uid_mappings));
+  if (auto* m = find(v, "gidMappings")) BERTH_CHECK(parse_id_mappings(*m, "linux.gidMappings", spec.gid_mappings));
   if (auto* ns = find(v, "namespaces")) {
     if (!ns->IsArray()) return bad("linux.namespaces", "expected an array");
     for (const auto& n : ns->GetArray()) BERTH_CHECK(parse_namespace(n, spec));
@@ -357,7 +394,16 @@ Status parse_linux(const Value& v, OciSpec& spec) {
   for (const auto* list : {&spec.masked_paths, &spec.readonly_paths})
     for (const auto& p : *list)
       if (p.empty() || p[0] != '/') return bad("linux", "masked and read-only paths must be absolute: \"" + p + "\"");
-  return ok();
+  return check_user_namespace(spec);
+}
+
+void write_id_mappings(json::JsonWriter& w, const char* key, const std::vector<OciIdMapping>& maps) {
+  if (maps.empty()) return;
+  w.key(key).begin_array();
+  for (const auto& m : maps)
+    w.begin_object().kv("containerID", static_cast<unsigned>(m.container_id))
+        .kv("hostID", static_cast<unsigned>(m.host_id)).kv("size", static_cast<unsigned>(m.size)).end_object();
+  w.end_array();
 }
 
 }  // namespace
@@ -464,6 +510,8 @@ std::string to_json(const OciSpec& spec) {
     w.end_object();
   }
   w.end_array();
+  write_id_mappings(w, "uidMappings", spec.uid_mappings);
+  write_id_mappings(w, "gidMappings", spec.gid_mappings);
   w.kv_map("sysctl", spec.sysctls);
   w.kv_strings("maskedPaths", spec.masked_paths);
   w.kv_strings("readonlyPaths", spec.readonly_paths);

@@ -40,7 +40,7 @@ struct OciMount {
 // A namespace the task gets: a new one (path empty) or an existing one it joins (path of a
 // /proc/<pid>/ns/<type> or a bind mount of it, e.g. a netns prepared by the network isolator).
 struct OciNamespace {
-  std::string type;  // "pid", "mount", "uts", "ipc", "network", "cgroup"
+  std::string type;  // "pid", "mount", "uts", "ipc", "network", "cgroup", "user"
   std::string path;
   bool operator==(const OciNamespace&) const = default;
 };
@@ -54,6 +54,15 @@ struct OciHook {
   std::vector<std::string> env;
   uint32_t timeout_s = 10;
   bool operator==(const OciHook&) const = default;
+};
+
+// One line of a user namespace's uid_map or gid_map (OCI linux.uidMappings / gidMappings):
+// ids container_id.. inside are host_id.. outside, `size` of them.
+struct OciIdMapping {
+  uint32_t container_id = 0;
+  uint32_t host_id = 0;
+  uint32_t size = 0;
+  bool operator==(const OciIdMapping&) const = default;
 };
 
 // process.capabilities: each set a mask (bit n = capability n), named "CAP_..." in the JSON.
@@ -104,6 +113,10 @@ struct OciSpec {
   std::vector<OciMount> mounts;
   // linux
   std::vector<OciNamespace> namespaces;
+  // With a new "user" namespace: its maps (required then, refused otherwise). The task's
+  // other namespaces are created owned by it, and the image layers are idmapped with it.
+  std::vector<OciIdMapping> uid_mappings;
+  std::vector<OciIdMapping> gid_mappings;
   std::vector<std::string> masked_paths;
   std::vector<std::string> readonly_paths;
   std::vector<OciDevice> devices;  // linux.devices

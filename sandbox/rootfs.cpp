@@ -52,6 +52,13 @@ Status bind_root_to_itself(const OciSpec& spec) {
                   "bind of the root " + spec.root_path);
 }
 
+// The detached root goes onto its mount point; its own fd then names the new mount's root.
+Result<UniqueFd> attach_prepared_root(const OciSpec& spec, const PreparedRoot& p) {
+  if (::move_mount(p.mount_fd, "", p.mount_point_fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) != 0)
+    return errno_error("attach the prepared root on " + spec.root_path);
+  return fs::open_at(p.mount_fd, ".", O_RDONLY | O_DIRECTORY);
+}
+
 Status mount_proc(int root) {
   BERTH_TRY_CTX(UniqueFd at, ensure_in_root(root, "proc", NodeKind::kDirectory), "mount proc");
   return do_mount("proc", fd_path(at.get()), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr, "proc on /proc");
@@ -281,11 +288,16 @@ Result<OverlayMount> overlay_mount(const OciSpec& spec) {
   return m;
 }
 
-Status prepare_root(const OciSpec& spec) {
+Status prepare_root(const OciSpec& spec, const PreparedRoot& prepared) {
   BERTH_CHECK(make_mounts_private());
-  BERTH_CHECK(mount_overlay(spec));
-  BERTH_CHECK(bind_root_to_itself(spec));
-  BERTH_TRY_CTX(UniqueFd root, fs::open_dir(spec.root_path), "root");
+  UniqueFd root;
+  if (prepared.mount_fd >= 0) {
+    BERTH_TRY(root, attach_prepared_root(spec, prepared));
+  } else {
+    BERTH_CHECK(mount_overlay(spec));
+    BERTH_CHECK(bind_root_to_itself(spec));
+    BERTH_TRY_CTX(root, fs::open_dir(spec.root_path), "root");
+  }
   BERTH_CHECK(mount_proc(root.get()));
   BERTH_CHECK(mount_sys(root.get(), spec));
   BERTH_CHECK(mount_dev(root.get(), spec));

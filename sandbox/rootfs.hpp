@@ -1,7 +1,7 @@
 // Builds the task's root file system inside its own (new, private) mount namespace and moves
 // into it. Steps, in order, each a function:
 //   make_mounts_private, mount_overlay (if the berth.overlay.* annotations are set),
-//   bind_root_to_itself, mount_proc, mount_sys, mount_dev, mount_spec_mounts,
+//   bind_root_to_itself (or, for a root built before clone, attach_prepared_root instead), mount_proc, mount_sys, mount_dev, mount_spec_mounts,
 //   mask_paths, make_paths_readonly, pivot_into_root, remount_root_readonly.
 // Invariants: runs only in the task's child, after CLONE_NEWNS; "/" is made rprivate first,
 // so no mount made here propagates to the host and all of them vanish with the namespace.
@@ -14,8 +14,15 @@
 
 namespace berth::sandbox {
 
+// A root built before the task's namespaces existed (idmap.hpp): a detached mount and the
+// directory it goes on, both fds. Replaces mount_overlay and bind_root_to_itself.
+struct PreparedRoot {
+  int mount_fd = -1;
+  int mount_point_fd = -1;
+};
+
 // Runs every step above; on return the process's "/" is the task's root and cwd is "/".
-Status prepare_root(const OciSpec& spec);
+Status prepare_root(const OciSpec& spec, const PreparedRoot& prepared = {});
 
 // "lowerdir=...,upperdir=...,workdir=..." from the berth.overlay.* annotations; empty when
 // none are set; an error when only some are, or a path would break the option syntax.

@@ -31,6 +31,25 @@ TEST(Config, OverridesEveryPath) {
   EXPECT_TRUE(c->debug);
 }
 
+TEST(Config, UserNamespacePoolAndDefault) {
+  auto d = parse_config("{}");
+  ASSERT_TRUE(d.has_value());
+  EXPECT_FALSE(d->userns.default_on);
+  EXPECT_EQ(d->userns.range_size, 65536u);
+  auto c = parse_config(R"({"userns": {"default": true, "pool": "200000-331071", "range_size": 65536}})");
+  ASSERT_TRUE(c.has_value()) << c.error().message;
+  EXPECT_TRUE(c->userns.default_on);
+  EXPECT_EQ(c->userns.pool_start, 200000u);
+  EXPECT_EQ(c->userns.pool_count, 131072u);
+  for (const char* bad : {R"({"userns": {"pool": "0-70000"}})", R"({"userns": {"pool": "5-4"}})",
+                          R"({"userns": {"pool": "1-4294967295"}})", R"({"userns": {"pool": "100-200"}})",
+                          R"({"userns": {"pool": "100"}})"}) {
+    auto r = parse_config(bad);
+    ASSERT_FALSE(r.has_value()) << bad;
+    EXPECT_NE(r.error().message.find("userns"), std::string::npos) << r.error().message;
+  }
+}
+
 TEST(Config, UnknownKeyIsNamed) {
   auto c = parse_config(R"({"sockett": "/x"})");
   ASSERT_FALSE(c.has_value());

@@ -2,12 +2,14 @@
 // pull with progress, the image config applied (and overridden), layered whiteouts, images in
 // use, prune, artifacts, an unreachable registry, and a berthd killed mid-pull.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <sstream>
 #include <thread>
 
 #include "common/fs.hpp"
@@ -239,6 +241,66 @@ TEST_F(Images, ABerthdKilledMidPullLeavesAConsistentStore) {
   std::string id = agent_->run("{\"image\": " + json_string(image("team/big:1")) + ", \"command\": [\"sh\", \"-c\", \"wc -c < /blob/data\"]}");
   agent_->wait(id);
   EXPECT_EQ(agent_->logs(id), std::to_string(big.size()) + "\n");
+}
+
+// Counts the entries and the allocated bytes beneath `dir` (an explicit stack; test data only).
+std::pair<size_t, uint64_t> tree_usage(const std::string& dir) {
+  size_t entries_seen = 0;
+  uint64_t bytes = 0;
+  std::vector<std::string> todo{dir};
+  while (!todo.empty()) {
+    std::string d = todo.back();
+    todo.pop_back();
+    for (const auto& e : entries(d)) {
+      struct stat st {};
+      if (::lstat((d + "/" + e).c_str(), &st) != 0) continue;
+      ++entries_seen;
+      bytes += static_cast<uint64_t>(st.st_blocks) * 512;
+      if (S_ISDIR(st.st_mode)) todo.push_back(d + "/" + e);
+    }
+  }
+  return {entries_seen, bytes};
+}
+
+// A task in a user namespace runs from the same unpacked layers as any other (idmapped, so
+// the image's owners show inside), with whiteouts and opaque dirs intact; the layer store
+// neither grows nor changes owner, and the task's writes belong to its host range.
+TEST_F(Images, AUserNamespaceTaskSharesTheLayersWithoutCopyOrChown) {
+  agent_ = std::make_unique<Agent>("\"registries\": {\"" + registry_->host() +
+                                   "\": {\"insecure\": true}}, \"userns\": {\"default\": true, "
+                                   "\"pool\": \"3100000000-3100065535\"}");
+  ASSERT_TRUE(agent_->start().has_value());
+  pull(image());
+  std::string layers = agent_->state_dir() + "/store/layers";
+  auto before = tree_usage(layers);
+  std::string id = agent_->run(image_spec(
+      R"("command": ["id -u; stat -c %u /app /app/hello.txt; ls /data; test -e /etc/os-release || echo os-release-gone; )"
+      R"(echo new > /app/written; cat /proc/self/uid_map"])"));
+  auto exit = agent_->wait(id);
+  ASSERT_EQ(exit["exit_code"].GetInt(), 0) << agent_->logs(id, "?stream=stderr");
+  std::string out = agent_->logs(id);
+  EXPECT_EQ(out.substr(0, out.find("os-release-gone\n") + 16), "1000\n1000\n0\nnew\nos-release-gone\n");
+  std::istringstream map(out.substr(out.find("os-release-gone\n") + 16));
+  uint64_t inside = 1, base = 0, size = 0;
+  map >> inside >> base >> size;
+  EXPECT_EQ(inside, 0u);
+  EXPECT_EQ(base, 3100000000u);
+  EXPECT_EQ(size, 65536u);
+  auto after = tree_usage(layers);
+  EXPECT_EQ(after, before) << "the layer store changed: " << before.first << " entries, " << before.second
+                           << " bytes before; " << after.first << ", " << after.second << " after";
+  struct stat st {};
+  bool found = false;
+  for (const auto& layer : entries(layers)) {
+    if (::lstat((layers + "/" + layer + "/fs/app/hello.txt").c_str(), &st) != 0) continue;
+    found = true;
+    EXPECT_EQ(st.st_uid, 0u) << "the layer file was chowned";
+    ASSERT_EQ(::lstat((layers + "/" + layer + "/fs/app").c_str(), &st), 0);
+    EXPECT_EQ(st.st_uid, 1000u) << "the layer dir was chowned";
+  }
+  EXPECT_TRUE(found);
+  ASSERT_EQ(::lstat((agent_->state_dir() + "/sandboxes/" + id + "/overlay/upper/app/written").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 3100000000u + 1000u);
 }
 
 }  // namespace

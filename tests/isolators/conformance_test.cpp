@@ -21,6 +21,7 @@
 #include "isolators/pids/pids_isolator.hpp"
 #include "isolators/security/security_isolator.hpp"
 #include "isolators/registry.hpp"
+#include "isolators/userns/userns_isolator.hpp"
 #include "tests/cgroups/fake_tree.hpp"
 
 namespace berth::isolators {
@@ -141,6 +142,11 @@ INSTANTIATE_TEST_SUITE_P(
                       Factory{"pids", [] { return std::make_unique<PidsIsolator>(true); }},
                       Factory{"disk", [] { return std::make_unique<DiskIsolator>(0); }},
                       Factory{"max_runtime", [] { return std::make_unique<MaxRuntimeIsolator>(); }},
+                      Factory{"security_userns", [] {
+                                UserNamespaceConfig on;
+                                on.default_on = true;
+                                return std::unique_ptr<Isolator>(UserNamespaceIsolator::create(on).value());
+                              }},
                       Factory{"security", []() -> std::unique_ptr<Isolator> { return SecurityIsolator::create().value(); }},
                       Factory{"devices", [] { return std::make_unique<DevicesIsolator>(); }}),
     [](const auto& info) { return std::string(info.param.name); });

@@ -74,6 +74,19 @@ TEST(OciSpec, RoundTripsThroughJson) {
   EXPECT_EQ(second->annotations, first->annotations);
 }
 
+TEST(OciSpec, UserNamespaceMapsRoundTrip) {
+  auto r = parse_oci_spec(R"({"ociVersion": "1.0.2", "process": {"args": ["x"]}, "root": {"path": "/r"},
+      "linux": {"namespaces": [{"type": "user"}, {"type": "mount"}],
+                "uidMappings": [{"containerID": 0, "hostID": 3000000000, "size": 65536}],
+                "gidMappings": [{"containerID": 0, "hostID": 3000000000, "size": 65536}]}})");
+  ASSERT_TRUE(r.has_value()) << r.error().message;
+  EXPECT_TRUE(has_namespace(*r, "user"));
+  EXPECT_EQ(r->uid_mappings, (std::vector<OciIdMapping>{{0, 3000000000u, 65536}}));
+  auto again = parse_oci_spec(to_json(*r));
+  ASSERT_TRUE(again.has_value()) << again.error().message;
+  EXPECT_EQ(again->gid_mappings, r->gid_mappings);
+}
+
 TEST(OciSpec, RoundTripsCapabilitiesAndAWritableSys) {
   auto r = parse_oci_spec(R"({"ociVersion": "1.0.2", "process": {"args": ["x"], "capabilities": {
       "bounding": ["CAP_CHOWN", "CAP_NET_ADMIN", "CAP_CHECKPOINT_RESTORE"], "effective": ["CAP_CHOWN"],
@@ -169,7 +182,12 @@ INSTANTIATE_TEST_SUITE_P(
         Rejection{SPEC(R"({"args": ["x"]})", R"(, "mounts": [{"destination": "/a", "type": "bind", "source": "rel"}])"), "absolute source"},
         Rejection{SPEC(R"({"args": ["x"]})", R"(, "mounts": [{"destination": "/a"}])"), "type is required"},
         Rejection{SPEC(R"({"args": ["x"]})", R"(, "mounts": [{"destination": "/a", "type": "tmpfs", "uidMappings": []}])"), "unsupported field"},
-        Rejection{SPEC(R"({"args": ["x"]})", R"(, "linux": {"namespaces": [{"type": "user"}]})"), "\"user\" is not supported"},
+        Rejection{SPEC(R"({"args": ["x"]})", R"(, "linux": {"namespaces": [{"type": "user"}]})"), "needs both uidMappings and gidMappings"},
+        Rejection{SPEC(R"({"args": ["x"]})", R"(, "linux": {"uidMappings": [{"containerID": 0, "hostID": 1, "size": 1}]})"), "id mappings need a \"user\" namespace"},
+        Rejection{SPEC(R"({"args": ["x"]})", R"(, "linux": {"namespaces": [{"type": "user", "path": "/proc/1/ns/user"}]})"), "joining an existing user namespace"},
+        Rejection{SPEC(R"({"args": ["x"]})", R"(, "linux": {"uidMappings": [{"containerID": 0, "hostID": 1, "size": 0}]})"), "size must be positive"},
+        Rejection{SPEC(R"({"args": ["x"]})", R"(, "linux": {"gidMappings": [{"containerID": 0, "hostID": 4294967295, "size": 2}]})"), "below 2^32"},
+        Rejection{SPEC(R"({"args": ["x"]})", R"(, "linux": {"uidMappings": [{"containerID": 0, "hostID": 1}]})"), "size are required"},
         Rejection{SPEC(R"({"args": ["x"]})", R"(, "linux": {"namespaces": [{"type": "pid", "path": "/proc/1/ns/pid"}]})"), "joining an existing pid namespace is not supported"},
         Rejection{SPEC(R"({"args": ["x"]})", R"(, "linux": {"namespaces": [{"type": "network", "path": "ns/net"}]})"), "must be an absolute path"},
         Rejection{SPEC(R"({"args": ["x"]})", R"(, "linux": {"sysctl": {"net/../../x": "1"}})"), "is not a sysctl name"},
