@@ -40,6 +40,18 @@ std::optional<std::string> relative_to(const std::string& own, const std::string
   return o.substr(r.size());
 }
 
+// Whether a mount listed later in mountinfo (mounted after it) sits on the same mount point
+// or on a directory above it: then its files cannot be reached by path (a container's or a
+// test's tmpfs over /sys/fs/cgroup/pids, say), so it serves nothing here.
+bool covered(const std::vector<fs::MountEntry>& mounts, size_t i) {
+  const std::string& mp = mounts[i].mount_point;
+  for (size_t j = i + 1; j < mounts.size(); ++j) {
+    const std::string& later = mounts[j].mount_point;
+    if (later == mp || mp.rfind(later + "/", 0) == 0) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 const std::set<std::string>& known_controllers() {
@@ -64,7 +76,10 @@ Hierarchies parse_hierarchies(const std::string& mountinfo_text, const std::stri
   Hierarchies out;
   auto member = parse_memberships(proc_cgroup_text);
   std::set<std::string> taken;  // a controller is served by one hierarchy (first mount wins)
-  for (const auto& m : fs::parse_mountinfo(mountinfo_text)) {
+  const auto mounts = fs::parse_mountinfo(mountinfo_text);
+  for (size_t i = 0; i < mounts.size(); ++i) {
+    const auto& m = mounts[i];
+    if ((m.fstype == "cgroup2" || m.fstype == "cgroup") && covered(mounts, i)) continue;
     if (m.fstype == "cgroup2") {
       if (out.unified) continue;
       auto it = member.find("");

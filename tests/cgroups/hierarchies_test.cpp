@@ -77,4 +77,17 @@ TEST(HierarchiesTest, AHierarchyBerthdIsNotInIsSkipped) {
 }
 
 }  // namespace
+TEST(HierarchiesTest, AHierarchyCoveredByALaterMountServesNothing) {
+  std::string mounts = std::string(kHybridMounts) +
+                       "50 38 0:60 / /sys/fs/cgroup/pids rw,relatime - tmpfs cover rw,size=4k\n"
+                       "51 34 0:61 / /sys/fs/cgroup/memory/process_api rw - tmpfs below rw\n";
+  Hierarchies h = parse_hierarchies(mounts, kHybridOwn);
+  EXPECT_EQ(h.v1_for("pids"), nullptr);       // a tmpfs sits on its mount point
+  EXPECT_NE(h.v1_for("memory"), nullptr);     // a mount below it hides only that part
+  EXPECT_NE(h.v1_for("cpu"), nullptr);
+  Hierarchies all = parse_hierarchies(std::string(kHybridMounts) + "60 22 0:70 / /sys/fs rw - tmpfs t rw\n", kHybridOwn);
+  EXPECT_TRUE(all.v1.empty());                // a mount above every hierarchy hides them all
+  EXPECT_FALSE(all.unified.has_value());
+}
+
 }  // namespace berth::cgroups

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sched.h>
+#include <sys/mount.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
@@ -160,6 +161,11 @@ Status Agent::start() {
     if (!start_netns_.empty()) {
       int ns = ::open(start_netns_.c_str(), O_RDONLY | O_CLOEXEC);
       if (ns < 0 || ::setns(ns, CLONE_NEWNET) != 0) ::_exit(125);
+    }
+    if (!hide_mount_.empty()) {
+      if (::unshare(CLONE_NEWNS) != 0 || ::mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) != 0 ||
+          ::mount("berth-test-cover", hide_mount_.c_str(), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k") != 0)
+        ::_exit(124);
     }
     ::execl(berthd.c_str(), berthd.c_str(), "--config", config_path_.c_str(), "--debug", (char*)nullptr);
     ::_exit(127);

@@ -44,6 +44,10 @@ class Agent {
   // berthd starts in this network namespace (a /run/netns/<name> path; setns(2) before exec,
   // as `nsenter --net=PATH` does, leaving the mounts alone) instead of ours.
   void start_in_netns(const std::string& path) { start_netns_ = path; }
+  // berthd starts in a mount namespace of its own in which an empty tmpfs covers `path` (a
+  // cgroup v1 hierarchy, say), so it finds the host without it. The machine's mounts are
+  // untouched: the cover exists only in that namespace (propagation from it is off).
+  void start_hiding_mount(const std::string& path) { hide_mount_ = path; }
   void stop();     // SIGTERM, wait
   void kill9();    // SIGKILL, wait: the tasks keep running
   pid_t pid() const { return pid_; }
@@ -81,6 +85,7 @@ class Agent {
   std::string config_path_;
   std::string start_cgroup_;
   std::string start_netns_;
+  std::string hide_mount_;
   pid_t pid_ = -1;
 };
 
