@@ -17,6 +17,7 @@ BUILD=${BUILD:-build}
 [ "$(id -u)" = 0 ] || { echo "bench: needs root" >&2; exit 1; }
 for t in crun jq curl busybox; do command -v "$t" >/dev/null || { echo "bench: $t missing" >&2; exit 1; }; done
 make -s -j2 "$BUILD/berthd" "$BUILD/berth-shim" "$BUILD/bench/launch_latency"
+. bench/cgroups.sh
 
 T=$(mktemp -d /tmp/berth-secbench-XXXXXX)
 chmod 755 "$T"
@@ -30,8 +31,7 @@ cleanup() {
   done
   [ -n "$BERTHD_PID" ] && kill -TERM "$BERTHD_PID" 2>/dev/null && wait "$BERTHD_PID" 2>/dev/null
   for id in $(crun --root "$T/crun-state" list -q 2>/dev/null); do crun --root "$T/crun-state" delete -f "$id" >/dev/null 2>&1; done
-  [ -d "$CGROOT" ] && find "$CGROOT" -depth -type d -exec rmdir {} + 2>/dev/null
-  rmdir "$CG2/berth" 2>/dev/null
+  remove_bench_cgroups "/berth/secbench-${T##*-}"  # the cgroup2 root and its twin in each v1 hierarchy
   rm -rf "$T"
 }
 trap cleanup EXIT
