@@ -135,29 +135,8 @@ MODES=berth,berth-limits,runc-detach,runc-detach-limits,runc-run,runc-run-limits
   --rootfs "$R" --bundle "$T/runc-plain" --runc-root "$T/runc-state" --samples "$SAMPLES" \
   --iterations "$ITERATIONS" --warmup "$WARMUP" --block "$BLOCK" | tee -a "$OUT"
 
-# The ratios the issue asks for, with a bootstrap 95 % interval for each median ratio and
-# each median difference (resampling each mode's samples; 2000 draws, fixed seed).
-python3 - "$SAMPLES" <<'PY' | tee -a "$OUT"
-import csv, random, statistics, sys
-s = {}
-for row in csv.DictReader(open(sys.argv[1]), delimiter="\t"):
-    s.setdefault(row["mode"], []).append(int(row["total_us"]) / 1000)
-def q(v, p):
-    v = sorted(v); return v[max(0, min(len(v) - 1, int(p / 100 * len(v) + 0.999999) - 1))]
-rng = random.Random(8)
-def ci(a, b, f):
-    d = sorted(f(q([rng.choice(a) for _ in a], 50), q([rng.choice(b) for _ in b], 50)) for _ in range(2000))
-    return d[50], d[1949]
-print("\n## Ratios (median, p90; bootstrap 95 % interval of the median ratio) and median differences")
-pairs = [("berth-limits", "berth"), ("runc-detach-limits", "runc-detach"), ("runc-run-limits", "runc-run"),
-         ("berth-limits", "runc-detach-limits"), ("berth", "runc-detach"),
-         ("berth-limits", "runc-run-limits"), ("berth", "runc-run")]
-for a, b in pairs:
-    A, B = s[a], s[b]
-    lo, hi = ci(A, B, lambda x, y: x / y)
-    dlo, dhi = ci(A, B, lambda x, y: x - y)
-    print(f"{a + '/' + b:<40} median {q(A, 50) / q(B, 50):.3f} [{lo:.3f}, {hi:.3f}]  p90 {q(A, 90) / q(B, 90):.3f}"
-          f"   median diff {q(A, 50) - q(B, 50):+.2f} ms [{dlo:+.2f}, {dhi:+.2f}]")
-PY
+# The ratios the issue asks for, with bootstrap intervals (bench/ratios.py).
+python3 bench/ratios.py "$SAMPLES" berth-limits/berth runc-detach-limits/runc-detach runc-run-limits/runc-run \
+  berth-limits/runc-detach-limits berth/runc-detach berth-limits/runc-run-limits berth/runc-run | tee -a "$OUT"
 echo "uptime after: $(uptime)" | tee -a "$OUT"
 echo "bench: wrote $OUT and $SAMPLES"

@@ -66,6 +66,7 @@ jq --slurpfile p "$T/profile.json" '.linux.seccomp = $p[0]' "$T/crun-default/con
 
 DATE=$(date -u +%Y-%m-%dT%H%M%SZ)
 OUT="bench/results-security-$DATE.txt"
+SAMPLES="bench/results-security-$DATE.tsv"  # one line per launch
 {
   echo "# berth confinement cost at launch, $DATE"
   echo "command: ITERATIONS=$ITERATIONS WARMUP=$WARMUP BLOCK=$BLOCK SPLIT=$SPLIT ./bench/security_bench.sh   (commit $(git rev-parse --short HEAD 2>/dev/null || echo '?'))"
@@ -79,5 +80,14 @@ MODES=berth-confined,berth-privileged,crun-default,crun-seccomp
   --berth "berth-noseccomp=$T/berth.sock" --security 'berth-privileged={"privileged": true}' \
   --security 'berth-noseccomp={"seccomp": "unconfined"}' \
   --crun "crun-default=$T/crun-default" --crun "crun-seccomp=$T/crun-seccomp" --modes "$MODES" \
-  --rootfs "$R" --bundle "$T/crun-default" --crun-root "$T/crun-state" --samples "$T/latency.tsv" \
+  --rootfs "$R" --bundle "$T/crun-default" --crun-root "$T/crun-state" --samples "$SAMPLES" \
   --iterations "$ITERATIONS" --warmup "$WARMUP" --block "$BLOCK" --mask-cgroup2-controllers "$T/empty" | tee -a "$OUT"
+# The target's differences, with bootstrap intervals (bench/ratios.py).
+if [ "$SPLIT" = 1 ]; then
+  python3 bench/ratios.py "$SAMPLES" berth-confined/berth-privileged berth-noseccomp/berth-privileged \
+    berth-confined/berth-noseccomp | tee -a "$OUT"
+else
+  python3 bench/ratios.py "$SAMPLES" berth-confined/berth-privileged berth-confined/crun-seccomp \
+    berth-confined/crun-default crun-seccomp/crun-default | tee -a "$OUT"
+fi
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT"
