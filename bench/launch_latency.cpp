@@ -327,19 +327,19 @@ int main(int argc, char** argv) {
   }
   if (out) std::fclose(out);
 
-  std::printf("%-10s %6s %10s %10s %10s %10s %10s\n", "mode", "n", "median_ms", "p90_ms", "p99_ms", "mean_ms", "min_ms");
+  std::printf("%-20s %6s %10s %10s %10s %10s %10s\n", "mode", "n", "median_ms", "p90_ms", "p99_ms", "mean_ms", "min_ms");
   for (const auto& m : o.modes) {
     std::vector<int64_t> total;
     int64_t sum = 0;
     for (const auto& s : samples[m]) total.push_back(s.total_us), sum += s.total_us;
     double mean = total.empty() ? 0 : static_cast<double>(sum) / static_cast<double>(total.size()) / 1000.0;
-    std::printf("%-10s %6zu %10.2f %10.2f %10.2f %10.2f %10.2f\n", m.c_str(), total.size(), pct(total, 50),
+    std::printf("%-20s %6zu %10.2f %10.2f %10.2f %10.2f %10.2f\n", m.c_str(), total.size(), pct(total, 50),
                 pct(total, 90), pct(total, 99), mean, pct(total, 0));
     if (m.rfind("berth", 0) == 0) {
       std::vector<int64_t> l, w;
       for (const auto& s : samples[m]) l.push_back(s.launch_us), w.push_back(s.wait_us);
-      std::printf("%-10s %6s %10.2f %10.2f %10.2f   (POST → 201)\n", "  launch", "", pct(l, 50), pct(l, 90), pct(l, 99));
-      std::printf("%-10s %6s %10.2f %10.2f %10.2f   (201 → wait reply)\n", "  wait", "", pct(w, 50), pct(w, 90),
+      std::printf("%-20s %6s %10.2f %10.2f %10.2f   (POST → 201)\n", "  launch", "", pct(l, 50), pct(l, 90), pct(l, 99));
+      std::printf("%-20s %6s %10.2f %10.2f %10.2f   (201 → wait reply)\n", "  wait", "", pct(w, 50), pct(w, 90),
                   pct(w, 99));
     }
   }

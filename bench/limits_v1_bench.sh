@@ -8,7 +8,7 @@
 #   runc-detach         `runc run --detach` → the container's init reaped (launch_latency is a
 #                       child subreaper); `runc delete` not timed: the same span as berth's
 #   runc-detach-limits  the same with linux.resources cpu quota 50000/period 100000/shares 512,
-#                       memory limit 64 MiB, pids limit 64 (what berth writes for those limits)
+#                       memory limit and memory+swap 64 MiB, pids limit 64 (what berth writes for those)
 #   runc-run            `runc run` → runc exits (its own teardown of cgroups and state included)
 #   runc-run-limits     the same with the limits
 # Before timing, one `sleep` task each of berth and runc with the limits shows the values both
@@ -78,7 +78,7 @@ jq --arg r "$R" --arg cg "$RUNC_CG" '.process.args = ["/bin/true"] | .process.te
   | .linux.namespaces = [{type: "pid"}, {type: "mount"}, {type: "uts"}, {type: "ipc"}, {type: "network"}, {type: "cgroup"}]' \
   "$T/runc-plain/config.json" >"$T/c.json" && mv "$T/c.json" "$T/runc-plain/config.json"
 jq '.linux.resources.cpu = {quota: 50000, period: 100000, shares: 512}
-  | .linux.resources.memory = {limit: 67108864} | .linux.resources.pids = {limit: 64}' \
+  | .linux.resources.memory = {limit: 67108864, swap: 67108864} | .linux.resources.pids = {limit: 64}' \
   "$T/runc-plain/config.json" >"$T/runc-limits/config.json"
 jq '.process.args = ["/bin/sleep", "60"]' "$T/runc-limits/config.json" >"$T/runc-sleep/config.json"
 
