@@ -19,8 +19,12 @@ void limit(json::JsonWriter& w, const char* key, const std::optional<cgroups::Li
 }
 
 void pressure(json::JsonWriter& w, const char* key, const std::optional<cgroups::pressure::Pressure>& p) {
-  if (!p) return;
-  w.key(key).begin_object().kv("some_avg10", p->some.avg10).kv("some_total_usec", p->some.total_usec);
+  w.key(key);
+  if (!p) {  // not counted for this cgroup (no cgroup2 PSI here): unknown, never zero
+    w.null();
+    return;
+  }
+  w.begin_object().kv("some_avg10", p->some.avg10).kv("some_total_usec", p->some.total_usec);
   if (p->full) w.kv("full_avg10", p->full->avg10).kv("full_total_usec", p->full->total_usec);
   w.end_object();
 }

@@ -27,9 +27,11 @@ Result<Stats> snapshot(const TaskCgroups& task) {
   BERTH_CHECK(take(s.pids_current, pids::current(pid)));
   BERTH_CHECK(take(s.pids_max, pids::max(pid)));
   BERTH_CHECK(take(s.pids_events, pids::events(pid)));
-  BERTH_CHECK(take(s.cpu_pressure, pressure::read(cpu, pressure::Resource::kCpu)));
-  BERTH_CHECK(take(s.memory_pressure, pressure::read(mem, pressure::Resource::kMemory)));
-  BERTH_CHECK(take(s.io_pressure, pressure::read(task.for_controller("io"), pressure::Resource::kIo)));
+  // PSI is kept by cgroup v2 itself, controller or not: the unified directory has it on hybrid
+  // hosts too (the v1 hierarchies never do).
+  BERTH_CHECK(take(s.cpu_pressure, pressure::read(task.unified(), pressure::Resource::kCpu)));
+  BERTH_CHECK(take(s.memory_pressure, pressure::read(task.unified(), pressure::Resource::kMemory)));
+  BERTH_CHECK(take(s.io_pressure, pressure::read(task.unified(), pressure::Resource::kIo)));
   return s;
 }
 

@@ -67,7 +67,7 @@ Result<Usage> CpuIsolator::usage(const ContainerId& id) {
     BERTH_CHECK(cgroups::read_optional(u.cgroup.cpu_max, cgroups::cpu::max(e->cg())));
     BERTH_CHECK(cgroups::read_optional(u.cgroup.cpu_weight, cgroups::cpu::weight(e->cg())));
   }
-  BERTH_CHECK(cgroups::read_optional(u.cgroup.cpu_pressure, cgroups::pressure::read(e->cg(), cgroups::pressure::Resource::kCpu)));
+  BERTH_CHECK(cgroups::read_optional(u.cgroup.cpu_pressure, cgroups::pressure::read(e->task->unified(), cgroups::pressure::Resource::kCpu)));
   return u;
 }
 

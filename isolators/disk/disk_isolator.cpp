@@ -185,7 +185,7 @@ Result<Usage> DiskIsolator::usage(const ContainerId& id) {
   if (auto last = last_of(id, true)) u.disk_used_bytes = last->bytes;
   u.disk_limit_bytes = it->second.limit_bytes;
   if (it->second.cgroups) {
-    const cgroups::Cgroup& cg = it->second.cgroups->for_controller("io");
+    const cgroups::Cgroup& cg = it->second.cgroups->unified();  // PSI: a v2 core file
     BERTH_CHECK(cgroups::read_optional(u.cgroup.io_pressure, cgroups::pressure::read(cg, cgroups::pressure::Resource::kIo)));
   }
   return u;

@@ -91,7 +91,7 @@ Result<Usage> MemoryIsolator::usage(const ContainerId& id) {
     BERTH_CHECK(cgroups::read_optional(s.memory_events, cgroups::memory::events(e->cg())));
   }
   BERTH_CHECK(cgroups::read_optional(s.memory_pressure,
-                                     cgroups::pressure::read(e->cg(), cgroups::pressure::Resource::kMemory)));
+                                     cgroups::pressure::read(e->task->unified(), cgroups::pressure::Resource::kMemory)));
   return u;
 }
 

@@ -9,7 +9,6 @@
 
 #include <chrono>
 #include <memory>
-#include <regex>
 #include <sstream>
 #include <thread>
 
@@ -45,11 +44,11 @@ class Bridge : public ::testing::Test {
 
   // The address a task printed ("inet 10.77.0.2/24"); polled, fails the test if never.
   std::string address_of(const std::string& id) {
-    static const std::regex inet("inet ([0-9.]+)/");
-    std::smatch m;
     for (int i = 0; i < 250; ++i) {
       std::string logs = agent_->logs(id);
-      if (std::regex_search(logs, m, inet)) return m[1];
+      size_t at = logs.find("inet ");
+      size_t slash = at == std::string::npos ? at : logs.find('/', at);
+      if (slash != std::string::npos) return logs.substr(at + 5, slash - at - 5);
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     ADD_FAILURE() << "task " << id << " never printed its address: " << agent_->logs(id);
