@@ -9,7 +9,14 @@
 //   crun-nocg  `crun --root R --cgroup-manager=disabled run --bundle B id`
 //   runc       `runc --root R run --bundle B id`
 //   --crun M=B another crun mode M with bundle B (e.g. crun's default spec plus berth's seccomp
-//              profile); --security M=JSON gives berth mode M's launch spec that "security".
+//              profile); --security M=JSON gives berth mode M's launch spec that "security",
+//              --resources M=JSON its "resources" (limits).
+//   --runc M=B another runc mode M with bundle B, `runc run` as above: the span ends when runc
+//              exits, after it has torn the container down (cgroups, state) itself.
+//   --runc-detached M=B   `runc --root R run --detach --pid-file F --bundle B id`, then the
+//              container's init is reaped (this process is a child subreaper, so the init is
+//              reparented to it when runc exits): the span is start → exit observed, as for
+//              berth; the `runc delete` that follows is not timed.
 //
 // crun 1.8 refuses any run on a hybrid host whose cgroup2 has a controller ("cgroups in hybrid
 // mode not supported", even with the disabled manager). With --mask-cgroup2-controllers this
@@ -23,6 +30,7 @@
 #include <sched.h>
 #include <spawn.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -46,6 +54,9 @@ struct Options {
   std::map<std::string, std::string> berths;  // mode name → berthd socket
   std::map<std::string, std::string> security;  // berth mode name → its spec's "security" object
   std::map<std::string, std::string> cruns;     // extra crun mode name → its bundle
+  std::map<std::string, std::string> resources;  // berth mode name → its spec's "resources" object
+  std::map<std::string, std::string> runcs;      // extra runc mode name → its bundle (runc run)
+  std::map<std::string, std::string> runcs_detached;  // runc mode name → its bundle (run --detach)
   std::string rootfs, bundle, crun_root, runc_root, samples;
   std::vector<std::string> modes;  // default: every --berth, then crun, crun-nocg, runc
   int iterations = 200, warmup = 20, block = 10;
@@ -126,6 +137,7 @@ struct Sample {
 Sample run_berth(const Options& o, const std::string& mode, const std::string& socket) {
   std::string spec = "{\"rootfs\": \"" + o.rootfs + "\", \"command\": [\"/bin/true\"]";
   if (auto s = o.security.find(mode); s != o.security.end()) spec += ", \"security\": " + s->second;
+  if (auto r = o.resources.find(mode); r != o.resources.end()) spec += ", \"resources\": " + r->second;
   spec += "}";
   std::string body;
   int64_t t0 = 0;
@@ -167,11 +179,39 @@ Sample run_cmd(const std::vector<std::string>& argv) {
   return {t1 - t0, 0, 0};
 }
 
+// runc run --detach, then reap the container's init (reparented to this subreaper when runc
+// exits); the delete that follows is not timed.
+Sample run_runc_detached(const Options& o, const std::string& bundle, const std::string& id) {
+  std::string pid_file = o.runc_root + "/" + id + ".pid";
+  int64_t t0 = now_us();
+  run_cmd({"/usr/sbin/runc", "--root", o.runc_root, "run", "--detach", "--pid-file", pid_file, "--bundle", bundle, id});
+  FILE* f = std::fopen(pid_file.c_str(), "r");
+  if (!f) die("runc wrote no pid file " + pid_file);
+  long init = 0;
+  if (std::fscanf(f, "%ld", &init) != 1 || init <= 0) die("bad pid file " + pid_file);
+  std::fclose(f);
+  int status = 0;
+  for (;;) {
+    pid_t got = ::waitpid(-1, &status, 0);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) die("waitpid for container init " + std::to_string(init) + ": " + std::strerror(errno));
+    if (got == static_cast<pid_t>(init)) break;  // anything else reaped here: runc's leftovers
+  }
+  int64_t t1 = now_us();
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) die("container init status " + std::to_string(status));
+  run_cmd({"/usr/sbin/runc", "--root", o.runc_root, "delete", id});
+  ::unlink(pid_file.c_str());
+  return {t1 - t0, 0, 0};
+}
+
 Sample run_mode(const Options& o, const std::string& mode, int seq) {
   std::string id = "bench-" + std::to_string(::getpid()) + "-" + std::to_string(seq);
   if (auto b = o.berths.find(mode); b != o.berths.end()) return run_berth(o, mode, b->second);
   if (auto c = o.cruns.find(mode); c != o.cruns.end())
     return run_cmd({"/usr/bin/crun", "--root", o.crun_root, "run", "--bundle", c->second, id});
+  if (auto r = o.runcs.find(mode); r != o.runcs.end())
+    return run_cmd({"/usr/sbin/runc", "--root", o.runc_root, "run", "--bundle", r->second, id});
+  if (auto r = o.runcs_detached.find(mode); r != o.runcs_detached.end()) return run_runc_detached(o, r->second, id);
   if (mode == "crun")
     return run_cmd({"/usr/bin/crun", "--root", o.crun_root, "run", "--bundle", o.bundle, id});
   if (mode == "crun-nocg")
@@ -230,14 +270,19 @@ int main(int argc, char** argv) {
       o.berths[v.substr(0, eq)] = v.substr(eq + 1);
       berth_order.push_back(v.substr(0, eq));
     }
-    else if (a == "--security" || a == "--crun") {
+    else if (a == "--security" || a == "--crun" || a == "--resources" || a == "--runc" || a == "--runc-detached") {
       // --security MODE=JSON: the berth mode's spec gets "security": JSON (a mode may reuse
       // another's socket: --berth berth-priv=S --security 'berth-priv={"privileged": true}').
       // --crun MODE=BUNDLE: one more crun mode, with its own bundle.
       std::string v = next();
       auto eq = v.find('=');
       if (eq == std::string::npos) die(a + " wants MODE=VALUE");
-      (a == "--security" ? o.security : o.cruns)[v.substr(0, eq)] = v.substr(eq + 1);
+      auto& into = a == "--security"  ? o.security
+                   : a == "--crun"    ? o.cruns
+                   : a == "--runc"    ? o.runcs
+                   : a == "--resources" ? o.resources
+                                      : o.runcs_detached;
+      into[v.substr(0, eq)] = v.substr(eq + 1);
     }
     else if (a == "--rootfs") o.rootfs = next();
     else if (a == "--bundle") o.bundle = next();
@@ -256,6 +301,8 @@ int main(int argc, char** argv) {
     for (const char* m : {"crun", "crun-nocg", "runc"}) o.modes.push_back(m);
   }
   if (!mask_file.empty()) mask_cgroup2_controllers(mask_file);
+  if (!o.runcs_detached.empty() && ::prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
+    die("prctl(PR_SET_CHILD_SUBREAPER): " + std::string(std::strerror(errno)));
 
   int seq = 0;
   for (const auto& m : o.modes)
@@ -280,19 +327,20 @@ int main(int argc, char** argv) {
   }
   if (out) std::fclose(out);
 
-  std::printf("%-10s %6s %10s %10s %10s %10s\n", "mode", "n", "median_ms", "p99_ms", "mean_ms", "min_ms");
+  std::printf("%-20s %6s %10s %10s %10s %10s %10s\n", "mode", "n", "median_ms", "p90_ms", "p99_ms", "mean_ms", "min_ms");
   for (const auto& m : o.modes) {
     std::vector<int64_t> total;
     int64_t sum = 0;
     for (const auto& s : samples[m]) total.push_back(s.total_us), sum += s.total_us;
     double mean = total.empty() ? 0 : static_cast<double>(sum) / static_cast<double>(total.size()) / 1000.0;
-    std::printf("%-10s %6zu %10.2f %10.2f %10.2f %10.2f\n", m.c_str(), total.size(), pct(total, 50), pct(total, 99),
-                mean, pct(total, 0));
+    std::printf("%-20s %6zu %10.2f %10.2f %10.2f %10.2f %10.2f\n", m.c_str(), total.size(), pct(total, 50),
+                pct(total, 90), pct(total, 99), mean, pct(total, 0));
     if (m.rfind("berth", 0) == 0) {
       std::vector<int64_t> l, w;
       for (const auto& s : samples[m]) l.push_back(s.launch_us), w.push_back(s.wait_us);
-      std::printf("%-10s %6s %10.2f %10.2f   (POST → 201)\n", "  launch", "", pct(l, 50), pct(l, 99));
-      std::printf("%-10s %6s %10.2f %10.2f   (201 → wait reply)\n", "  wait", "", pct(w, 50), pct(w, 99));
+      std::printf("%-20s %6s %10.2f %10.2f %10.2f   (POST → 201)\n", "  launch", "", pct(l, 50), pct(l, 90), pct(l, 99));
+      std::printf("%-20s %6s %10.2f %10.2f %10.2f   (201 → wait reply)\n", "  wait", "", pct(w, 50), pct(w, 90),
+                  pct(w, 99));
     }
   }
   // Ratios of berth's full path to each peer (below 1.00: berth is faster).

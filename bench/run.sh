@@ -28,6 +28,7 @@ for t in crun runc conmon jq curl busybox; do
 done
 make -s -j2 "$BUILD/berthd" "$BUILD/berth-shim" "$BUILD/berth" "$BUILD/bench/launch_latency" "$BUILD/bench/spawn_probe"
 
+. bench/cgroups.sh
 T=$(mktemp -d /tmp/berth-bench-XXXXXX)
 chmod 755 "$T"
 CG2=$(awk '$3 == "cgroup2" {print $2; exit}' /proc/self/mounts)
@@ -56,10 +57,7 @@ cleanup() {
     [ -d "$st" ] || continue
     for id in $("$rt" --root "$st" list -q 2>/dev/null); do "$rt" --root "$st" delete -f "$id" >/dev/null 2>&1; done
   done
-  for cg in "$CGROOT"-*; do
-    [ -d "$cg" ] && find "$cg" -depth -type d -exec rmdir {} + 2>/dev/null
-  done
-  rmdir "$CG2/berth" 2>/dev/null   # only when no other agent uses it
+  remove_bench_cgroups "/berth/bench-${T##*-}-*"  # each berthd's root, in cgroup2 and every v1 hierarchy
   find /sys/fs/cgroup -mindepth 1 -type d 2>/dev/null | sort >"$T/cgroups.after"
   left=$(comm -13 "$T/cgroups.before" "$T/cgroups.after" | grep -E 'berth/bench-|bench-' || true)
   [ -n "$left" ] && echo "bench: WARNING: cgroups left behind:" && echo "$left"

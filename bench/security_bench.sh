@@ -17,6 +17,7 @@ BUILD=${BUILD:-build}
 [ "$(id -u)" = 0 ] || { echo "bench: needs root" >&2; exit 1; }
 for t in crun jq curl busybox; do command -v "$t" >/dev/null || { echo "bench: $t missing" >&2; exit 1; }; done
 make -s -j2 "$BUILD/berthd" "$BUILD/berth-shim" "$BUILD/bench/launch_latency"
+. bench/cgroups.sh
 
 T=$(mktemp -d /tmp/berth-secbench-XXXXXX)
 chmod 755 "$T"
@@ -30,8 +31,7 @@ cleanup() {
   done
   [ -n "$BERTHD_PID" ] && kill -TERM "$BERTHD_PID" 2>/dev/null && wait "$BERTHD_PID" 2>/dev/null
   for id in $(crun --root "$T/crun-state" list -q 2>/dev/null); do crun --root "$T/crun-state" delete -f "$id" >/dev/null 2>&1; done
-  [ -d "$CGROOT" ] && find "$CGROOT" -depth -type d -exec rmdir {} + 2>/dev/null
-  rmdir "$CG2/berth" 2>/dev/null
+  remove_bench_cgroups "/berth/secbench-${T##*-}"  # the cgroup2 root and its twin in each v1 hierarchy
   rm -rf "$T"
 }
 trap cleanup EXIT
@@ -66,6 +66,7 @@ jq --slurpfile p "$T/profile.json" '.linux.seccomp = $p[0]' "$T/crun-default/con
 
 DATE=$(date -u +%Y-%m-%dT%H%M%SZ)
 OUT="bench/results-security-$DATE.txt"
+SAMPLES="bench/results-security-$DATE.tsv"  # one line per launch
 {
   echo "# berth confinement cost at launch, $DATE"
   echo "command: ITERATIONS=$ITERATIONS WARMUP=$WARMUP BLOCK=$BLOCK SPLIT=$SPLIT ./bench/security_bench.sh   (commit $(git rev-parse --short HEAD 2>/dev/null || echo '?'))"
@@ -79,5 +80,14 @@ MODES=berth-confined,berth-privileged,crun-default,crun-seccomp
   --berth "berth-noseccomp=$T/berth.sock" --security 'berth-privileged={"privileged": true}' \
   --security 'berth-noseccomp={"seccomp": "unconfined"}' \
   --crun "crun-default=$T/crun-default" --crun "crun-seccomp=$T/crun-seccomp" --modes "$MODES" \
-  --rootfs "$R" --bundle "$T/crun-default" --crun-root "$T/crun-state" --samples "$T/latency.tsv" \
+  --rootfs "$R" --bundle "$T/crun-default" --crun-root "$T/crun-state" --samples "$SAMPLES" \
   --iterations "$ITERATIONS" --warmup "$WARMUP" --block "$BLOCK" --mask-cgroup2-controllers "$T/empty" | tee -a "$OUT"
+# The target's differences, with bootstrap intervals (bench/ratios.py).
+if [ "$SPLIT" = 1 ]; then
+  python3 bench/ratios.py "$SAMPLES" berth-confined/berth-privileged berth-noseccomp/berth-privileged \
+    berth-confined/berth-noseccomp | tee -a "$OUT"
+else
+  python3 bench/ratios.py "$SAMPLES" berth-confined/berth-privileged berth-confined/crun-seccomp \
+    berth-confined/crun-default crun-seccomp/crun-default | tee -a "$OUT"
+fi
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT"
