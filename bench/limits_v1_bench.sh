@@ -31,18 +31,18 @@ T=$(mktemp -d /tmp/berth-v1bench-XXXXXX)
 chmod 755 "$T"
 TAG=v1bench-${T##*-}
 CG2=$(awk '$3 == "cgroup2" {print $2; exit}' /proc/self/mounts)
-CGROOT="$CG2/berth/$TAG"           # berthd's root; it nests the same path in every v1 hierarchy
+CGROOT="$CG2/berth/$TAG"           # berthd NAME's root is $CGROOT-NAME, nested alike in every v1 hierarchy
 RUNC_CG="/berth/$TAG-runc/task"    # runc's cgroupsPath, in every hierarchy
-BERTHD_PID=
+BERTHD_PIDS=()
 cleanup() {
   set +e
   for id in $(curl -sS --unix-socket "$T/berth.sock" http://localhost/v1/containers 2>/dev/null | jq -r '.containers[].id' 2>/dev/null); do
     curl -sS --unix-socket "$T/berth.sock" -X DELETE "http://localhost/v1/containers/$id?force=1" >/dev/null
   done
-  [ -n "$BERTHD_PID" ] && kill -TERM "$BERTHD_PID" 2>/dev/null && wait "$BERTHD_PID" 2>/dev/null
+  for pid in "${BERTHD_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; done
   for id in $("$RUNC" --root "$T/runc-state" list -q 2>/dev/null); do "$RUNC" --root "$T/runc-state" delete -f "$id" >/dev/null 2>&1; done
-  remove_bench_cgroups "/berth/$TAG" "/berth/$TAG-runc"
-  left=$(bench_cgroups_left "/berth/$TAG" "/berth/$TAG-runc")
+  remove_bench_cgroups "/berth/$TAG-berth" "/berth/$TAG-runc"
+  left=$(bench_cgroups_left "/berth/$TAG-berth" "/berth/$TAG-runc")
   [ -n "$left" ] && echo "bench: WARNING: cgroups left behind:" && echo "$left"
   rm -rf "$T"
 }
@@ -52,20 +52,10 @@ trap cleanup EXIT
 R="$T/rootfs"
 make_busybox_rootfs "$R"
 
+. bench/berthd.sh
 mkdir -p "$T/tmpfs"
-cat >"$T/berth.json" <<JSON
-{"socket": "$T/berth.sock", "run_dir": "$T/tmpfs/run", "state_dir": "$T/tmpfs/state",
- "cgroup_root": "$CGROOT", "shim_path": "$PWD/$BUILD/berth-shim"}
-JSON
-unshare -m --propagation private bash -c 'mount -t tmpfs -o mode=0755 berth-bench "$0" && exec "$@"' \
-  "$T/tmpfs" "$BUILD/berthd" --config "$T/berth.json" >"$T/berth.log" 2>&1 &
-BERTHD_PID=$!
+start_berthd berth "$T/tmpfs/run" "$T/tmpfs/state" "${ON_TMPFS[@]}" "$T/tmpfs"
 api() { curl -sS --unix-socket "$T/berth.sock" "$@"; }
-for _ in $(seq 200); do
-  api -f http://localhost/v1/info >/dev/null 2>&1 && break
-  kill -0 "$BERTHD_PID" 2>/dev/null || { cat "$T/berth.log"; exit 1; }
-  sleep 0.025
-done
 
 # runc's own default spec (`runc spec`: its capabilities, masked paths, devices rule; no
 # seccomp), adapted to berth's task: the same namespaces, /bin/true, the same read-only root,

@@ -76,27 +76,9 @@ make_busybox_rootfs "$R"
 #   berth-prod   run_dir on a tmpfs (as /run is in production), state_dir on disk
 #   berth-tmpfs  both on a tmpfs: no fsync cost at all (a lower bound)
 # The tmpfs is mounted in berthd's own private mount namespace (its shims inherit it).
-start_berthd() {  # name run-dir state-dir [wrapper...]; $SHIM picks another berth-shim
-  local name=$1 run=$2 state=$3 shim=${SHIM:-$PWD/$BUILD/berth-shim}
-  shift 3
-  cat >"$T/$name.json" <<EOF
-{"socket": "$T/$name.sock", "run_dir": "$run", "state_dir": "$state",
- "cgroup_root": "$CGROOT-$name", "shim_path": "$shim"}
-EOF
-  "$@" "$BUILD/berthd" --config "$T/$name.json" >"$T/$name.log" 2>&1 &
-  BERTHD_PIDS+=($!)
-  for _ in $(seq 200); do
-    curl -sf --unix-socket "$T/$name.sock" http://localhost/v1/info >/dev/null 2>&1 && return 0
-    kill -0 "${BERTHD_PIDS[-1]}" 2>/dev/null || { cat "$T/$name.log"; exit 1; }
-    sleep 0.025
-  done
-  echo "bench: $name did not answer" >&2
-  exit 1
-}
+. bench/berthd.sh
 mkdir -p "$T/disk" "$T/tmpfs" "$T/prod-run"
 start_berthd berth "$T/disk/run" "$T/disk/state"
-# unshare execs bash, which execs berthd: the pid recorded is berthd's.
-ON_TMPFS=(unshare -m --propagation private bash -c 'mount -t tmpfs -o mode=0755 berth-bench "$0" && exec "$@"')
 start_berthd berth-prod "$T/prod-run/run" "$T/disk/prod-state" "${ON_TMPFS[@]}" "$T/prod-run"
 start_berthd berth-tmpfs "$T/tmpfs/run" "$T/tmpfs/state" "${ON_TMPFS[@]}" "$T/tmpfs"
 

@@ -22,16 +22,16 @@ make -s -j2 "$BUILD/berthd" "$BUILD/berth-shim" "$BUILD/bench/launch_latency"
 T=$(mktemp -d /tmp/berth-secbench-XXXXXX)
 chmod 755 "$T"
 CG2=$(awk '$3 == "cgroup2" {print $2; exit}' /proc/self/mounts)
-CGROOT="$CG2/berth/secbench-${T##*-}"
-BERTHD_PID=
+CGROOT="$CG2/berth/secbench-${T##*-}"  # berthd NAME gets $CGROOT-NAME
+BERTHD_PIDS=()
 cleanup() {
   set +e
   for id in $(curl -sS --unix-socket "$T/berth.sock" http://localhost/v1/containers 2>/dev/null | jq -r '.containers[].id' 2>/dev/null); do
     curl -sS --unix-socket "$T/berth.sock" -X DELETE "http://localhost/v1/containers/$id?force=1" >/dev/null
   done
-  [ -n "$BERTHD_PID" ] && kill -TERM "$BERTHD_PID" 2>/dev/null && wait "$BERTHD_PID" 2>/dev/null
+  for pid in "${BERTHD_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; done
   for id in $(crun --root "$T/crun-state" list -q 2>/dev/null); do crun --root "$T/crun-state" delete -f "$id" >/dev/null 2>&1; done
-  remove_bench_cgroups "/berth/secbench-${T##*-}"  # the cgroup2 root and its twin in each v1 hierarchy
+  remove_bench_cgroups "/berth/secbench-${T##*-}-*"  # the cgroup2 root and its twin in each v1 hierarchy
   rm -rf "$T"
 }
 trap cleanup EXIT
@@ -41,19 +41,9 @@ trap cleanup EXIT
 R="$T/rootfs"
 make_busybox_rootfs "$R"
 
+. bench/berthd.sh
 mkdir -p "$T/tmpfs"
-cat >"$T/berth.json" <<JSON
-{"socket": "$T/berth.sock", "run_dir": "$T/tmpfs/run", "state_dir": "$T/tmpfs/state",
- "cgroup_root": "$CGROOT", "shim_path": "$PWD/$BUILD/berth-shim"}
-JSON
-unshare -m --propagation private bash -c 'mount -t tmpfs -o mode=0755 berth-bench "$0" && exec "$@"' \
-  "$T/tmpfs" "$BUILD/berthd" --config "$T/berth.json" >"$T/berth.log" 2>&1 &
-BERTHD_PID=$!
-for _ in $(seq 200); do
-  curl -sf --unix-socket "$T/berth.sock" http://localhost/v1/info >/dev/null 2>&1 && break
-  kill -0 "$BERTHD_PID" 2>/dev/null || { cat "$T/berth.log"; exit 1; }
-  sleep 0.025
-done
+start_berthd berth "$T/tmpfs/run" "$T/tmpfs/state" "${ON_TMPFS[@]}" "$T/tmpfs"
 
 # crun's own default spec, adapted to the task (berth's namespaces, /bin/true, the same root).
 mkdir -p "$T/crun-state" "$T/crun-default" "$T/crun-seccomp"
