@@ -30,8 +30,22 @@ std::string_view network_mode_name(NetworkMode m);
 // kInvalidArgument naming `field` and the modes there are.
 Result<NetworkMode> parse_network_mode(std::string_view text, std::string_view field);
 
+// --- dynamic ports (issue 10, "ports") ---
+// One entry of "network": {"ports": [...]}: a container port published on a host port.
+// host_port 0 = any free port from the node's range (network.ports.range); the allocator
+// fills it in, so after launch host_port is always the one in use. protocol: "tcp" or "udp".
+// name: unique within the task; the parser names unnamed ports "port0", "port1", ... by index.
+struct PortSpec {
+  std::string name;
+  uint16_t container_port = 0;
+  uint16_t host_port = 0;
+  std::string protocol = "tcp";
+};
+// --- end dynamic ports ---
+
 struct NetworkSpec {
   std::optional<NetworkMode> mode;  // unset: the node's default_mode
+  std::vector<PortSpec> ports;      // dynamic ports (bridge: DNAT'd; host: reserved only)
 };
 
 // The node's bridge network ("network": {"bridge": {...}} in agent.json).
