@@ -366,7 +366,10 @@ Result<ContainerRecord> Launcher::launch(TaskSpec spec, const Caller& caller, st
   });
   BERTH_TRY_CTX(isolators::LaunchAdditions additions, create_cgroup(rec), ctx);
   BERTH_CHECK_CTX(write_bundle(rec, root, additions), ctx);
-  BERTH_CHECK_CTX(commit(*task, [](ContainerRecord& r) { r.state = State::kPreparing; }), ctx);
+  BERTH_CHECK_CTX(commit(*task, [&](ContainerRecord& r) {
+    r.state = State::kPreparing;
+    r.network = additions.network_status;
+  }), ctx);
   undo.dismiss();  // the point of no return: from here on every outcome is recorded
   {
     auto lk = table_.lock();

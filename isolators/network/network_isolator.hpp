@@ -8,6 +8,10 @@
 // State that outlives berthd is in the kernel and on disk (netns bind mounts, veths, the
 // Ipam's files), so recover() re-adopts the bridge tasks it is told about and removes every
 // other attachment (BridgeNetwork::reconcile).
+//  - cni: CniNetwork::attach runs the operator's CNI plugins (ADD) for a namespace made in
+//    berthd, which the task joins by path; cleanup DELs; recover() runs CHECK for the tasks it
+//    is told about and DELs every other attachment (CniNetwork::reconcile). The plugins' result
+//    goes back to the agent in LaunchAdditions::network_status (for inspect and the checkpoint).
 // Threading: under the Registry's lock.
 #pragma once
 
@@ -15,13 +19,14 @@
 
 #include "isolators/isolator.hpp"
 #include "isolators/network/bridge_network.hpp"
+#include "isolators/network/cni_network.hpp"
 #include "isolators/network/network_spec.hpp"
 
 namespace berth::isolators {
 
 class NetworkIsolator : public Isolator {
  public:
-  explicit NetworkIsolator(NetworkConfig config = {}) : config_(config), bridge_(config) {}
+  explicit NetworkIsolator(NetworkConfig config = {}) : config_(config), bridge_(config), cni_(config) {}
   std::string_view name() const override { return "network"; }
   Status recover(std::span<const ContainerState> known) override;
   Result<LaunchAdditions> prepare(const ContainerId& id, const ContainerSpec& spec) override;
@@ -35,6 +40,12 @@ class NetworkIsolator : public Isolator {
   BridgeNetwork bridge_;
   std::set<ContainerId> ids_;
   std::set<ContainerId> bridged_;
+  // --- cni mode ---
+  Result<LaunchAdditions> prepare_cni(const ContainerId& id, const ContainerSpec& spec);
+  Status recover_cni(std::span<const ContainerState> known);
+  CniNetwork cni_;
+  std::set<ContainerId> cni_ids_;
+  // --- end cni mode ---
 };
 
 }  // namespace berth::isolators

@@ -7,8 +7,8 @@
 //  - bridge: a namespace of its own, prepared by berthd before the task exists, with a veth
 //    into the node's bridge (created on demand), an address from berth's IPAM and a default
 //    route through the bridge (isolators/network/bridge_network.hpp).
-// Dynamic ports and cni are not built yet: the launch schema refuses them, so a spec naming
-// one is a 400 and changes nothing.
+//  - cni: a namespace of its own, prepared by the operator's CNI plugins (the conflist named by
+//    "name" in the node's CNI config dir) before the task exists (isolators/network/cni_network.hpp).
 // Plain value types; no threading concerns.
 #pragma once
 
@@ -23,9 +23,9 @@
 
 namespace berth::isolators {
 
-enum class NetworkMode { kNone, kHost, kBridge };
+enum class NetworkMode { kNone, kHost, kBridge, kCni };
 
-// "none", "host", "bridge".
+// "none", "host", "bridge", "cni".
 std::string_view network_mode_name(NetworkMode m);
 // kInvalidArgument naming `field` and the modes there are.
 Result<NetworkMode> parse_network_mode(std::string_view text, std::string_view field);
@@ -46,6 +46,7 @@ struct PortSpec {
 struct NetworkSpec {
   std::optional<NetworkMode> mode;  // unset: the node's default_mode
   std::vector<PortSpec> ports;      // dynamic ports (bridge: DNAT'd; host: reserved only)
+  std::string name;                 // cni: the CNI network (its conflist's "name")
 };
 
 // The node's bridge network ("network": {"bridge": {...}} in agent.json).
@@ -63,6 +64,13 @@ struct NetworkConfig {
   BridgeConfig bridge;
   std::string ipam_dir;   // "" = bridge mode unavailable; the agent sets <state_dir>/network/ipam
   std::string netns_dir;  // the agent sets <run_dir>/netns
+  // --- cni mode (issue 10, "cni") ---
+  std::string cni_config_dir = "/etc/berth/cni";             // *.conflist, found by "name"
+  std::vector<std::string> cni_plugin_dirs{"/usr/lib/cni"};  // CNI_PATH
+  uint32_t cni_timeout_ms = 10000;                           // per plugin call
+  std::string cni_state_dir;  // "" = cni mode unavailable; the agent sets <state_dir>/network/cni
+  std::string cni_netns_dir;  // the agent sets <run_dir>/netns-cni
+  // --- end cni mode ---
 };
 
 }  // namespace berth::isolators
