@@ -28,47 +28,75 @@ Result<Pipe> make_pipe() {
 }
 
 struct Child {
-  pid_t pid = 0;
+  pid_t pid = 0;  // the waiter (see start)
   UniqueFd pidfd;
+  UniqueFd status;  // read end: the plugin's wait status, written by the waiter
 };
 
-// Only async-signal-safe calls between clone and execve: berthd has threads.
+// berthd reaps every child with waitpid(-1) (its shims), which would take a plugin's exit
+// status. So the plugin runs under a short-lived waiter, cloned from berthd: it forks the
+// plugin, waits for it and writes its wait status to a pipe; whoever reaps the waiter does not
+// matter. Waiter and plugin share a process group (the timeout kills both). Only raw,
+// async-signal-safe syscalls between clone and execve: berthd has threads.
 Result<Child> start(const CniExec& e, const Pipe& in, const Pipe& out, const Pipe& err) {
   std::vector<char*> argv{const_cast<char*>(e.path.c_str()), nullptr};
   std::vector<char*> envp;
   for (const auto& v : e.env) envp.push_back(const_cast<char*>(v.c_str()));
   envp.push_back(nullptr);
+  BERTH_TRY(Pipe status, make_pipe());
   int pidfd = -1;
-  // No exit signal (see the header): only our waitid(__WALL) reaps it.
-  pid_t pid = static_cast<pid_t>(::syscall(SYS_clone, CLONE_PIDFD, nullptr, &pidfd, nullptr, nullptr));
+  pid_t pid = static_cast<pid_t>(::syscall(SYS_clone, CLONE_PIDFD | SIGCHLD, nullptr, &pidfd, nullptr, nullptr));
   if (pid < 0) return errno_error("start " + e.path);
   if (pid == 0) {
-    ::setpgid(0, 0);  // its own group, so a timeout kills whatever it started too
+    ::setpgid(0, 0);
     ::dup2(in.read.get(), 0);
     ::dup2(out.write.get(), 1);
     ::dup2(err.write.get(), 2);
-    ::close_range(3, ~0U, 0);
+    int fd = ::dup2(status.write.get(), 3);
+    ::close_range(4, ~0U, 0);
     for (int sig = 1; sig < NSIG; ++sig) ::signal(sig, SIG_DFL);
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    ::execve(e.path.c_str(), argv.data(), envp.data());
-    ::_exit(127);
+    pid_t plugin = static_cast<pid_t>(::syscall(SYS_clone, SIGCHLD, nullptr, nullptr, nullptr, nullptr));
+    if (plugin == 0) {
+      ::close(fd);
+      ::execve(e.path.c_str(), argv.data(), envp.data());
+      ::_exit(127);
+    }
+    ::close(0);
+    ::close(1);
+    ::close(2);
+    int wstatus = 127 << 8;
+    if (plugin > 0)
+      while (::waitpid(plugin, &wstatus, 0) < 0 && errno == EINTR) {}
+    (void)!::write(fd, &wstatus, sizeof wstatus);
+    ::_exit(0);
   }
-  return Child{pid, UniqueFd::adopt(pidfd)};
+  return Child{pid, UniqueFd::adopt(pidfd), std::move(status.read)};
 }
 
-Result<int> reap(const Child& c) {
+// The waiter may already be reaped by berthd's waitpid(-1): that is fine, its status is not
+// what we want.
+void reap(const Child& c) {
   siginfo_t info{};
-  while (::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(c.pidfd.get()), &info, WEXITED | __WALL) != 0)
-    if (errno != EINTR) return errno_error("reap plugin");
-  return info.si_code == CLD_EXITED ? info.si_status : 128 + info.si_status;
+  while (::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(c.pidfd.get()), &info, WEXITED) != 0 &&
+         errno == EINTR) {}
+}
+
+// The plugin's exit status (128 + signal when killed), from the waiter's pipe.
+Result<int> plugin_status(const Child& c) {
+  int wstatus = 0;
+  ssize_t n;
+  while ((n = ::read(c.status.get(), &wstatus, sizeof wstatus)) < 0 && errno == EINTR) {}
+  if (n != sizeof wstatus) return make_error(Code::kInternal, "the plugin's waiter died before reporting its status");
+  return WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
 }
 
 void kill_group(const Child& c) {
-  ::kill(-c.pid, SIGKILL);  // the group is still ours: the leader is not reaped yet
+  ::kill(-c.pid, SIGKILL);  // waiter and plugin (the group is ours: the plugin has not ended)
   ::syscall(SYS_pidfd_send_signal, c.pidfd.get(), SIGKILL, nullptr, 0);
-  (void)reap(c);
+  reap(c);
 }
 
 Error timed_out(const CniExec& e, const Child& c) {
@@ -169,12 +197,13 @@ Result<std::string> exec_cni_plugin(const CniExec& e) {
   if (!*exchanged) return timed_out(e, child);
   BERTH_TRY(bool exited, wait_exit(child, deadline));
   if (!exited) return timed_out(e, child);
-  BERTH_TRY(int status, reap(child));
+  reap(child);
+  BERTH_TRY(int status, plugin_status(child));
   if (status == 0) return std::move(io.stdout_text);
   std::string fallback = last_line(io.stderr_text);
   if (status == 127 && fallback.empty()) fallback = "could not be executed";
   if (fallback.empty()) fallback = "exited with status " + std::to_string(status);
-  return make_error(Code::kFailedPrecondition, cni_error_message(io.stdout_text, fallback));
+  return make_error(Code::kInternal, cni_error_message(io.stdout_text, fallback));
 }
 
 }  // namespace berth::isolators

@@ -4,9 +4,8 @@
 // deadline after which it is killed. A plugin that exits non-zero is an error carrying the
 // plugin's own message (CNI error object {"code", "msg", "details"}, or its stderr).
 //
-// Why the child is cloned with no exit signal: berthd reaps its shims with waitpid(-1), which
-// would steal a plugin's exit status; a child without SIGCHLD is only ever reaped by a wait
-// with __WALL, which is done here, through its pidfd.
+// The plugin runs under a short-lived waiter process that reports its exit status through a
+// pipe: berthd reaps its shims with waitpid(-1), which would otherwise take it.
 // Threading: any thread; every call owns its child and its pipes.
 #pragma once
 
@@ -30,8 +29,8 @@ inline constexpr size_t kCniMaxOutput = 1 << 20;
 inline constexpr size_t kCniMaxStderr = 64 * 1024;
 
 // The plugin's stdout when it exits 0. Errors: kUnavailable when it did not finish within
-// the timeout (it is killed), kFailedPrecondition when it failed (its message), kInternal
-// when it could not be started or wrote more than kCniMaxOutput.
+// the timeout (it is killed, with whatever it started in its process group), kInternal when
+// it failed (its message), could not be started or wrote more than kCniMaxOutput.
 Result<std::string> exec_cni_plugin(const CniExec& e);
 
 // The message of a CNI error object ("msg: details (code N)"), or `fallback` when `out` is
