@@ -43,6 +43,16 @@ TEST(Checkpoint, RoundTripsARunningTask) {
   EXPECT_FALSE(back->exit.has_value());
 }
 
+TEST(Checkpoint, KeepsTheNetworkAttachmentAndInspectShowsIt) {
+  ContainerRecord r = sample();
+  r.network = R"({"mode":"cni","name":"net1","result":{"ips":[{"address":"10.22.0.5/24"}]}})";
+  auto back = parse_checkpoint(checkpoint_json(r));
+  ASSERT_TRUE(back.has_value()) << back.error().message;
+  EXPECT_EQ(back->network, r.network);
+  EXPECT_NE(container_json(*back).find(R"("network":{"mode":"cni","name":"net1")"), std::string::npos);
+  EXPECT_EQ(container_json(sample()).find("\"network\":{"), std::string::npos) << "no attachment, no field";
+}
+
 TEST(Checkpoint, RoundTripsATerminationRecord) {
   ContainerRecord r = sample();
   r.state = State::kExited;

@@ -101,7 +101,19 @@ INSTANTIATE_TEST_SUITE_P(
         BadSpec{R"({"rootfs": "/r", "command": ["x"], "network": {"mode": "bridgee"}})", "'/network/mode'"},
         BadSpec{R"({"rootfs": "/r", "command": ["x"], "network": {"mode": "host", "bogus": 1}})",
                 "unknown field '/network/bogus'"},
-        BadSpec{R"({"rootfs": "/r", "command": ["x"], "network": "host"})", "'/network'"}));
+        BadSpec{R"({"rootfs": "/r", "command": ["x"], "network": "host"})", "'/network'"},
+        BadSpec{R"({"rootfs": "/r", "command": ["x"], "network": {"mode": "cni"}})",
+                "network mode \"cni\" needs the CNI network's name"},
+        BadSpec{R"({"rootfs": "/r", "command": ["x"], "network": {"mode": "bridge", "name": "n"}})",
+                "field '/network/name' names a CNI network"},
+        BadSpec{R"({"rootfs": "/r", "command": ["x"], "network": {"mode": "cni", "name": "../x"}})", "'/network/name'"}));
+
+TEST(TaskSpec, ACniNetworkIsNamed) {
+  auto s = parse_task_spec(R"({"rootfs": "/r", "command": ["x"], "network": {"mode": "cni", "name": "calico-1"}})");
+  ASSERT_TRUE(s.has_value()) << s.error().message;
+  EXPECT_EQ(s->network.mode, isolators::NetworkMode::kCni);
+  EXPECT_EQ(s->network.name, "calico-1");
+}
 
 TEST(TaskSpec, NetworkModeIsParsedAndUnsetWithoutOne) {
   auto host = parse_task_spec(R"({"rootfs": "/r", "command": ["x"], "network": {"mode": "host"}})");
