@@ -2,6 +2,7 @@
 
 #include "common/fs.hpp"
 #include "common/json_schema.hpp"
+#include "isolators/network/port_allocator.hpp"
 
 namespace berth::agent {
 namespace {
@@ -93,7 +94,15 @@ constexpr const char* kConfigSchema = R"({
                      "description": "a link name of 1 to 15 letters, digits, '_', '.', '-'"},
             "subnet": {"type": "string"},
             "mtu": {"type": "integer", "minimum": 576, "maximum": 65535},
-            "dns": {"type": "array", "items": {"type": "string"}}
+            "dns": {"type": "array", "items": {"type": "string"}},
+            "masquerade": {"type": "boolean"}
+          }
+        },
+        "ports": {
+          "type": "object", "additionalProperties": false,
+          "properties": {
+            "range": {"type": "string", "description": "first-last host ports for mappings, e.g. 20000-32767"},
+            "host_ip": {"type": "string", "description": "the node address endpoints name; default 0.0.0.0"}
           }
         }
       }
@@ -151,8 +160,21 @@ Status parse_network(const rapidjson::Value& n, isolators::NetworkConfig& out) {
     if (c.HasMember("plugin_dirs")) out.cni_plugin_dirs = json::get_string_array(c, "plugin_dirs");
     out.cni_timeout_ms = static_cast<uint32_t>(json::get_uint(c, "timeout_ms", out.cni_timeout_ms));
   }
+  // --- dynamic ports ---
+  if (n.HasMember("ports")) {
+    const auto& p = n["ports"];
+    if (p.HasMember("range")) {
+      BERTH_TRY(out.port_range, isolators::parse_port_range(p["range"].GetString(), "/network/ports/range"));
+    }
+    out.host_ip = json::get_string(p, "host_ip", out.host_ip);
+    if (!isolators::parse_ipv4(out.host_ip))
+      return make_error(Code::kInvalidArgument, "field '/network/ports/host_ip': '" + out.host_ip +
+                                                    "' is not an IPv4 address");
+  }
+  // --- end dynamic ports ---
   if (!n.HasMember("bridge")) return ok();
   const auto& b = n["bridge"];
+  out.bridge.masquerade = json::get_bool(b, "masquerade", out.bridge.masquerade);
   out.bridge.name = json::get_string(b, "name", out.bridge.name);
   if (b.HasMember("subnet")) {
     BERTH_TRY(out.bridge.subnet, isolators::parse_subnet(b["subnet"].GetString(), "/network/bridge/subnet"));
@@ -222,6 +244,7 @@ Result<Config> parse_config(const std::string& json_text) {
   c.network.netns_dir = c.run_dir + "/netns";
   c.network.cni_state_dir = c.state_dir + "/network/cni";
   c.network.cni_netns_dir = c.run_dir + "/netns-cni";
+  c.network.ports_dir = c.state_dir + "/network/ports";
   return c;
 }
 

@@ -149,9 +149,9 @@ struct LaunchAdditions {
   std::vector<DeviceRule> devices;
   std::vector<sandbox::OciDevice> device_nodes;  // made in the task's /dev
   std::vector<sandbox::OciHook> hooks;          // run with the task's pid before release
-  // A JSON object describing the task's network attachment (the network isolator's; e.g. a
-  // CNI result), kept in the checkpoint and shown by inspect as "network". At most one isolator.
-  std::string network_status;
+  // What the task's network became (mode, bridge address, ports with their host ports), for
+  // the task's record (inspect, endpoints, events); at most one isolator (network) sets it.
+  std::optional<TaskNetwork> network;
 };
 
 // Puts back what one update changed (returned by Isolator::update).

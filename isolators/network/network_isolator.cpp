@@ -1,7 +1,5 @@
 #include "isolators/network/network_isolator.hpp"
 
-#include "common/json.hpp"
-
 namespace berth::isolators {
 namespace {
 
@@ -27,8 +25,10 @@ Status NetworkIsolator::recover(std::span<const ContainerState> known) {
       attached.insert(s.id);
     }
   }
-  BERTH_CHECK(bridge_.reconcile(attached));
-  return recover_cni(known);
+  Status first = bridge_.reconcile(attached);
+  auto ported = ports_.recover(ids_, !bridged_.empty());
+  auto cni = recover_cni(known);
+  return !first ? first : !ported ? ported : cni;
 }
 
 // --- cni mode ---
@@ -45,17 +45,33 @@ Status NetworkIsolator::recover_cni(std::span<const ContainerState> known) {
   return first;
 }
 
+// The host ports are reserved by the PortAllocator (as for host mode: no nft rule) and handed
+// to the plugins as "portMappings" (portmap does the DNAT).
 Result<LaunchAdditions> NetworkIsolator::prepare_cni(const ContainerId& id, const ContainerSpec& spec) {
-  CniCapabilities caps{spec.network.ports, std::nullopt, std::nullopt};
-  BERTH_TRY(CniAttachment a, cni_.attach(id, spec.network.name, caps, spec.sandbox_dir, spec.hostname));
+  std::vector<PortSpec> ports;
+  if (!spec.network.ports.empty()) {
+    BERTH_TRY(ports, ports_.publish(id, spec.network.ports, 0));
+  }
+  CniCapabilities caps{ports, std::nullopt, std::nullopt};
+  auto a = cni_.attach(id, spec.network.name, caps, spec.sandbox_dir, spec.hostname);
+  if (!a) {
+    (void)ports_.unpublish(id);
+    return std::move(a).error();
+  }
   cni_ids_.insert(id);
   LaunchAdditions add;
-  add.namespaces.push_back({"network", a.netns_path});
-  for (auto [dest, source] : {std::pair{"/etc/resolv.conf", a.resolv_conf}, std::pair{"/etc/hosts", a.hosts}})
+  add.namespaces.push_back({"network", a->netns_path});
+  for (auto [dest, source] : {std::pair{"/etc/resolv.conf", a->resolv_conf}, std::pair{"/etc/hosts", a->hosts}})
     if (!source.empty()) add.mounts.push_back({dest, "bind", source, {"bind", "ro", "nosuid", "nodev", "noexec"}});
-  json::JsonWriter w;
-  w.begin_object().kv("mode", "cni").kv("name", spec.network.name).key("result").raw(cni_result_json(a.parsed)).end_object();
-  add.network_status = w.str();
+  uint32_t address = 0;
+  if (!a->parsed.ips.empty()) {
+    const std::string& cidr = a->parsed.ips[0].address;
+    if (auto v4 = parse_ipv4(cidr.substr(0, cidr.find('/')))) address = *v4;
+  }
+  add.network = TaskNetwork{NetworkMode::kCni, address, ports, config_.host_ip};
+  add.network->cni_name = spec.network.name;
+  add.network->cni_result = cni_result_json(a->parsed);
+  add.env = port_env(ports);
   return add;
 }
 // --- end cni mode ---
@@ -70,18 +86,39 @@ Result<LaunchAdditions> NetworkIsolator::prepare_bridge(const ContainerId& id, c
   return add;
 }
 
+// --- dynamic ports ---
+Status NetworkIsolator::publish_ports(const ContainerId& id, const ContainerSpec& spec, NetworkMode mode,
+                                      uint32_t address, LaunchAdditions& add) {
+  add.network = TaskNetwork{mode, address, {}, config_.host_ip};
+  if (mode == NetworkMode::kBridge) BERTH_CHECK(ports_.set_bridged(true));
+  if (spec.network.ports.empty()) return ok();
+  if (mode == NetworkMode::kNone)
+    return make_error(Code::kInvalidArgument, "field '/network/ports': network mode \"none\" has no ports to "
+                                              "publish; use mode \"bridge\" or \"host\", or drop the ports");
+  BERTH_TRY(add.network->ports, ports_.publish(id, spec.network.ports, address));
+  add.env = port_env(add.network->ports);
+  return ok();
+}
+// --- end dynamic ports ---
+
 Result<LaunchAdditions> NetworkIsolator::prepare(const ContainerId& id, const ContainerSpec& spec) {
   NetworkMode mode = spec.network.mode.value_or(config_.default_mode);
   LaunchAdditions a;
   switch (mode) {
     case NetworkMode::kNone:
+      BERTH_CHECK(publish_ports(id, spec, mode, 0, a));
       a.namespaces.push_back({"network", ""});
       break;
     case NetworkMode::kHost:
       BERTH_CHECK(check_host_sysctls(spec));
+      BERTH_CHECK(publish_ports(id, spec, mode, 0, a));
       break;
     case NetworkMode::kBridge: {
       BERTH_TRY(a, prepare_bridge(id, spec));
+      if (auto st = publish_ports(id, spec, mode, bridge_.address_of(id).value_or(0), a); !st) {
+        (void)cleanup(id);
+        return std::move(st).error();
+      }
       break;
     }
     case NetworkMode::kCni: {
@@ -104,10 +141,11 @@ Status NetworkIsolator::cleanup(const ContainerId& id) {
     BERTH_CHECK_CTX(cni_.detach(id), "CNI network of '" + id + "'");
     cni_ids_.erase(id);
   }
+  BERTH_CHECK_CTX(ports_.unpublish(id), "ports of '" + id + "'");
   if (!bridged_.count(id)) return ok();
   BERTH_CHECK_CTX(bridge_.detach(id), "bridge network of '" + id + "'");
   bridged_.erase(id);
-  return ok();
+  return ports_.set_bridged(!bridged_.empty());
 }
 
 }  // namespace berth::isolators

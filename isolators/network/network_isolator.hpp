@@ -5,13 +5,17 @@
 //    (it would change the node), naming the sysctl;
 //  - bridge: BridgeNetwork::attach prepares a namespace (veth, address, route) in berthd and the
 //    task joins it by path; /etc/resolv.conf and /etc/hosts are bind-mounted in read-only.
+// Dynamic ports (NetworkPorts): host and bridge tasks get host ports from the node's range,
+// PORT0... in their env; bridge tasks also get the DNAT; a port asked for in mode none is a
+// 400. prepare() answers with a TaskNetwork (mode, address, ports) for the task's record.
 // State that outlives berthd is in the kernel and on disk (netns bind mounts, veths, the
 // Ipam's files), so recover() re-adopts the bridge tasks it is told about and removes every
 // other attachment (BridgeNetwork::reconcile).
 //  - cni: CniNetwork::attach runs the operator's CNI plugins (ADD) for a namespace made in
 //    berthd, which the task joins by path; cleanup DELs; recover() runs CHECK for the tasks it
 //    is told about and DELs every other attachment (CniNetwork::reconcile). The plugins' result
-//    goes back to the agent in LaunchAdditions::network_status (for inspect and the checkpoint).
+//    goes back to the agent in LaunchAdditions::network (cni_name, cni_result: inspect, checkpoint);
+//    host ports are reserved like host mode's and passed to the plugins as "portMappings".
 // Threading: under the Registry's lock.
 #pragma once
 
@@ -20,13 +24,15 @@
 #include "isolators/isolator.hpp"
 #include "isolators/network/bridge_network.hpp"
 #include "isolators/network/cni_network.hpp"
+#include "isolators/network/network_ports.hpp"
 #include "isolators/network/network_spec.hpp"
 
 namespace berth::isolators {
 
 class NetworkIsolator : public Isolator {
  public:
-  explicit NetworkIsolator(NetworkConfig config = {}) : config_(config), bridge_(config), cni_(config) {}
+  explicit NetworkIsolator(NetworkConfig config = {})
+      : config_(config), bridge_(config), ports_(config), cni_(config) {}
   std::string_view name() const override { return "network"; }
   Status recover(std::span<const ContainerState> known) override;
   Result<LaunchAdditions> prepare(const ContainerId& id, const ContainerSpec& spec) override;
@@ -40,6 +46,11 @@ class NetworkIsolator : public Isolator {
   BridgeNetwork bridge_;
   std::set<ContainerId> ids_;
   std::set<ContainerId> bridged_;
+  // --- dynamic ports (network_ports.hpp) ---
+  Status publish_ports(const ContainerId& id, const ContainerSpec& spec, NetworkMode mode, uint32_t address,
+                       LaunchAdditions& add);
+  NetworkPorts ports_;
+  // --- end dynamic ports ---
   // --- cni mode ---
   Result<LaunchAdditions> prepare_cni(const ContainerId& id, const ContainerSpec& spec);
   Status recover_cni(std::span<const ContainerState> known);

@@ -41,6 +41,26 @@ struct PortSpec {
   uint16_t host_port = 0;
   std::string protocol = "tcp";
 };
+// The node's host ports for mappings (agent.json "network": {"ports": {"range": "a-b"}}).
+struct PortRange {
+  uint16_t first = 20000;
+  uint16_t last = 32767;
+  uint32_t size() const { return uint32_t(last) - first + 1; }
+  bool contains(uint32_t p) const { return p >= first && p <= last; }
+  std::string text() const { return std::to_string(first) + "-" + std::to_string(last); }
+};
+// What a task's network became at prepare (the network isolator's answer, kept in the task's
+// record): its mode, its bridge address (0: none) and its ports with the host ports in use.
+struct TaskNetwork {
+  NetworkMode mode = NetworkMode::kNone;
+  uint32_t address = 0;
+  std::vector<PortSpec> ports;
+  std::string host_ip = "0.0.0.0";  // the node address the ports are published on (config)
+  // cni mode: the network's name and the plugins' result (cni_result_json's form, a JSON
+  // object); empty otherwise.
+  std::string cni_name{};  // brace-initialized: aggregate inits that stop before it stay warning-free
+  std::string cni_result{};
+};
 // --- end dynamic ports ---
 
 struct NetworkSpec {
@@ -57,6 +77,9 @@ struct BridgeConfig {
   // Name servers for the tasks' /etc/resolv.conf; empty: the host's, minus loopback ones
   // (a task cannot reach the host's 127.0.0.53).
   std::vector<std::string> dns;
+  // Outbound masquerade (SNAT to the node's address) for the subnet's traffic leaving it
+  // ("network": {"bridge": {"masquerade": true}}); nft table "ip berth".
+  bool masquerade = true;
 };
 
 struct NetworkConfig {
@@ -71,6 +94,11 @@ struct NetworkConfig {
   std::string cni_state_dir;  // "" = cni mode unavailable; the agent sets <state_dir>/network/cni
   std::string cni_netns_dir;  // the agent sets <run_dir>/netns-cni
   // --- end cni mode ---
+  // --- dynamic ports ---
+  PortRange port_range;
+  std::string ports_dir;  // "" = no ports on this node; the agent sets <state_dir>/network/ports
+  std::string host_ip = "0.0.0.0";  // shown in endpoints ("network": {"ports": {"host_ip"}})
+  // --- end dynamic ports ---
 };
 
 }  // namespace berth::isolators

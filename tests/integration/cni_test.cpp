@@ -146,12 +146,36 @@ TEST_F(Cni, ATaskGetsAnAddressTheNamespaceReachesItAndInspectShowsTheResult) {
   auto c = agent_->get(id);
   ASSERT_TRUE(c.HasMember("network")) << json::to_string(c);
   EXPECT_EQ(std::string(c["network"]["name"].GetString()), "testnet");
-  EXPECT_EQ(std::string(c["network"]["result"]["ips"][0]["address"].GetString()), addr + "/24");
-  EXPECT_EQ(std::string(c["network"]["result"]["dns"]["nameservers"][0].GetString()), "10.99.0.53");
+  EXPECT_EQ(std::string(c["network"]["cni"]["ips"][0]["address"].GetString()), addr + "/24");
+  EXPECT_EQ(std::string(c["network"]["cni"]["dns"]["nameservers"][0].GetString()), "10.99.0.53");
   EXPECT_EQ(leases(), std::vector<std::string>{addr});
   ASSERT_EQ(agent_->request("POST", "/v1/containers/" + id + "/kill").status / 100, 2);
   agent_->wait(id);
   ASSERT_EQ(agent_->request("DELETE", "/v1/containers/" + id).status, 204);
+  expect_nothing_left();
+}
+
+TEST_F(Cni, AMappedPortReachesTheTaskThroughPortmap) {
+  start();
+  std::string id = agent_->run(spec(rootfs_.path(),
+                                    {"sh", "-c",
+                                     "mkdir -p /tmp/www && echo hello-p > /tmp/www/index.html && echo port=$PORT0 && "
+                                     "exec httpd -f -p 8080 -h /tmp/www"},
+                                    R"("network": {"mode": "cni", "name": "testnet", "ports": [{"container_port": 8080}]})"));
+  auto c = agent_->get(id);
+  ASSERT_TRUE(c["network"]["ports"].IsArray() && c["network"]["ports"].Size() == 1) << json::to_string(c);
+  std::string port = std::to_string(c["network"]["ports"][0]["host_port"].GetUint());
+  std::string got;
+  for (int i = 0; i < 100 && got.empty(); ++i) {
+    got = ns_.output("timeout 5 busybox wget -q -O - http://10.99.0.1:" + port + "/index.html 2>/dev/null");
+    if (got.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(got, "hello-p\n") << ns_.output("iptables-save -t nat");
+  EXPECT_NE(agent_->logs(id).find("port=" + port), std::string::npos) << agent_->logs(id);
+  ASSERT_EQ(agent_->request("POST", "/v1/containers/" + id + "/kill").status / 100, 2);
+  agent_->wait(id);
+  ASSERT_EQ(agent_->request("DELETE", "/v1/containers/" + id).status, 204);
+  EXPECT_EQ(ns_.output("iptables-save -t nat | grep -c 'dport " + port + "'"), "0\n");
   expect_nothing_left();
 }
 
@@ -210,7 +234,7 @@ TEST_F(Cni, AfterKill9AndRestartCheckRunsAndTrafficFlows) {
   ASSERT_TRUE(st.has_value()) << st.error().message;
   EXPECT_EQ(calls(), "ADD\nCHECK\n");
   EXPECT_EQ(fetch_from_namespace(addr), "hello-a\n");
-  EXPECT_EQ(std::string(agent_->get(id)["network"]["result"]["ips"][0]["address"].GetString()), addr + "/24");
+  EXPECT_EQ(std::string(agent_->get(id)["network"]["cni"]["ips"][0]["address"].GetString()), addr + "/24");
   ASSERT_EQ(agent_->request("POST", "/v1/containers/" + id + "/kill").status / 100, 2);
   agent_->wait(id);
   ASSERT_EQ(agent_->request("DELETE", "/v1/containers/" + id).status, 204);
