@@ -23,6 +23,7 @@ namespace {
 
 class Exec : public ::testing::Test {
  protected:
+  explicit Exec(const std::string& config = "") : agent_(config) {}
   void SetUp() override {
     ASSERT_EQ(::geteuid(), 0u) << "integration tests need root";
     auto st = agent_.start();
@@ -181,6 +182,29 @@ TEST_F(Exec, RefusesUnknownStoppedTasksAndBadInput) {
   auto r = exec(id, R"({"cmd": ["true"]})");
   EXPECT_EQ(r.status, 409) << r.body;
   EXPECT_NE(r.body.find("not running"), std::string::npos) << r.body;
+}
+
+}  // namespace
+}  // namespace berth::testing
+
+namespace berth::testing {
+namespace {
+
+// A task in a user namespace of its own (opt-in): the exec joins it too, so its root is the
+// task's range root, never the host's.
+class ExecUserNamespace : public Exec {
+ protected:
+  ExecUserNamespace() : Exec(R"("userns": {"default": true, "pool": "3100000000-3100131071", "range_size": 65536})") {}
+};
+
+TEST_F(ExecUserNamespace, JoinsTheTasksUserNamespaceAndItsIdMaps) {
+  std::string id = start_task();
+  std::string proc = "/proc/" + std::to_string(task_pid(id));
+  EXPECT_EQ(out(id, {"readlink", "/proc/self/ns/user"}), ns_of(proc, "user") + "\n");
+  EXPECT_EQ(out(id, {"cat", "/proc/self/uid_map"}), fs::read_file(proc + "/uid_map").value_or("?"));
+  EXPECT_EQ(out(id, {"id", "-u"}), "0\n");
+  EXPECT_EQ(status_fields(out(id, {"cat", "/proc/self/status"})), status_fields(fs::read_file(proc + "/status").value_or("")));
+  EXPECT_EQ(out(id, {"id", "-u"}, "\"user\": \"app\""), "1000\n");
 }
 
 }  // namespace
