@@ -47,8 +47,9 @@ CLI_SRCS  := $(filter-out cli/main.cpp,$(wildcard cli/*.cpp))
 CLI_OBJS  := $(CLI_SRCS:%.cpp=$(BUILD)/%.o)
 
 BINS := $(BUILD)/berthd $(BUILD)/berth-shim $(BUILD)/berth
-# Benchmark drivers: one standalone binary per bench/*.cpp (no berth code in them). The ones
-# that drive berthd through the integration harness are built by their own scripts
+# Benchmark drivers: one binary per bench/*.cpp (no berth code in them, except seccomp_floor, which
+# links libberth for the program it measures). The ones that drive berthd through the integration
+# harness are built by their own scripts
 # (bench/limits_bench.sh, bench/api_latency.sh).
 HARNESS_BENCHES := bench/limits_bench.cpp bench/api_latency.cpp
 BENCH_BINS := $(patsubst bench/%.cpp,$(BUILD)/bench/%,$(filter-out $(HARNESS_BENCHES),$(wildcard bench/*.cpp)))
@@ -185,6 +186,11 @@ demo: deps
 $(BUILD)/bench/%: bench/%.cpp
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) $(LDFLAGS) -o $@ $<
+
+# The seccomp floor measures the program berthd builds, so it links libberth.
+$(BUILD)/bench/seccomp_floor: bench/seccomp_floor.cpp $(BUILD)/libberth.a
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) $(PKG_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libberth.a $(PKG_LIBS)
 
 bench: deps
 	$(MAKE) all $(BENCH_BINS)
