@@ -128,6 +128,15 @@ TEST_F(Exec, AUserSpecAppliesWithTheCapabilitiesOfThatUser) {
   EXPECT_NE(r.body.find("nobody-here"), std::string::npos) << r.body;
 }
 
+TEST_F(Exec, RunsOnlyProgramsOfTheTasksRoot) {
+  std::string id = start_task();
+  // The shim's own path exists on the host, not in the task's root.
+  std::string host_program = bin_dir() + "/berth-shim";
+  auto r = exec(id, "{\"cmd\": [" + json_string(host_program) + "]}");
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_NE(r.body.find("No such file"), std::string::npos) << r.body;
+}
+
 TEST_F(Exec, EnvAndWorkingDirectoryApply) {
   std::string id = start_task();
   std::string o = out(id, {"sh", "-c", "pwd; echo $EXTRA"}, R"("env": ["EXTRA=yes"], "cwd": "/tmp")");
