@@ -4,7 +4,9 @@
 // is read and dropped, and the reply says it was truncated) and the helper's one-line result.
 // The helper does the confinement (sandbox/exec.hpp) and enforces the timeout; berthd kills
 // the helper (and so the command, which dies with it) if it outlives the timeout by
-// kHelperGraceS or the client goes away.
+// kHelperGraceS or the client goes away. A helper whose berthd died (or restarted) still ends
+// at the timeout, killing its command; the result is then lost. The helper is berthd's child,
+// reaped by the Supervisor like shims; its result comes over the control socket.
 // Threading: run_exec blocks its calling thread (an API handler's own) until the command
 // ended; it touches no shared state.
 #pragma once
