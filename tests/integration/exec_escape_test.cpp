@@ -33,10 +33,11 @@ class ExecEscape : public ::testing::Test {
   void expect_binaries_unchanged() {
     for (const auto& [b, hash] : before_) EXPECT_EQ(sha256_of(bin_dir() + "/" + b), hash) << b << " was rewritten";
   }
-  cli::HttpResponse exec(const std::vector<std::string>& cmd) const {
+  // Into the task `id` (default: the sleeping one).
+  cli::HttpResponse exec(const std::vector<std::string>& cmd, const std::string& id = "") const {
     std::string body = "{\"cmd\": [";
     for (size_t i = 0; i < cmd.size(); ++i) body += (i ? ", " : "") + json_string(cmd[i]);
-    return agent_.request("POST", "/v1/containers/" + id_ + "/exec", body + "]}");
+    return agent_.request("POST", "/v1/containers/" + (id.empty() ? id_ : id) + "/exec", body + "]}");
   }
   std::map<std::string, std::string> before_;
   Agent agent_;
@@ -54,6 +55,26 @@ TEST_F(ExecEscape, AnExecOfProcSelfExeCannotRewriteTheBinaries) {
   auto r = exec({"sh", "-c", "echo pwned >> /proc/$PPID/exe; for p in /proc/[0-9]*/exe; do echo pwned >> $p; done; echo tried"});
   EXPECT_EQ(r.status, 200) << r.body;
   EXPECT_NE(r.body.find("tried"), std::string::npos) << r.body;
+  expect_binaries_unchanged();
+}
+
+// The real attack: a process of the task catches each exec'd process while it still runs the
+// shim's code, keeps an fd to its exe and tries to reopen that for writing once the process
+// moved on (no ETXTBSY then). With the sealed copy it only ever reaches the memfd, which
+// refuses writing.
+TEST_F(ExecEscape, ATaskProcessCannotReopenAnExecsShimImageForWriting) {
+  ASSERT_EQ(::system(("cp " + bin_dir() + "/exe_grabber " + rootfs_.path() + "/grab").c_str()), 0);
+  std::string attacker = agent_.run(spec(rootfs_.path(), {"/grab", "8"}));
+  int ran = 0;
+  for (int i = 0; i < 40 && agent_.get(attacker)["state"].GetString() == std::string("running"); ++i)
+    ran += exec({"true"}, attacker).status == 200;
+  agent_.wait(attacker);
+  std::string report = agent_.logs(attacker);
+  EXPECT_GT(ran, 0);
+  auto doc = parse(report);
+  ASSERT_TRUE(doc.IsObject()) << report;
+  EXPECT_GT(doc["caught"].GetInt(), 0) << "the attacker never saw an exec's child before its execve: " << report;
+  EXPECT_EQ(doc["writable"].GetInt(), 0) << report;
   expect_binaries_unchanged();
 }
 
