@@ -13,10 +13,12 @@
 # bridge, the benchmark itself), never in the machine's own; berthd's run_dir and state_dir
 # are on a tmpfs. Root only; removes everything it creates.
 # Knobs: ITERATIONS (100), WARMUP (10), BLOCK (10), PORT (0; 1: berth-bridge with one port
-# mapping, which needs the "ports" work). Writes bench/results-network-<UTC>.txt and .tsv.
+# mapping), MODES (all five, comma-separated; e.g. berth-none,berth-bridge for the bridge's own
+# cost in a short run). Writes bench/results-network-<UTC>.txt and .tsv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ITERATIONS=${ITERATIONS:-100} WARMUP=${WARMUP:-10} BLOCK=${BLOCK:-10} PORT=${PORT:-0}
+MODES=${MODES:-berth-none,berth-bridge,berth-cni,crun-cni,crun-none}
 BUILD=${BUILD:-build}
 [ "$(id -u)" = 0 ] || { echo "bench: needs root" >&2; exit 1; }
 for t in crun jq curl busybox ip nsenter /usr/lib/cni/bridge; do
@@ -119,7 +121,7 @@ OUT="bench/results-network-$DATE.txt"
 SAMPLES="bench/results-network-$DATE.tsv"
 {
   echo "# berth network modes at launch, $DATE"
-  echo "command: ITERATIONS=$ITERATIONS WARMUP=$WARMUP BLOCK=$BLOCK PORT=$PORT ./bench/network_bench.sh   (commit $(git rev-parse --short HEAD 2>/dev/null || echo '?'))"
+  echo "command: ITERATIONS=$ITERATIONS WARMUP=$WARMUP BLOCK=$BLOCK PORT=$PORT MODES=$MODES ./bench/network_bench.sh   (commit $(git rev-parse --short HEAD 2>/dev/null || echo '?'))"
   echo "machine: $(nproc) cpus, kernel $(uname -r), $(crun --version | head -1), containernetworking-plugins $(dpkg-query -W -f '${Version}' containernetworking-plugins 2>/dev/null); load: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "berth-bridge network: $BRIDGE_NET"
 } | tee "$OUT"
@@ -127,9 +129,12 @@ SAMPLES="bench/results-network-$DATE.tsv"
 "${IN_NS[@]}" "$BUILD/bench/launch_latency" --berth "berth-none=$T/berth.sock" --berth "berth-bridge=$T/berth.sock" \
   --berth "berth-cni=$T/berth.sock" --network 'berth-none={"mode": "none"}' --network "berth-bridge=$BRIDGE_NET" \
   --network 'berth-cni={"mode": "cni", "name": "benchnet"}' --script "crun-cni=$T/crun-cni.sh" \
-  --crun "crun-none=$T/crun-none" --modes berth-none,berth-bridge,berth-cni,crun-cni,crun-none \
+  --crun "crun-none=$T/crun-none" --modes "$MODES" \
   --rootfs "$R" --bundle "$T/crun-none" --crun-root "$T/crun-state" --samples "$SAMPLES" \
   --iterations "$ITERATIONS" --warmup "$WARMUP" --block "$BLOCK" --mask-cgroup2-controllers "$T/empty" | tee -a "$OUT"
-python3 bench/ratios.py "$SAMPLES" berth-bridge/berth-none berth-cni/berth-bridge crun-cni/berth-bridge \
-  berth-cni/crun-cni crun-cni/crun-none | tee -a "$OUT"
+PAIRS=()
+for p in berth-bridge/berth-none berth-cni/berth-bridge crun-cni/berth-bridge berth-cni/crun-cni crun-cni/crun-none; do
+  [[ ",$MODES," == *",${p%/*},"* && ",$MODES," == *",${p#*/},"* ]] && PAIRS+=("$p")
+done
+python3 bench/ratios.py "$SAMPLES" "${PAIRS[@]}" | tee -a "$OUT"
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT"
