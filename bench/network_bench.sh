@@ -14,11 +14,13 @@
 # are on a tmpfs. Root only; removes everything it creates.
 # Knobs: ITERATIONS (100), WARMUP (10), BLOCK (10), PORT (0; 1: berth-bridge with one port
 # mapping), MODES (all five, comma-separated; e.g. berth-none,berth-bridge for the bridge's own
-# cost in a short run). Writes bench/results-network-<UTC>.txt and .tsv.
+# cost in a short run), MASQUERADE (true: the bridge config's "masquerade"; berth's nft table
+# then holds the masquerade rule only while bridge tasks exist). Writes bench/results-network-<UTC>.txt and .tsv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ITERATIONS=${ITERATIONS:-100} WARMUP=${WARMUP:-10} BLOCK=${BLOCK:-10} PORT=${PORT:-0}
 MODES=${MODES:-berth-none,berth-bridge,berth-cni,crun-cni,crun-none}
+MASQUERADE=${MASQUERADE:-true}
 BUILD=${BUILD:-build}
 [ "$(id -u)" = 0 ] || { echo "bench: needs root" >&2; exit 1; }
 for t in crun jq curl busybox ip nsenter /usr/lib/cni/bridge; do
@@ -69,7 +71,7 @@ JSON
 
 . bench/berthd.sh
 mkdir -p "$T/tmpfs"
-BERTHD_EXTRA='"network": {"bridge": {"name": "bbench0", "subnet": "10.124.0.0/16"},
+BERTHD_EXTRA='"network": {"bridge": {"name": "bbench0", "subnet": "10.124.0.0/16", "masquerade": '"$MASQUERADE"'},
   "cni": {"config_dir": "'"$T/cni"'", "plugin_dirs": ["/usr/lib/cni"]}}' \
   start_berthd berth "$T/tmpfs/run" "$T/tmpfs/state" "${IN_NS[@]}" "${ON_TMPFS[@]}" "$T/tmpfs"
 
@@ -121,7 +123,7 @@ OUT="bench/results-network-$DATE.txt"
 SAMPLES="bench/results-network-$DATE.tsv"
 {
   echo "# berth network modes at launch, $DATE"
-  echo "command: ITERATIONS=$ITERATIONS WARMUP=$WARMUP BLOCK=$BLOCK PORT=$PORT MODES=$MODES ./bench/network_bench.sh   (commit $(git rev-parse --short HEAD 2>/dev/null || echo '?'))"
+  echo "command: ITERATIONS=$ITERATIONS WARMUP=$WARMUP BLOCK=$BLOCK PORT=$PORT MODES=$MODES MASQUERADE=$MASQUERADE ./bench/network_bench.sh   (commit $(git rev-parse --short HEAD 2>/dev/null || echo '?'))"
   echo "machine: $(nproc) cpus, kernel $(uname -r), $(crun --version | head -1), containernetworking-plugins $(dpkg-query -W -f '${Version}' containernetworking-plugins 2>/dev/null); load: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "berth-bridge network: $BRIDGE_NET"
 } | tee "$OUT"
