@@ -19,6 +19,7 @@
 #include "isolators/network/nft_table.hpp"
 #include "tests/integration/harness.hpp"
 #include "tests/integration/netns.hpp"
+#include "tests/integration/poll.hpp"
 
 namespace berth::testing {
 namespace {
@@ -65,14 +66,17 @@ class Ports : public ::testing::Test {
     return c["network"]["ports"][0]["host_port"].GetInt();
   }
 
-  // GET http://<address>:<port>/ from the test namespace; polled until the server answers.
+  // GET http://<address>:<port>/ from the test namespace; polled (10 s at most) until the
+  // server answers.
   std::string fetch(const std::string& address, int port) {
     std::string got;
-    for (int i = 0; i < 100 && got.empty(); ++i) {
-      got = ns_.output("timeout 5 busybox wget -q -O - http://" + address + ":" + std::to_string(port) +
-                       "/index.html 2>/dev/null");
-      if (got.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
+    poll_until(
+        [&] {
+          got = ns_.output("timeout 2 busybox wget -q -O - http://" + address + ":" + std::to_string(port) +
+                           "/index.html 2>/dev/null");
+          return !got.empty();
+        },
+        std::chrono::seconds(10));
     return got;
   }
 
@@ -105,8 +109,7 @@ class Ports : public ::testing::Test {
 
   void expect_nothing_left() {
     // A failed launch is cleaned up once its shim is gone, after the API answered: poll.
-    for (int i = 0; i < 250 && !(entries(ports_dir()).empty() && entries(ipam_dir()).empty()); ++i)
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    poll_until([&] { return entries(ports_dir()).empty() && entries(ipam_dir()).empty(); }, std::chrono::seconds(5));
     EXPECT_EQ(nft_table(), "");
     EXPECT_TRUE(entries(ports_dir()).empty());
     EXPECT_TRUE(entries(ipam_dir()).empty());
@@ -150,10 +153,7 @@ TEST_F(Ports, HostTasksGetDistinctPortsAndSeeThemInTheirEnv) {
   for (auto [id, port] : {std::pair{a, pa}, std::pair{b, pb}}) {
     std::string want = std::to_string(port) + " " + std::to_string(port) + "\n";
     std::string got;
-    for (int i = 0; i < 250 && got != want; ++i) {
-      got = agent_->logs(id);
-      if (got != want) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
+    poll_until([&] { return (got = agent_->logs(id)) == want; }, std::chrono::seconds(5));
     EXPECT_EQ(got, want);
   }
   EXPECT_EQ(entries(ports_dir()).size(), 2u);
