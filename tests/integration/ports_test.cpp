@@ -208,7 +208,7 @@ TEST_F(Ports, AfterKill9AndRestartMappingsHoldAndTrafficFlows) {
 TEST_F(Ports, ManyTasksWithPortsComeAndGoAndLeaveNothing) {
   start();
   std::set<int> seen;
-  for (int i = 0; i < 40; ++i) {
+  for (int i = 0; i < 100; ++i) {
     std::string id = agent_->run(spec(rootfs_.path(), {"true"},
                                       bridge_ports(R"([{"container_port": 80}, {"container_port": 53, "protocol": "udp"}])")));
     agent_->wait(id);
