@@ -201,7 +201,7 @@ TEST_F(Ports, AfterKill9AndRestartMappingsHoldAndTrafficFlows) {
   EXPECT_EQ(entries(ports_dir()), std::vector<std::string>{"tcp-" + std::to_string(port)});
   EXPECT_EQ(host_port_of(a), port);
   std::string table = nft_table();
-  EXPECT_NE(table.find("dport " + std::to_string(port) + " dnat to 10.78.0.2:8080"), std::string::npos) << table;
+  EXPECT_NE(table.find(std::to_string(port) + " : 10.78.0.2 . 8080"), std::string::npos) << table;
   EXPECT_EQ(table.find("10.78.0.3"), std::string::npos) << table;  // the dead task's mapping is gone
 }
 
