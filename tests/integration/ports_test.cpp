@@ -141,6 +141,18 @@ TEST_F(Ports, ABridgeTaskIsReachedThroughItsHostPortFromTheNodesAddressAndLoopba
   EXPECT_EQ(e["endpoints"][0]["container_port"].GetInt(), 8080);
   auto c = agent_->get(id);
   EXPECT_EQ(std::string(c["network"]["address"].GetString()), "10.78.0.2");
+  // The launch event carries the mapping too.
+  std::string started;
+  auto st = agent_->stream_lines("GET", "/v1/events?since=0", "", [&](const std::string& line) {
+    if (line.find("\"container.started\"") == std::string::npos) return true;
+    started = line;
+    return false;
+  });
+  ASSERT_TRUE(st.has_value()) << st.error().message;
+  EXPECT_NE(started.find(R"("network":{"mode":"bridge","address":"10.78.0.2","ports":[{"name":"http","protocol":"tcp",)"
+                         R"("container_port":8080,"host_ip":"0.0.0.0","host_port":)" + std::to_string(port) + "}]}"),
+            std::string::npos)
+      << started;
 }
 
 TEST_F(Ports, HostTasksGetDistinctPortsAndSeeThemInTheirEnv) {
