@@ -7,8 +7,9 @@
 //  - bridge: a namespace of its own, prepared by berthd before the task exists, with a veth
 //    into the node's bridge (created on demand), an address from berth's IPAM and a default
 //    route through the bridge (isolators/network/bridge_network.hpp).
-// Dynamic ports and cni are not built yet: the launch schema refuses them, so a spec naming
-// one is a 400 and changes nothing.
+// Dynamic ports ("ports": host ports from the node's range, DNAT'd to bridge tasks, reserved
+// for host tasks) are isolators/network/network_ports.hpp. cni is not built yet: the launch
+// schema refuses it, so a spec naming it is a 400 and changes nothing.
 // Plain value types; no threading concerns.
 #pragma once
 
