@@ -44,19 +44,34 @@ Status NetworkPorts::allow_localnet() {
   return ok();
 }
 
-Status NetworkPorts::sync() {
-  std::vector<NatMapping> mappings;
+std::vector<NatMapping> NetworkPorts::mappings(const std::string& owner) const {
+  std::vector<NatMapping> out;
   if (ports_)
     for (const auto& [key, r] : ports_->records())
-      if (r.address != 0) mappings.push_back({r.port.protocol, r.port.host_port, r.address, r.port.container_port});
+      if (r.address != 0 && (owner.empty() || r.owner == owner))
+        out.push_back({r.port.protocol, r.port.host_port, r.address, r.port.container_port});
+  return out;
+}
+
+Status NetworkPorts::sync() {
+  auto all = mappings("");
   NatConfig nat{config_.bridge.name, config_.bridge.subnet, config_.bridge.masquerade && bridged_};
-  std::string text = nat_ruleset(nat, mappings);
-  if (written_ && *written_ == text) return ok();
-  if (!mappings.empty()) BERTH_CHECK(allow_localnet());
-  written_.reset();  // unknown until the kernel said yes
+  std::string text = nat_ruleset(nat, all);
+  if (!all.empty()) BERTH_CHECK(allow_localnet());
+  table_ = Table::kUnknown;  // until the kernel said yes
   BERTH_CHECK(nft_.replace(text));
-  written_ = text;
+  table_ = text.empty() ? Table::kAbsent : Table::kPresent;
   return ok();
+}
+
+// One task's elements added or removed; anything else (no table yet, a failure) rewrites all.
+Status NetworkPorts::change(bool add, const std::vector<NatMapping>& changed) {
+  bool empty_after = !add && mappings("").empty() && !(config_.bridge.masquerade && bridged_);
+  if (table_ == Table::kPresent && !empty_after) {
+    if (add) BERTH_CHECK(allow_localnet());
+    if (nft_.change(nat_elements_command(add, changed))) return ok();
+  }
+  return sync();
 }
 
 Result<std::vector<PortSpec>> NetworkPorts::publish(const std::string& id, const std::vector<PortSpec>& ports,
@@ -65,7 +80,7 @@ Result<std::vector<PortSpec>> NetworkPorts::publish(const std::string& id, const
   BERTH_TRY(PortAllocator * pool, allocator());
   BERTH_TRY(auto got, pool->reserve(id, ports, address));
   if (address == 0) return got;
-  if (auto st = sync(); !st) {
+  if (auto st = change(true, mappings(id)); !st) {
     (void)pool->release(id);
     (void)sync();
     return std::move(st).error().wrap("map the ports of " + id);
@@ -77,8 +92,9 @@ Status NetworkPorts::unpublish(const std::string& id) {
   if (!ports_ && config_.ports_dir.empty()) return ok();
   BERTH_TRY(PortAllocator * pool, allocator());
   if (pool->ports_of(id).empty()) return ok();
+  auto gone = mappings(id);
   BERTH_CHECK(pool->release(id));
-  return sync();
+  return gone.empty() ? ok() : change(false, gone);
 }
 
 Status NetworkPorts::recover(const std::set<std::string>& keep, bool bridged) {
@@ -93,6 +109,7 @@ Status NetworkPorts::recover(const std::set<std::string>& keep, bool bridged) {
 Status NetworkPorts::set_bridged(bool bridged) {
   if (bridged == bridged_) return ok();
   bridged_ = bridged;
+  if (!config_.bridge.masquerade) return ok();  // the table does not depend on it
   return sync();
 }
 

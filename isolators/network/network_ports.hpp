@@ -3,8 +3,9 @@
 // Invariants:
 //  - publish(id) is all or nothing: when it fails no reservation of `id` is left and the table
 //    is what it was;
-//  - the table is always nat_ruleset(records): it is rewritten whole after every change that
-//    alters it, and at recover() from the reservations on disk, so a restart (or a crash
+//  - the table is always nat_ruleset(records): a task's mappings are added or removed as map
+//    elements when the table is there (any failure falls back to a whole rewrite), and it is
+//    rewritten whole at recover() from the reservations on disk, so a restart (or a crash
 //    between a reservation and the table) ends with the table matching the reservations;
 //  - host-mode tasks (address 0) hold ports but add no rule.
 // Threading: not thread-safe; the network isolator calls it under the Registry's lock.
@@ -41,13 +42,16 @@ class NetworkPorts {
 
  private:
   Result<PortAllocator*> allocator();
+  std::vector<NatMapping> mappings(const std::string& owner) const;  // "" = everyone's
   Status sync();
+  Status change(bool add, const std::vector<NatMapping>& changed);
   Status allow_localnet();
 
   NetworkConfig config_;
   std::optional<PortAllocator> ports_;
   NftTable nft_;
-  std::optional<std::string> written_;  // the table as last written; unset: unknown
+  enum class Table { kUnknown, kAbsent, kPresent };  // as last written
+  Table table_ = Table::kUnknown;
   bool bridged_ = false;
   bool localnet_ = false;
 };

@@ -9,6 +9,8 @@
 //    route through the bridge (isolators/network/bridge_network.hpp).
 //  - cni: a namespace of its own, prepared by the operator's CNI plugins (the conflist named by
 //    "name" in the node's CNI config dir) before the task exists (isolators/network/cni_network.hpp).
+// Dynamic ports ("ports": host ports from the node's range, DNAT'd to bridge tasks, reserved
+// for host and cni tasks) are isolators/network/network_ports.hpp.
 // Plain value types; no threading concerns.
 #pragma once
 

@@ -4,11 +4,14 @@
 // the old table and adds the new one, so the kernel never holds a half-written table and a
 // restart rebuilds it from the port reservations alone. With nothing to hold (no mapping, no
 // masquerade) the table is removed.
+// Between rewrites a mapping is added or removed alone, as an element of a map
+// (nat_elements_command), so a launch costs the same however many mappings there are.
 // The ruleset:
-//  - prerouting and output (nat, dstnat): for every mapping of a bridge task,
-//    `fib daddr type local <proto> dport <host> dnat to <task>:<container>`: traffic to any
-//    of the node's own addresses on the host port, from outside or from the node itself
-//    (127.0.0.1 included), reaches the task;
+//  - maps tcp_dnat and udp_dnat: host port -> task address . container port, one element per
+//    mapping of a bridge task;
+//  - prerouting and output (nat, dstnat): `fib daddr type local dnat ip to <proto> dport map
+//    @<proto>_dnat`: traffic to any of the node's own addresses on a mapped host port, from
+//    outside or from the node itself (127.0.0.1 included), reaches the task;
 //  - postrouting (nat, srcnat): `ip saddr 127.0.0.0/8 oifname <bridge> masquerade` so a
 //    connection the node makes to 127.0.0.1:<host> leaves with the bridge's address (the
 //    bridge also needs route_localnet=1, which the network isolator sets), and, with
@@ -45,6 +48,8 @@ inline constexpr const char* kNftTable = "ip berth";
 
 // The table's text; "" when there is nothing to hold.
 std::string nat_ruleset(const NatConfig& config, const std::vector<NatMapping>& mappings);
+// "add element ..." (add) or "delete element ..." for `mappings` in a table nat_ruleset wrote.
+std::string nat_elements_command(bool add, const std::vector<NatMapping>& mappings);
 
 class NftTable {
  public:
@@ -55,6 +60,8 @@ class NftTable {
 
   // Replaces berth's table with `ruleset` ("" removes it), atomically.
   Status replace(const std::string& ruleset);
+  // Runs nat_elements_command's text (one transaction; "" does nothing).
+  Status change(const std::string& commands);
   // The table as the kernel lists it ("" when there is none).
   Result<std::string> list();
 

@@ -19,6 +19,7 @@
 #include "isolators/network/nft_table.hpp"
 #include "tests/integration/harness.hpp"
 #include "tests/integration/netns.hpp"
+#include "tests/integration/poll.hpp"
 
 namespace berth::testing {
 namespace {
@@ -65,14 +66,17 @@ class Ports : public ::testing::Test {
     return c["network"]["ports"][0]["host_port"].GetInt();
   }
 
-  // GET http://<address>:<port>/ from the test namespace; polled until the server answers.
+  // GET http://<address>:<port>/ from the test namespace; polled (10 s at most) until the
+  // server answers.
   std::string fetch(const std::string& address, int port) {
     std::string got;
-    for (int i = 0; i < 100 && got.empty(); ++i) {
-      got = ns_.output("timeout 5 busybox wget -q -O - http://" + address + ":" + std::to_string(port) +
-                       "/index.html 2>/dev/null");
-      if (got.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
+    poll_until(
+        [&] {
+          got = ns_.output("timeout 2 busybox wget -q -O - http://" + address + ":" + std::to_string(port) +
+                           "/index.html 2>/dev/null");
+          return !got.empty();
+        },
+        std::chrono::seconds(10));
     return got;
   }
 
@@ -105,8 +109,7 @@ class Ports : public ::testing::Test {
 
   void expect_nothing_left() {
     // A failed launch is cleaned up once its shim is gone, after the API answered: poll.
-    for (int i = 0; i < 250 && !(entries(ports_dir()).empty() && entries(ipam_dir()).empty()); ++i)
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    poll_until([&] { return entries(ports_dir()).empty() && entries(ipam_dir()).empty(); }, std::chrono::seconds(5));
     EXPECT_EQ(nft_table(), "");
     EXPECT_TRUE(entries(ports_dir()).empty());
     EXPECT_TRUE(entries(ipam_dir()).empty());
@@ -138,6 +141,18 @@ TEST_F(Ports, ABridgeTaskIsReachedThroughItsHostPortFromTheNodesAddressAndLoopba
   EXPECT_EQ(e["endpoints"][0]["container_port"].GetInt(), 8080);
   auto c = agent_->get(id);
   EXPECT_EQ(std::string(c["network"]["address"].GetString()), "10.78.0.2");
+  // The launch event carries the mapping too.
+  std::string started;
+  auto st = agent_->stream_lines("GET", "/v1/events?since=0", "", [&](const std::string& line) {
+    if (line.find("\"container.started\"") == std::string::npos) return true;
+    started = line;
+    return false;
+  });
+  ASSERT_TRUE(st.has_value()) << st.error().message;
+  EXPECT_NE(started.find(R"("network":{"mode":"bridge","address":"10.78.0.2","ports":[{"name":"http","protocol":"tcp",)"
+                         R"("container_port":8080,"host_ip":"0.0.0.0","host_port":)" + std::to_string(port) + "}]}"),
+            std::string::npos)
+      << started;
 }
 
 TEST_F(Ports, HostTasksGetDistinctPortsAndSeeThemInTheirEnv) {
@@ -150,10 +165,7 @@ TEST_F(Ports, HostTasksGetDistinctPortsAndSeeThemInTheirEnv) {
   for (auto [id, port] : {std::pair{a, pa}, std::pair{b, pb}}) {
     std::string want = std::to_string(port) + " " + std::to_string(port) + "\n";
     std::string got;
-    for (int i = 0; i < 250 && got != want; ++i) {
-      got = agent_->logs(id);
-      if (got != want) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
+    poll_until([&] { return (got = agent_->logs(id)) == want; }, std::chrono::seconds(5));
     EXPECT_EQ(got, want);
   }
   EXPECT_EQ(entries(ports_dir()).size(), 2u);
@@ -201,14 +213,14 @@ TEST_F(Ports, AfterKill9AndRestartMappingsHoldAndTrafficFlows) {
   EXPECT_EQ(entries(ports_dir()), std::vector<std::string>{"tcp-" + std::to_string(port)});
   EXPECT_EQ(host_port_of(a), port);
   std::string table = nft_table();
-  EXPECT_NE(table.find("dport " + std::to_string(port) + " dnat to 10.78.0.2:8080"), std::string::npos) << table;
+  EXPECT_NE(table.find(std::to_string(port) + " : 10.78.0.2 . 8080"), std::string::npos) << table;
   EXPECT_EQ(table.find("10.78.0.3"), std::string::npos) << table;  // the dead task's mapping is gone
 }
 
 TEST_F(Ports, ManyTasksWithPortsComeAndGoAndLeaveNothing) {
   start();
   std::set<int> seen;
-  for (int i = 0; i < 40; ++i) {
+  for (int i = 0; i < 100; ++i) {
     std::string id = agent_->run(spec(rootfs_.path(), {"true"},
                                       bridge_ports(R"([{"container_port": 80}, {"container_port": 53, "protocol": "udp"}])")));
     agent_->wait(id);

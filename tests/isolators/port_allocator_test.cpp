@@ -120,20 +120,29 @@ TEST(PortEnv, IndexAndUpperCaseNameGiveTheHostPort) {
                                                       {"PORT_METRICS_V2", "21001"}}));
 }
 
-TEST(NatRuleset, DnatsEveryMappingInPreroutingAndOutputAndMasqueradesAsConfigured) {
+TEST(NatRuleset, MapsEveryMappingForPreroutingAndOutputAndMasqueradesAsConfigured) {
   NatConfig c{"berth0", parse_subnet("10.88.0.0/16", "s").value(), true};
-  std::string t = nat_ruleset(c, {{"tcp", 20000, 0x0a580002, 8080}, {"udp", 20001, 0x0a580003, 53}});
-  EXPECT_EQ(t,
+  std::vector<NatMapping> m{{"tcp", 20000, 0x0a580002, 8080}, {"tcp", 20002, 0x0a580004, 80},
+                            {"udp", 20001, 0x0a580003, 53}};
+  EXPECT_EQ(nat_ruleset(c, m),
             "table ip berth {\n"
+            "  map tcp_dnat {\n"
+            "    type inet_service : ipv4_addr . inet_service\n"
+            "    elements = { 20000 : 10.88.0.2 . 8080, 20002 : 10.88.0.4 . 80 }\n"
+            "  }\n"
+            "  map udp_dnat {\n"
+            "    type inet_service : ipv4_addr . inet_service\n"
+            "    elements = { 20001 : 10.88.0.3 . 53 }\n"
+            "  }\n"
             "  chain prerouting {\n"
             "    type nat hook prerouting priority dstnat; policy accept;\n"
-            "    fib daddr type local tcp dport 20000 dnat to 10.88.0.2:8080\n"
-            "    fib daddr type local udp dport 20001 dnat to 10.88.0.3:53\n"
+            "    fib daddr type local dnat ip to tcp dport map @tcp_dnat\n"
+            "    fib daddr type local dnat ip to udp dport map @udp_dnat\n"
             "  }\n"
             "  chain output {\n"
             "    type nat hook output priority -100; policy accept;\n"
-            "    fib daddr type local tcp dport 20000 dnat to 10.88.0.2:8080\n"
-            "    fib daddr type local udp dport 20001 dnat to 10.88.0.3:53\n"
+            "    fib daddr type local dnat ip to tcp dport map @tcp_dnat\n"
+            "    fib daddr type local dnat ip to udp dport map @udp_dnat\n"
             "  }\n"
             "  chain postrouting {\n"
             "    type nat hook postrouting priority srcnat; policy accept;\n"
@@ -143,7 +152,20 @@ TEST(NatRuleset, DnatsEveryMappingInPreroutingAndOutputAndMasqueradesAsConfigure
             "}\n");
   c.masquerade = false;
   EXPECT_EQ(nat_ruleset(c, {}), "");  // nothing to hold: no table at all
-  EXPECT_EQ(nat_ruleset(c, {{"tcp", 20000, 0x0a580002, 8080}}).find("ip daddr !="), std::string::npos);
+  EXPECT_EQ(nat_ruleset(c, m).find("ip daddr !="), std::string::npos);
+  EXPECT_EQ(nat_ruleset(c, {{"tcp", 20000, 0x0a580002, 8080}}).find("elements = { 20000 : 10.88.0.2 . 8080 }\n  }\n  map udp"),
+            nat_ruleset(c, {{"tcp", 20000, 0x0a580002, 8080}}).find("elements"));  // udp's map stays empty
+}
+
+TEST(NatRuleset, OneTasksMappingsAreAddedAndDeletedAsElements) {
+  std::vector<NatMapping> m{{"tcp", 20000, 0x0a580002, 8080}, {"udp", 20001, 0x0a580002, 53}};
+  EXPECT_EQ(nat_elements_command(true, m),
+            "add element ip berth tcp_dnat { 20000 : 10.88.0.2 . 8080 }\n"
+            "add element ip berth udp_dnat { 20001 : 10.88.0.2 . 53 }\n");
+  EXPECT_EQ(nat_elements_command(false, m),
+            "delete element ip berth tcp_dnat { 20000 }\n"
+            "delete element ip berth udp_dnat { 20001 }\n");
+  EXPECT_EQ(nat_elements_command(true, {}), "");
 }
 
 }  // namespace
