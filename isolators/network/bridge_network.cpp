@@ -43,6 +43,13 @@ Result<Ipam*> BridgeNetwork::ipam() {
   return &*ipam_;
 }
 
+bool BridgeNetwork::bridge_exists() const {
+  auto nl = netlink::Netlink::open();
+  if (!nl) return false;
+  auto index = nl->link_index(config_.bridge.name);
+  return index && index->has_value();
+}
+
 Status BridgeNetwork::ensure_bridge() {
   const auto& b = config_.bridge;
   BERTH_TRY(auto nl, netlink::Netlink::open());

@@ -44,6 +44,8 @@ class BridgeNetwork {
   // Whether `id` has a namespace of this network (survives a restart: it is a bind mount).
   bool attached(const std::string& id) const;
   std::optional<uint32_t> address_of(const std::string& id) const;
+  // Whether the node's bridge is there (false when netlink cannot tell).
+  bool bridge_exists() const;
 
   static std::string host_veth_name(const std::string& id) { return "bth" + id.substr(0, 12); }
   std::string netns_path(const std::string& id) const { return config_.netns_dir + "/" + id; }

@@ -26,7 +26,7 @@ Status NetworkIsolator::recover(std::span<const ContainerState> known) {
     }
   }
   Status first = bridge_.reconcile(attached);
-  auto ported = ports_.recover(ids_, !bridged_.empty());
+  auto ported = ports_.recover(ids_, !bridged_.empty() || bridge_.bridge_exists());
   auto cni = recover_cni(known);
   return !first ? first : !ported ? ported : cni;
 }
@@ -90,7 +90,7 @@ Result<LaunchAdditions> NetworkIsolator::prepare_bridge(const ContainerId& id, c
 Status NetworkIsolator::publish_ports(const ContainerId& id, const ContainerSpec& spec, NetworkMode mode,
                                       uint32_t address, LaunchAdditions& add) {
   add.network = TaskNetwork{mode, address, {}, config_.host_ip};
-  if (mode == NetworkMode::kBridge) BERTH_CHECK(ports_.set_bridged(true));
+  if (mode == NetworkMode::kBridge) BERTH_CHECK(ports_.bridge_is_up());
   if (spec.network.ports.empty()) return ok();
   if (mode == NetworkMode::kNone)
     return make_error(Code::kInvalidArgument, "field '/network/ports': network mode \"none\" has no ports to "
@@ -145,7 +145,7 @@ Status NetworkIsolator::cleanup(const ContainerId& id) {
   if (!bridged_.count(id)) return ok();
   BERTH_CHECK_CTX(bridge_.detach(id), "bridge network of '" + id + "'");
   bridged_.erase(id);
-  return ports_.set_bridged(!bridged_.empty());
+  return ok();
 }
 
 }  // namespace berth::isolators

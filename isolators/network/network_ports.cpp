@@ -55,7 +55,7 @@ std::vector<NatMapping> NetworkPorts::mappings(const std::string& owner) const {
 
 Status NetworkPorts::sync() {
   auto all = mappings("");
-  NatConfig nat{config_.bridge.name, config_.bridge.subnet, config_.bridge.masquerade && bridged_};
+  NatConfig nat{config_.bridge.name, config_.bridge.subnet, config_.bridge.masquerade, bridge_up_};
   std::string text = nat_ruleset(nat, all);
   if (!all.empty()) BERTH_CHECK(allow_localnet());
   table_ = Table::kUnknown;  // until the kernel said yes
@@ -66,7 +66,7 @@ Status NetworkPorts::sync() {
 
 // One task's elements added or removed; anything else (no table yet, a failure) rewrites all.
 Status NetworkPorts::change(bool add, const std::vector<NatMapping>& changed) {
-  bool empty_after = !add && mappings("").empty() && !(config_.bridge.masquerade && bridged_);
+  bool empty_after = !add && mappings("").empty() && !bridge_up_;
   if (table_ == Table::kPresent && !empty_after) {
     if (add) BERTH_CHECK(allow_localnet());
     if (nft_.change(nat_elements_command(add, changed))) return ok();
@@ -97,8 +97,8 @@ Status NetworkPorts::unpublish(const std::string& id) {
   return gone.empty() ? ok() : change(false, gone);
 }
 
-Status NetworkPorts::recover(const std::set<std::string>& keep, bool bridged) {
-  bridged_ = bridged;
+Status NetworkPorts::recover(const std::set<std::string>& keep, bool bridge_up) {
+  bridge_up_ = bridge_up;
   if (config_.ports_dir.empty()) return ok();
   BERTH_TRY(PortAllocator * pool, allocator());
   Status first = pool->retain_only(keep);
@@ -106,10 +106,9 @@ Status NetworkPorts::recover(const std::set<std::string>& keep, bool bridged) {
   return first ? st : first;
 }
 
-Status NetworkPorts::set_bridged(bool bridged) {
-  if (bridged == bridged_) return ok();
-  bridged_ = bridged;
-  if (!config_.bridge.masquerade) return ok();  // the table does not depend on it
+Status NetworkPorts::bridge_is_up() {
+  if (bridge_up_ && table_ == Table::kPresent) return ok();
+  bridge_up_ = true;
   return sync();
 }
 

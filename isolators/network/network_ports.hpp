@@ -34,10 +34,12 @@ class NetworkPorts {
   // Releases every port of `id` and removes its rules (none: ok).
   Status unpublish(const std::string& id);
   // Keeps the reservations of `keep`, drops every other one, and rebuilds the table.
-  // `bridged`: whether any bridge task exists (the masquerade rule is there only then).
-  Status recover(const std::set<std::string>& keep, bool bridged);
-  // The masquerade rule follows whether bridge tasks exist; rewrites the table on a change.
-  Status set_bridged(bool bridged);
+  // `bridge_up`: whether the node's bridge exists (the table, with its masquerade, is kept
+  // while it does).
+  Status recover(const std::set<std::string>& keep, bool bridge_up);
+  // The bridge exists from now on (it is never removed while berthd runs): the table is
+  // written with its postrouting rules once, not per launch.
+  Status bridge_is_up();
   std::vector<PortSpec> ports_of(const std::string& id) const;
 
  private:
@@ -52,7 +54,7 @@ class NetworkPorts {
   NftTable nft_;
   enum class Table { kUnknown, kAbsent, kPresent };  // as last written
   Table table_ = Table::kUnknown;
-  bool bridged_ = false;
+  bool bridge_up_ = false;
   bool localnet_ = false;
 };
 

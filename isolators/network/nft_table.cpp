@@ -19,7 +19,7 @@ std::string elements(const std::vector<NatMapping>& mappings, const std::string&
 }  // namespace
 
 std::string nat_ruleset(const NatConfig& config, const std::vector<NatMapping>& mappings) {
-  if (mappings.empty() && !config.masquerade) return "";
+  if (mappings.empty() && !config.bridge_up) return "";
   std::string t = "table " + std::string(kNftTable) + " {\n";
   for (const char* proto : {"tcp", "udp"}) {
     std::string e = elements(mappings, proto, true);

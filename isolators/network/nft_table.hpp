@@ -2,8 +2,9 @@
 // ("table ip berth"); no other table is ever read, written or flushed.
 // The table is always written whole from the records (nat_ruleset): one transaction deletes
 // the old table and adds the new one, so the kernel never holds a half-written table and a
-// restart rebuilds it from the port reservations alone. With nothing to hold (no mapping, no
-// masquerade) the table is removed.
+// restart rebuilds it from the port reservations alone. The table lives as long as the node's
+// bridge (its postrouting rules are the bridge's, whether or not a task has ports), so a launch
+// only adds or removes its own map elements; with no bridge and no mapping there is no table.
 // Between rewrites a mapping is added or removed alone, as an element of a map
 // (nat_elements_command), so a launch costs the same however many mappings there are.
 // The ruleset:
@@ -42,11 +43,12 @@ struct NatConfig {
   std::string bridge;
   Ipv4Subnet subnet;
   bool masquerade = false;
+  bool bridge_up = false;  // the bridge exists: the table is kept, with its postrouting rules
 };
 
 inline constexpr const char* kNftTable = "ip berth";
 
-// The table's text; "" when there is nothing to hold.
+// The table's text; "" when there is nothing to hold (no bridge, no mapping).
 std::string nat_ruleset(const NatConfig& config, const std::vector<NatMapping>& mappings);
 // "add element ..." (add) or "delete element ..." for `mappings` in a table nat_ruleset wrote.
 std::string nat_elements_command(bool add, const std::vector<NatMapping>& mappings);
