@@ -9,7 +9,8 @@
 // Why prepare and not isolate(): Registry::isolate runs once the task has been released, and
 // hooks run in the shim, outside berthd; a namespace berthd made itself is configured before
 // the task's first instruction and entirely inside berthd.
-// Every name derives from the id, so detach(id) (veth, namespace, address) is idempotent and
+// Every name derives from the id, so detach(id) (namespace, address; the kernel removes the veth
+// pair with the namespace, moments later) is idempotent and
 // reconcile(keep) removes what any other id left (a crash, a kill -9 between steps, a task
 // that ended while berthd was down). A failed attach detaches before returning.
 // Threading: not thread-safe; the network isolator calls it under the Registry's lock.
@@ -22,6 +23,7 @@
 
 #include "common/result.hpp"
 #include "isolators/network/ipam.hpp"
+#include "isolators/network/netlink.hpp"
 #include "isolators/network/network_spec.hpp"
 
 namespace berth::isolators {
@@ -52,12 +54,14 @@ class BridgeNetwork {
 
  private:
   Result<Ipam*> ipam();
-  Status ensure_bridge();
+  // The bridge's index, after creating, addressing and bringing it up if need be.
+  Result<int> ensure_bridge(netlink::Netlink& nl);
   Status wire(const std::string& id, uint32_t address);
   Result<BridgeAttachment> write_files(const std::string& sandbox_dir, const std::string& hostname, uint32_t address);
 
   NetworkConfig config_;
   std::optional<Ipam> ipam_;
+  std::optional<int> ready_bridge_;  // the bridge ensure_bridge last set up
 };
 
 }  // namespace berth::isolators

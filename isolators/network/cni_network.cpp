@@ -120,12 +120,12 @@ Result<CniAttachment> CniNetwork::write_files(const std::string& sandbox_dir, co
       resolv += "\n";
     }
     a.resolv_conf = dir + "/resolv.conf";
-    BERTH_CHECK(fs::write_file_atomic(a.resolv_conf, resolv, 0644));
+    BERTH_CHECK(fs::write_file_atomic(a.resolv_conf, resolv, 0644, fs::Durability::kVolatile));
   }
   std::string hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n";
   if (!hostname.empty() && !parsed.ips.empty()) hosts += address_only(parsed.ips[0].address) + "\t" + hostname + "\n";
   a.hosts = dir + "/hosts";
-  BERTH_CHECK(fs::write_file_atomic(a.hosts, hosts, 0644));
+  BERTH_CHECK(fs::write_file_atomic(a.hosts, hosts, 0644, fs::Durability::kVolatile));
   return a;
 }
 

@@ -75,8 +75,9 @@ Result<uint32_t> Ipam::allocate(const std::string& owner) {
     if (fd < 0 && errno == EEXIST) continue;  // someone else's, not read yet: never shared
     if (fd < 0) return errno_error("ipam: create " + name);
     UniqueFd file = UniqueFd::adopt(fd);
+    // No fsync: the record has to outlive berthd, not the machine; after a reboot no task holds
+    // an address and recovery drops every record anyway.
     auto written = fs::write_all(file.get(), owner.data(), owner.size());
-    if (written && ::fsync(file.get()) != 0) written = errno_error("ipam: fsync " + name);
     if (!written) {
       (void)::unlinkat(dir_.get(), name.c_str(), 0);
       return std::move(written).error().wrap("ipam: record " + name);

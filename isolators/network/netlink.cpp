@@ -148,9 +148,12 @@ Status Netlink::add_bridge(const std::string& name, uint32_t mtu) {
   return st;
 }
 
-Status Netlink::add_veth(const std::string& name, const std::string& peer, uint32_t mtu, int peer_netns_fd) {
+Status Netlink::add_veth(const std::string& name, const std::string& peer, uint32_t mtu, int peer_netns_fd,
+                         int master_index) {
   Message m(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
   nlattr* info = m.new_link(name, mtu, "veth");
+  auto* ifm = static_cast<ifinfomsg*>(mnl_nlmsg_get_payload(m.nlh));
+  ifm->ifi_flags = ifm->ifi_change = IFF_UP;
   nlattr* data = mnl_attr_nest_start(m.nlh, IFLA_INFO_DATA);
   nlattr* peer_attr = mnl_attr_nest_start(m.nlh, VETH_INFO_PEER);
   // The peer's ifinfomsg sits inside the nest, before its attributes.
@@ -163,6 +166,7 @@ Status Netlink::add_veth(const std::string& name, const std::string& peer, uint3
   mnl_attr_nest_end(m.nlh, peer_attr);
   mnl_attr_nest_end(m.nlh, data);
   mnl_attr_nest_end(m.nlh, info);
+  mnl_attr_put_u32(m.nlh, IFLA_MASTER, static_cast<uint32_t>(master_index));
   return request(m.buf, "add veth " + name);
 }
 

@@ -30,8 +30,11 @@ class Netlink {
   Result<std::optional<int>> link_index(const std::string& name);
   // A bridge `name` with `mtu`; kAlreadyExists when a link of that name exists.
   Status add_bridge(const std::string& name, uint32_t mtu);
-  // A veth pair: `name` here, `peer` created straight in the namespace `peer_netns_fd`.
-  Status add_veth(const std::string& name, const std::string& peer, uint32_t mtu, int peer_netns_fd);
+  // A veth pair: `name` here, up and on the bridge `master_index`, and `peer` created straight
+  // in the namespace `peer_netns_fd`, down (the kernel refuses to open a peer before the pair is
+  // linked: ENOTCONN).
+  Status add_veth(const std::string& name, const std::string& peer, uint32_t mtu, int peer_netns_fd,
+                  int master_index);
   Status set_master(int index, int master_index);
   Status set_up(int index);
   Status rename(int index, const std::string& name);

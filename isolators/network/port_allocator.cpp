@@ -90,8 +90,8 @@ Result<bool> PortAllocator::create(const PortRecord& r) {
   UniqueFd file = UniqueFd::adopt(fd);
   std::string text = r.owner + "\n" + r.port.name + "\n" + std::to_string(r.port.container_port) + "\n" +
                      std::to_string(r.address) + "\n";
+  // No fsync, as for the IPAM's records: they outlive berthd, and a reboot ends every task.
   auto written = fs::write_all(file.get(), text.data(), text.size());
-  if (written && ::fsync(file.get()) != 0) written = errno_error("ports: fsync " + name);
   if (!written) {
     (void)::unlinkat(dir_.get(), name.c_str(), 0);
     return std::move(written).error().wrap("ports: record " + name);

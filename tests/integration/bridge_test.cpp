@@ -15,6 +15,7 @@
 #include "common/fs.hpp"
 #include "tests/integration/harness.hpp"
 #include "tests/integration/netns.hpp"
+#include "tests/integration/poll.hpp"
 
 namespace berth::testing {
 namespace {
@@ -75,8 +76,13 @@ class Bridge : public ::testing::Test {
       if (l.rfind("bth", 0) == 0) out.push_back(l);
     return out;
   }
+  // The kernel removes a task's veth pair with its namespace, in its own worker: poll.
+  void expect_veths(size_t n) {
+    poll_until([&] { return veths().size() == n; }, std::chrono::seconds(10));
+    EXPECT_EQ(veths().size(), n) << ns_.links();
+  }
   void expect_nothing_left() {
-    EXPECT_TRUE(veths().empty()) << ns_.links();
+    expect_veths(0);
     EXPECT_TRUE(entries(ipam_dir()).empty());
     EXPECT_TRUE(entries(netns_dir()).empty());
     // Addresses: lo's and the bridge's only.
@@ -161,6 +167,7 @@ TEST_F(Bridge, AfterKill9AndRestartMappingsHoldTrafficFlowsAndTheDeadAreCleared)
   agent_->wait(gone);
   EXPECT_EQ(fetch_from_namespace(addr_a), "hello-a\n");
   EXPECT_EQ(entries(ipam_dir()), std::vector<std::string>{addr_a});
+  expect_veths(1);
   EXPECT_EQ(veths(), std::vector<std::string>{"bth" + a.substr(0, 12)});
   // The address stays A's: the next task gets another.
   std::string c = serve("c");

@@ -116,7 +116,10 @@ class Ports : public ::testing::Test {
     EXPECT_EQ(table.find("elements"), std::string::npos) << table;
     EXPECT_TRUE(entries(ports_dir()).empty());
     EXPECT_TRUE(entries(ipam_dir()).empty());
-    EXPECT_EQ(ns_.output("ip -o link show | grep -c ' bth' || true"), "0\n") << ns_.links();
+    // The kernel removes a task's veth pair with its namespace, in its own worker: poll.
+    auto bth = [&] { return ns_.output("ip -o link show | grep -c ' bth' || true"); };
+    poll_until([&] { return bth() == "0\n"; }, std::chrono::seconds(10));
+    EXPECT_EQ(bth(), "0\n") << ns_.links();
   }
 
   TestNetns ns_;  // outlives the agent
