@@ -23,6 +23,7 @@ void Resources::apply(const Resources& u) {
   if (u.memory_swap_mb) memory_swap_mb = u.memory_swap_mb;
   if (u.pids) pids = u.pids;
   if (u.disk_mb) disk_mb = u.disk_mb;
+  network.apply(u.network);
 }
 
 void merge(Usage& into, const Usage& from) {
