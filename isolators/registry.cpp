@@ -51,6 +51,7 @@ void merge(Usage& into, const Usage& from) {
   take(into.disk_limit_bytes, from.disk_limit_bytes);
   take(into.runtime_s, from.runtime_s);
   take(into.max_runtime_s, from.max_runtime_s);
+  take(into.network, from.network);
 }
 
 Result<std::unique_ptr<Registry>> Registry::create_default(const std::set<std::string>& controllers,
