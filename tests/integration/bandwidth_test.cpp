@@ -22,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/json.hpp"
 #include "common/unique_fd.hpp"
 #include "tests/integration/harness.hpp"
 #include "tests/integration/netns.hpp"
@@ -224,7 +225,11 @@ TEST_F(Bandwidth, AReceiverHeldToTenMbitMeasuresTen) {
 
 TEST_F(Bandwidth, ALiveUpdateChangesTheRateAndTheLimitsShown) {
   UniqueFd listener = listen_on(5001);
-  std::string id = stream_to_namespace(5001, R"({"egress_mbit": 10})");
+  // Up from 5 to 20 Mbit/s: both well below what an unshaped busybox nc manages on a loaded
+  // machine (80 Mbit/s and more), so the shaper, not the CPU, sets both rates. (Down works
+  // too, but the smaller queue drops what the sender had in flight, and TCP's retransmission
+  // timeouts can then stall the stream for seconds: no clean window to measure.)
+  std::string id = stream_to_namespace(5001, R"({"egress_mbit": 5})");
   UniqueFd conn = UniqueFd::adopt(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
   ASSERT_TRUE(conn);
   // One stream: measured, updated, measured again (the listener hands over the same stream).
@@ -243,17 +248,18 @@ TEST_F(Bandwidth, ALiveUpdateChangesTheRateAndTheLimitsShown) {
     }
   };
   double before = measure();
-  auto r = agent_->request("POST", "/v1/containers/" + id + "/update", R"({"network": {"egress_mbit": 40}})");
+  auto r = agent_->request("POST", "/v1/containers/" + id + "/update", R"({"network": {"egress_mbit": 20}})");
   ASSERT_EQ(r.status, 200) << r.body;
   double after = measure();
-  std::printf("egress 10 -> 40 Mbit/s live: %.2f -> %.2f Mbit/s\n", before, after);
-  EXPECT_GE(before, 8.0);
-  EXPECT_LE(before, 12.0);
-  EXPECT_GE(after, 32.0);
-  EXPECT_LE(after, 48.0);
+  std::printf("egress 5 -> 20 Mbit/s live: %.2f -> %.2f Mbit/s\n", before, after);
+  EXPECT_GE(before, 4.0);
+  EXPECT_LE(before, 6.0);
+  EXPECT_GE(after, 16.0);
+  EXPECT_LE(after, 24.0);
   auto s = stats(id);
-  EXPECT_EQ(s["limits"]["network"]["egress_mbit"].GetUint(), 40u);
-  EXPECT_EQ(s["usage"]["network"]["egress_limit_mbit"].GetUint(), 40u);
+  ASSERT_TRUE(s["limits"].HasMember("network") && s["usage"]["network"].IsObject()) << json::to_string(s);
+  EXPECT_EQ(s["limits"]["network"]["egress_mbit"].GetUint(), 20u);
+  EXPECT_EQ(s["usage"]["network"]["egress_limit_mbit"].GetUint(), 20u);
   EXPECT_TRUE(s["usage"]["network"]["ingress_limit_mbit"].IsNull());
 }
 
@@ -286,10 +292,12 @@ TEST_F(Bandwidth, CountersInStatsAndTheTerminationRecordMatchTheBytesSent) {
     EXPECT_TRUE(poll_until(
         [&] {
           s = stats(id);
-          return s["state"] == "running" && s["usage"]["network"]["tx_bytes"].GetUint64() >= kBytes;
+          return s["state"] == "running" && s["usage"]["network"].IsObject() &&
+                 s["usage"]["network"]["tx_bytes"].GetUint64() >= kBytes;
         },
         milliseconds(5000)))
-        << "stats never counted " << kBytes << " bytes sent";
+        << "stats never counted " << kBytes << " bytes sent: " << json::to_string(s);
+    ASSERT_TRUE(s["usage"]["network"].IsObject());
     const auto& n = s["usage"]["network"];
     EXPECT_LE(n["tx_bytes"].GetUint64(), kBytes * 106 / 100);
     EXPECT_GT(n["tx_packets"].GetUint64(), 0u);
@@ -305,7 +313,29 @@ TEST_F(Bandwidth, CountersInStatsAndTheTerminationRecordMatchTheBytesSent) {
   EXPECT_GE(n["tx_bytes"].GetUint64(), kBytes);
   EXPECT_LE(n["tx_bytes"].GetUint64(), kBytes * 106 / 100);
   EXPECT_EQ(n["egress_limit_mbit"].GetUint(), 100u);
+  ASSERT_TRUE(exit["limits"].HasMember("network")) << json::to_string(exit);
   EXPECT_EQ(exit["limits"]["network"]["ingress_mbit"].GetUint(), 50u);
+}
+
+TEST_F(Bandwidth, AfterKill9AndRestartLimitsAndCountersAreStillServedAndUpdatable) {
+  std::string id = agent_->run(spec(rootfs_.path(), {"sleep", "1000"}, bridge_with(R"({"egress_mbit": 10})")));
+  std::string task_ns = agent_->run_dir() + "/netns/" + id;
+  auto task_qdisc = [&] { return ns_.output("nsenter --net=" + task_ns + " tc qdisc show dev eth0"); };
+  EXPECT_NE(task_qdisc().find("rate 10Mbit"), std::string::npos) << task_qdisc();
+  agent_->kill9();
+  auto st = agent_->start();
+  ASSERT_TRUE(st.has_value()) << st.error().message;
+  auto s = stats(id);
+  ASSERT_TRUE(s["usage"]["network"].IsObject()) << json::to_string(s);
+  EXPECT_EQ(s["usage"]["network"]["egress_limit_mbit"].GetUint(), 10u);
+  auto u = agent_->request("POST", "/v1/containers/" + id + "/update", R"({"network": {"egress_mbit": 25}})");
+  ASSERT_EQ(u.status, 200) << u.body;
+  EXPECT_NE(task_qdisc().find("rate 25Mbit"), std::string::npos) << task_qdisc();
+  s = stats(id);
+  ASSERT_TRUE(s["usage"]["network"].IsObject()) << json::to_string(s);
+  EXPECT_EQ(s["usage"]["network"]["egress_limit_mbit"].GetUint(), 25u);
+  agent_->request("POST", "/v1/containers/" + id + "/kill", R"({"signal": "KILL"})");
+  agent_->wait(id);
 }
 
 TEST_F(Bandwidth, HostAndNoneModesRefuseALimitByNameAndCreateNothing) {
