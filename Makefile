@@ -47,8 +47,9 @@ CLI_SRCS  := $(filter-out cli/main.cpp,$(wildcard cli/*.cpp))
 CLI_OBJS  := $(CLI_SRCS:%.cpp=$(BUILD)/%.o)
 
 BINS := $(BUILD)/berthd $(BUILD)/berth-shim $(BUILD)/berth
-# Benchmark drivers: one standalone binary per bench/*.cpp (no berth code in them). The ones
-# that drive berthd through the integration harness are built by their own scripts
+# Benchmark drivers: one binary per bench/*.cpp (no berth code in them, except seccomp_floor, which
+# links libberth for the program it measures). The ones that drive berthd through the integration
+# harness are built by their own scripts
 # (bench/limits_bench.sh, bench/api_latency.sh).
 HARNESS_BENCHES := bench/limits_bench.cpp bench/api_latency.cpp
 BENCH_BINS := $(patsubst bench/%.cpp,$(BUILD)/bench/%,$(filter-out $(HARNESS_BENCHES),$(wildcard bench/*.cpp)))
@@ -140,11 +141,14 @@ integration-test: $(BINS) $(INTEG_TEST)
 CONCURRENCY_UNIT_TESTS := $(BUILD)/tests/agent_test $(BUILD)/tests/api_test $(BUILD)/tests/fetcher_test
 CONCURRENCY_FETCHER_TESTS := *Concurrent*:*Parallel*
 CONCURRENCY_INTEG_TESTS := Scale.*:Restart.StoppingWithClientsWaiting*:Lifecycle.EventsArriveInOrder
-concurrency-test: $(BINS) $(CONCURRENCY_UNIT_TESTS) $(INTEG_TEST)
+# The integration tests drive berthd from outside: under `make test` the ASan build's test
+# binary drives the TSan berthd, so the TSan build compiles only berthd and three unit tests.
+CONCURRENCY_INTEG_TEST ?= $(INTEG_TEST)
+concurrency-test: $(BUILD)/berthd $(BUILD)/berth-shim $(CONCURRENCY_UNIT_TESTS) $(CONCURRENCY_INTEG_TEST)
 	$(SAN_RUN) $(BUILD)/tests/agent_test --gtest_brief=1
 	$(SAN_RUN) $(BUILD)/tests/api_test --gtest_brief=1
 	$(SAN_RUN) $(BUILD)/tests/fetcher_test --gtest_brief=1 --gtest_filter='$(CONCURRENCY_FETCHER_TESTS)'
-	BERTH_BIN_DIR=$(abspath $(BUILD)) $(SAN_RUN) $(INTEG_TEST) --gtest_brief=1 \
+	BERTH_BIN_DIR=$(abspath $(BUILD)) $(SAN_RUN) $(CONCURRENCY_INTEG_TEST) --gtest_brief=1 \
 	  --gtest_filter='$(CONCURRENCY_INTEG_TESTS)'
 
 # One VM boot (Debian kernel under qemu TCG, see tests/vm/run.sh) runs the VM smoke test and
@@ -161,7 +165,7 @@ vm-test: $(BINS) $(BUILD)/tests/vm_test
 
 # What `make test` builds in each build dir before it runs anything there.
 test-bins: all $(UNIT_TESTS) $(INTEG_TEST)
-concurrency-bins: all $(CONCURRENCY_UNIT_TESTS) $(INTEG_TEST)
+concurrency-bins: $(BUILD)/berthd $(BUILD)/berth-shim $(CONCURRENCY_UNIT_TESTS) $(CONCURRENCY_INTEG_TEST)
 
 ASAN_BUILD ?= build-asan
 TSAN_BUILD ?= build-tsan
@@ -171,8 +175,8 @@ test: deps
 	$(MAKE) -j$$(nproc) all $(BUILD)/tests/vm_test
 	$(MAKE) -j$$(nproc) SAN=asan BUILD=$(ASAN_BUILD) test-bins
 	$(MAKE) SAN=asan BUILD=$(ASAN_BUILD) unit-test integration-test
-	$(MAKE) -j$$(nproc) SAN=tsan BUILD=$(TSAN_BUILD) concurrency-bins
-	$(MAKE) SAN=tsan BUILD=$(TSAN_BUILD) concurrency-test
+	$(MAKE) -j$$(nproc) SAN=tsan BUILD=$(TSAN_BUILD) CONCURRENCY_INTEG_TEST=$(ASAN_BUILD)/tests/integration_test concurrency-bins
+	$(MAKE) SAN=tsan BUILD=$(TSAN_BUILD) CONCURRENCY_INTEG_TEST=$(ASAN_BUILD)/tests/integration_test concurrency-test
 	$(MAKE) vm-test
 
 demo: deps
@@ -182,6 +186,11 @@ demo: deps
 $(BUILD)/bench/%: bench/%.cpp
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) $(LDFLAGS) -o $@ $<
+
+# The seccomp floor measures the program berthd builds, so it links libberth.
+$(BUILD)/bench/seccomp_floor: bench/seccomp_floor.cpp $(BUILD)/libberth.a
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) $(PKG_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libberth.a $(PKG_LIBS)
 
 bench: deps
 	$(MAKE) all $(BENCH_BINS)

@@ -9,6 +9,9 @@ import re
 import statistics
 import sys
 
+# berthd runs the shim from a sealed memfd (agent/shim_process.cpp): its comm is then the memfd's
+# name, cut to 15 characters.
+SHIM_COMMS = ("berth-shim", "memfd:berth-shi")
 LINE = re.compile(r'^\s*(\S.*?)\s+(\d+)/(\d+)\s+([\d.]+):\s+(\S+):\s*(.*)$')
 
 PHASES = [
@@ -28,10 +31,22 @@ PHASES = [
     ("post", "wait_reply", "  = total"),
 ]
 
+# With syscalls:sys_{enter,exit}_prctl recorded: the task's part around installing its filter.
+SECCOMP_PHASES = [
+    ("task_cloned", "seccomp", "  task: up to PR_SET_SECCOMP"),
+    ("seccomp", "seccomp_done", "  task: PR_SET_SECCOMP (the kernel checks, converts and JITs the filter)"),
+    ("seccomp_done", "task_execve", "  task: PR_SET_SECCOMP → execve"),
+]
+EXEC_PHASES = [
+    ("task_cloned", "task_execve", "  task: setup up to execve"),
+    ("task_execve", "exec_true", "  task: execve of /bin/true"),
+]
+
 
 def main(path):
     its, cur = [], None
     shim_pid = task_pid = None
+    forked, exec_entered = {}, {}
     for line in open(path, errors="replace"):
         m = LINE.match(line)
         if not m:
@@ -49,34 +64,46 @@ def main(path):
             continue
         if cur is None:
             continue
-        if ev == "sched:sched_process_fork" and "child_comm=MHD-connection" in rest and comm == "MHD-connection":
-            cp = int(re.search(r"child_pid=(\d+)", rest).group(1))
-            if "fork_shim" not in cur:
-                cur["fork_shim"], shim_pid = t, cp
-        elif ev == "syscalls:sys_enter_execve" and pid == shim_pid and "execve_shim" not in cur:
-            cur["execve_shim"] = t
-        elif ev == "sched:sched_process_exec" and "berth-shim" in rest and pid == shim_pid:
-            cur["exec_done"] = t
-        elif ev == "syscalls:sys_enter_clone3" and comm == "berth-shim" and pid == shim_pid and "clone_task" not in cur:
+        # The shim is the child of one of berthd's threads that execs berth-shim (by path, or
+        # from its memfd through execveat): its fork and execve are known once it execs.
+        if ev == "sched:sched_process_fork" and comm.startswith(("MHD-", "berthd")):
+            forked[int(re.search(r"child_pid=(\d+)", rest).group(1))] = t
+        elif ev in ("syscalls:sys_enter_execve", "syscalls:sys_enter_execveat"):
+            exec_entered[pid] = t
+            if pid == task_pid and "task_execve" not in cur:
+                cur["task_execve"] = t
+        elif (ev == "sched:sched_process_exec" and pid in forked and "exec_done" not in cur
+              and ("berth-shim" in rest or "filename=/dev/fd/" in rest)):
+            cur["fork_shim"], cur["execve_shim"], cur["exec_done"] = forked[pid], exec_entered.get(pid, t), t
+            shim_pid = pid
+        elif ev == "syscalls:sys_enter_clone3" and comm in SHIM_COMMS and pid == shim_pid and "clone_task" not in cur:
             cur["clone_task"] = t
-        elif ev == "syscalls:sys_exit_clone3" and comm == "berth-shim" and pid != shim_pid and rest.strip() == "0x0":
+        elif ev == "syscalls:sys_exit_clone3" and comm in SHIM_COMMS and pid != shim_pid and rest.strip() == "0x0":
             cur["task_cloned"], task_pid = t, pid
         elif (ev == "syscalls:sys_enter_write" and pid == shim_pid and "exec_done" in cur and "report" not in cur
               and rest.startswith("fd: 0x00000003")):
             cur["report"] = t
+        elif ev == "syscalls:sys_enter_prctl" and pid == task_pid and rest.startswith("option: 0x00000016"):
+            cur["seccomp"] = t  # PR_SET_SECCOMP (recorded when the prctl events are)
+        elif ev == "syscalls:sys_exit_prctl" and pid == task_pid and "seccomp" in cur and "seccomp_done" not in cur:
+            cur["seccomp_done"] = t
         elif ev == "sched:sched_process_exec" and "filename=/bin/true" in rest:
             cur["exec_true"] = t
         elif ev == "sched:sched_process_exit" and comm == "true":
             cur["true_exit"] = t
         elif ev == "syscalls:sys_exit_wait4" and pid == shim_pid and task_pid and rest.strip() == hex(task_pid):
             cur["reaped"] = t
-        elif ev == "sched:sched_process_exit" and comm == "berth-shim" and pid == shim_pid:
+        elif ev == "sched:sched_process_exit" and comm in SHIM_COMMS and pid == shim_pid:
             cur["shim_exit"] = t
     done = [i for i in its if all(k in i for a, b, _ in PHASES for k in (a, b))]
     if not done:
         sys.exit("breakdown: no complete iteration found")
     print(f"berth launch path, {len(done)} iterations (ms): median  min  max")
-    for a, b, what in PHASES:
+    inner = EXEC_PHASES if all("task_execve" in i for i in done) else []
+    if inner and all("seccomp_done" in i for i in done):
+        inner = inner[:1] + SECCOMP_PHASES + inner[1:]
+    phases = PHASES[:6] + inner + PHASES[6:]
+    for a, b, what in phases:
         d = [i[b] - i[a] for i in done]
         print(f"  {statistics.median(d):7.2f} {min(d):7.2f} {max(d):7.2f}  {what}")
 

@@ -118,12 +118,12 @@ if has launch; then
 # launches against berth-tmpfs (no fsync in the way), phases by bench/breakdown.py.
 if command -v perf >/dev/null && [ "${PROFILE_ITERATIONS:-20}" -gt 0 ]; then
   ev=sched:sched_process_fork,sched:sched_process_exec,sched:sched_process_exit
-  ev=$ev,syscalls:sys_enter_execve,syscalls:sys_enter_clone3,syscalls:sys_exit_clone3,syscalls:sys_exit_wait4
+  ev=$ev,syscalls:sys_enter_execve,syscalls:sys_enter_execveat,syscalls:sys_enter_clone3,syscalls:sys_exit_clone3,syscalls:sys_exit_wait4
   perf record -q -a -o "$T/perf.data" -e "$ev" -e syscalls:sys_enter_write --filter "fd == 3" -- "$BUILD/bench/launch_latency" --berth "berth-tmpfs=$T/berth-tmpfs.sock" \
     --rootfs "$R" --bundle "$B" --modes berth-tmpfs --iterations "${PROFILE_ITERATIONS:-20}" --warmup 0 \
     --block 1 >/dev/null 2>"$T/perf.err" || { cat "$T/perf.err" "$T/berth-tmpfs.log" >&2; ls -la "$T" >&2; }
   perf script -i "$T/perf.data" -F comm,pid,tid,time,event,trace 2>/dev/null \
-    | grep -E '^ *(berthd|berth-shim|true|launch_latency|MHD-)' >"$T/perf.txt" || true
+    | grep -E '^ *(berthd|berth-shim|memfd:berth-shi|true|launch_latency|MHD-)' >"$T/perf.txt" || true
   { echo; echo "## 1b. berth-tmpfs phases (perf tracepoints, ${PROFILE_ITERATIONS:-20} launches, one after the other)"
     python3 bench/breakdown.py "$T/perf.txt"; } | tee -a "$OUT"
 fi

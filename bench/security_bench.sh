@@ -9,6 +9,7 @@
 # not what is measured. Root only; removes everything it creates.
 #   berth-noseccomp   (SPLIT=1) the default confinement with "seccomp": "unconfined", to tell the
 #                     filter's share from the capabilities' and the masked paths'
+# Then the kernel floor (bench/seccomp_floor): the same filter installed by a bare fork+exec.
 # Knobs: ITERATIONS (200), WARMUP (20), BLOCK (10), SPLIT (0). Writes bench/results-security-<UTC>.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,7 +17,7 @@ ITERATIONS=${ITERATIONS:-200} WARMUP=${WARMUP:-20} BLOCK=${BLOCK:-10} SPLIT=${SP
 BUILD=${BUILD:-build}
 [ "$(id -u)" = 0 ] || { echo "bench: needs root" >&2; exit 1; }
 for t in crun jq curl busybox; do command -v "$t" >/dev/null || { echo "bench: $t missing" >&2; exit 1; }; done
-make -s -j2 "$BUILD/berthd" "$BUILD/berth-shim" "$BUILD/bench/launch_latency"
+make -s -j2 "$BUILD/berthd" "$BUILD/berth-shim" "$BUILD/bench/launch_latency" "$BUILD/bench/seccomp_floor"
 . bench/cgroups.sh
 
 T=$(mktemp -d /tmp/berth-secbench-XXXXXX)
@@ -80,4 +81,11 @@ else
   python3 bench/ratios.py "$SAMPLES" berth-confined/berth-privileged berth-confined/crun-seccomp \
     berth-confined/crun-default crun-seccomp/crun-default | tee -a "$OUT"
 fi
+# The kernel's own price for the filter, no runtime in the way (bench/seccomp_floor.cpp): fork,
+# no_new_privs, PR_SET_SECCOMP with no filter / a one-instruction filter / berth's program,
+# exec of the same static /bin/true, reaped.
+FLOOR="bench/results-security-floor-$DATE.tsv"
+{ echo; echo "## kernel floor: fork → PR_SET_SECCOMP → exec /bin/true → reaped ($ITERATIONS each, blocks of $BLOCK)"; } | tee -a "$OUT"
+"$BUILD/bench/seccomp_floor" "$R/bin/true" "$ITERATIONS" "$BLOCK" "$FLOOR" | tee -a "$OUT"
+python3 bench/ratios.py "$FLOOR" berth/none one-insn/none berth/one-insn | tee -a "$OUT"
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT"

@@ -207,7 +207,18 @@ done
 cd "$BERTH_VM_CWD" 2>/dev/null || cd /
 cut -d' ' -f1 /proc/uptime > "$ctl/started"
 echo "BERTH-VM-START"
-"$@" < /dev/null
+"$@" < /dev/null &
+cmd=$!
+# The watchdog: a command still running shortly before the host's deadline prints what it is
+# stuck on (tests/vm/diagnose.sh) and the guest stops with 124, so a hang in the guest reads as
+# a diagnosis instead of a silent kill by the host.
+limit=$(cat "$ctl/guest_limit")
+( sleep "$limit"
+  kill -0 "$cmd" 2>/dev/null || exit 0
+  echo "berth-vm: the command still runs after ${limit}s"
+  "$BERTH_VM_DIAGNOSE" "$cmd"
+  finish 124 ) &
+wait "$cmd"
 finish $?
 EOF
 
@@ -268,6 +279,11 @@ printf '%s\n' "$STAGE2_SCRIPT" > "$ctl/stage2.sh"
   echo "export BERTH_IN_VM=1"
   printf 'set --'; printf ' %q' "$@"; echo
 } > "$ctl/env.sh"
+echo "export BERTH_VM_DIAGNOSE=$(printf '%q' "$(cd "$(dirname "$0")" && pwd)/diagnose.sh")" \
+  >> "$ctl/env.sh"
+# The guest's own deadline leaves the host's last minute (at most) for the diagnostics.
+guest_limit=$(( timeout_s > 120 ? timeout_s - 60 : timeout_s / 2 ))
+echo "$guest_limit" > "$ctl/guest_limit"
 echo "$modroot" > "$ctl/kmod_root"
 echo "$EXTRA_MODULES" > "$ctl/extra_modules"
 

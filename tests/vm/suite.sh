@@ -23,15 +23,35 @@ check_report() {  # check_report XML
   [ "$ran" -gt 0 ] && [ "$skipped" -eq 0 ] && [ "${disabled:-1}" -eq 0 ]
 }
 
+# run_bounded SECS COMMAND...: COMMAND's exit status; one still running after SECS gets its
+# diagnostics printed (tests/vm/diagnose.sh) and is killed with its process group, status 124,
+# so one hung part fails by name and the parts after it still run.
+run_bounded() {
+  local secs=$1 pid ticks=0; shift
+  setsid "$@" &
+  pid=$!
+  while kill -0 "$pid" 2>/dev/null; do
+    if [ "$ticks" -ge $((secs * 5)) ]; then
+      echo "vm suite: $1 still runs after ${secs}s"
+      "$here/diagnose.sh" "$pid"
+      kill -KILL -- "-$pid" 2>/dev/null
+      return 124
+    fi
+    sleep 0.2
+    ticks=$((ticks + 1))
+  done
+  wait "$pid"
+}
+
 reports=$(mktemp -d /tmp/berth-vm-suite.XXXXXX)
 failed=()
 echo "== tests/vm/smoke.sh"
-"$here/smoke.sh" || failed+=("smoke.sh")
+run_bounded 240 "$here/smoke.sh" || failed+=("smoke.sh")
 for t in "$@"; do
   echo "== $t"
   if [ ! -x "$t" ]; then echo "missing test binary $t"; failed+=("$t"); continue; fi
   xml="$reports/$(basename "$t").xml"
-  if "$t" --gtest_brief=1 --gtest_output="xml:$xml"; then
+  if run_bounded 480 "$t" --gtest_brief=1 --gtest_output="xml:$xml"; then
     check_report "$xml" || failed+=("$t (ran nothing, or skipped)")
   else
     check_report "$xml"
