@@ -41,15 +41,21 @@ Result<Undo> NetworkIsolator::update(const ContainerId& id, const Resources& r) 
   NetworkBandwidth before = bandwidth_[id];
   NetworkBandwidth after = before;
   after.apply(r.network);
-  BERTH_CHECK(shape_bridge(id, after));
   // Puts back each direction the update named: its old rate, or no limit.
-  return Undo([this, id, before, asked = r.network]() -> Status {
+  Undo undo = [this, id, before, asked = r.network]() -> Status {
     const std::string veth = BridgeNetwork::host_veth_name(id), ns = bridge_.netns_path(id);
     if (asked.ingress_mbit) BERTH_CHECK(tc::set_rate(veth, ns, tc::Direction::kIngress, before.ingress_mbit));
     if (asked.egress_mbit) BERTH_CHECK(tc::set_rate(veth, ns, tc::Direction::kEgress, before.egress_mbit));
     bandwidth_[id] = before;
     return ok();
-  });
+  };
+  if (auto shaped = shape_bridge(id, after); !shaped) {
+    // Ingress may have changed before egress failed: the Registry undoes only the isolators
+    // before this one, so this one puts its own half back.
+    (void)undo();  // the first error is the one to report
+    return std::move(shaped).error();
+  }
+  return undo;
 }
 
 Result<std::optional<NetworkUsage>> NetworkIsolator::network_usage(const ContainerId& id) {

@@ -57,7 +57,7 @@ Result<ShapedLink> shaped_link(const std::string& host_veth, const std::string& 
   if (d == Direction::kIngress) {
     BERTH_TRY(auto nl, netlink::Netlink::open());
     BERTH_TRY(auto index, nl.link_index(host_veth));
-    if (!index) return make_error(Code::kNotFound, "veth " + host_veth + " is gone");
+    if (!index) return make_error(Code::kInternal, "veth " + host_veth + " is gone");
     return ShapedLink{std::move(nl), *index};
   }
   int raw = ::open(netns_path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -65,7 +65,7 @@ Result<ShapedLink> shaped_link(const std::string& host_veth, const std::string& 
   UniqueFd ns = UniqueFd::adopt(raw);
   BERTH_TRY(auto nl, netlink::Netlink::open_in(ns.get()));
   BERTH_TRY(auto index, nl.link_index("eth0"));
-  if (!index) return make_error(Code::kNotFound, "the task's namespace has no eth0");
+  if (!index) return make_error(Code::kInternal, "the task's namespace has no eth0");
   return ShapedLink{std::move(nl), *index};
 }
 

@@ -338,6 +338,27 @@ TEST_F(Bandwidth, AfterKill9AndRestartLimitsAndCountersAreStillServedAndUpdatabl
   agent_->wait(id);
 }
 
+TEST_F(Bandwidth, AnUpdateThatFailsHalfWayPutsBackWhatItChanged) {
+  std::string id = agent_->run(spec(rootfs_.path(), {"sleep", "1000"}, bridge_with(R"({"ingress_mbit": 10})")));
+  std::string task_ns = agent_->run_dir() + "/netns/" + id;
+  // Egress is shaped on eth0: renamed, it cannot be, after ingress (the node's side) already was.
+  ASSERT_EQ(ns_.sh("nsenter --net=" + task_ns + " ip link set eth0 down && nsenter --net=" + task_ns +
+                   " ip link set eth0 name eth9"),
+            0);
+  auto u = agent_->request("POST", "/v1/containers/" + id + "/update",
+                           R"({"network": {"ingress_mbit": 30, "egress_mbit": 30}})");
+  EXPECT_EQ(u.status, 500) << u.body;
+  EXPECT_NE(u.body.find("no eth0"), std::string::npos) << u.body;
+  std::string node_side = ns_.output("tc qdisc show dev " + host_veth(id));
+  EXPECT_NE(node_side.find("rate 10Mbit"), std::string::npos) << node_side;
+  auto s = stats(id);
+  ASSERT_TRUE(s["usage"]["network"].IsObject()) << json::to_string(s);
+  EXPECT_EQ(s["usage"]["network"]["ingress_limit_mbit"].GetUint(), 10u);
+  EXPECT_EQ(s["limits"]["network"]["ingress_mbit"].GetUint(), 10u);
+  agent_->request("POST", "/v1/containers/" + id + "/kill", R"({"signal": "KILL"})");
+  agent_->wait(id);
+}
+
 TEST_F(Bandwidth, HostAndNoneModesRefuseALimitByNameAndCreateNothing) {
   std::string links_before = ns_.links();
   for (const char* mode : {"host", "none"}) {
