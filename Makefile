@@ -121,6 +121,12 @@ $(PROBE): tests/fixtures/probe.c
 	@mkdir -p $(dir $@)
 	gcc -static -O2 -Wall -Wextra -Werror -o $@ $<
 $(INTEG_TEST): | $(PROBE)
+# The CVE-2019-5736 attacker run inside exec tests' tasks (tests/fixtures/exe_grabber.c).
+EXE_GRABBER := $(BUILD)/exe_grabber
+$(EXE_GRABBER): tests/fixtures/exe_grabber.c
+	@mkdir -p $(dir $@)
+	gcc -static -O2 -Wall -Wextra -Werror -o $@ $<
+$(INTEG_TEST): | $(EXE_GRABBER)
 
 # A sanitizer build runs each test command through tests/sanitizers/run.sh: every process the
 # command starts (the test, berthd, the CLI) writes its report to a file, and any report fails

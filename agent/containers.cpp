@@ -83,6 +83,15 @@ Status Containers::remove(const std::string& id_or_name, bool force, const Calle
 
 // Files go last-owner-last: the checkpoint in the bundle is removed after everything it
 // names, so a crash half-way leaves a record that a retry (or startup) finishes.
+Result<ExecResult> Containers::exec(const std::string& id_or_name, const sandbox::ExecRequest& request,
+                                    std::function<bool()> cancelled) const {
+  BERTH_TRY(ContainerRecord rec, table_.get(id_or_name));
+  if (rec.state != State::kRunning || rec.pid <= 0)
+    return make_error(Code::kFailedPrecondition, "container '" + rec.id + "' is " + state_name(rec.state) +
+                                                     ", not running: exec needs a running task");
+  return run_exec(rec, request, ExecEnv{config_.shim_path, cgroups_.shims_path, std::move(cancelled)});
+}
+
 Status Containers::remove_files(const ContainerRecord& rec) {
   BERTH_CHECK_CTX(cgroups_.tasks->remove(rec.id, std::chrono::seconds(10)), "remove cgroup");
   // The sandbox may hold anything the task made: it leaves at once, its removal runs later.

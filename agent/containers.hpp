@@ -16,6 +16,7 @@
 // TaskTable → isolators::Registry → EventBus (task_table.hpp).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -24,6 +25,7 @@
 #include "agent/config.hpp"
 #include "agent/container.hpp"
 #include "agent/events.hpp"
+#include "agent/exec.hpp"
 #include "agent/images.hpp"
 #include "agent/launch.hpp"
 #include "agent/loop.hpp"
@@ -71,6 +73,11 @@ class Containers {
     return table_.wait(id_or_name, timeout_ms);
   }
   Status remove(const std::string& id_or_name, bool force, const Caller& caller);
+
+  // Runs a command inside a running task with its confinement (agent/exec.hpp) and waits for
+  // it: kNotFound for an unknown task, kFailedPrecondition for one that is not running.
+  Result<ExecResult> exec(const std::string& id_or_name, const sandbox::ExecRequest& request,
+                          std::function<bool()> cancelled) const;
 
   // Applies new limits to a running task at once (the fields given replace its own).
   Result<ContainerRecord> update(const std::string& id_or_name, const Resources& resources, const Caller& caller);

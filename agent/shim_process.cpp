@@ -11,7 +11,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <linux/close_range.h>
+
 #include <map>
+#include <vector>
 #include <mutex>
 
 #include "agent/loop.hpp"
@@ -70,45 +73,42 @@ Result<int> sealed_shim(const std::string& path) {
 
 }  // namespace
 
-Result<ShimHandle> spawn_shim(const std::string& shim_path, const std::string& bundle_dir,
-                              const std::string& shims_cgroup) {
-  BERTH_TRY(int image, sealed_shim(shim_path));
-  int pipefd[2];
-  if (::pipe2(pipefd, O_CLOEXEC) != 0) return errno_error("pipe");
-  UniqueFd status_r = UniqueFd::adopt(pipefd[0]);
-  UniqueFd status_w = UniqueFd::adopt(pipefd[1]);
-  BERTH_TRY(UniqueFd log, fs::open_at(AT_FDCWD, sandbox::RunDirLayout(bundle_dir).shim_log_path(),
-                                      O_WRONLY | O_CREAT | O_APPEND, 0640));
-  BERTH_TRY(UniqueFd devnull, fs::open_at(AT_FDCWD, "/dev/null", O_RDWR));
-  BERTH_TRY(UniqueFd cgroup, fs::open_dir(shims_cgroup));
+namespace {
 
-  std::string bundle_flag = "--bundle";
-  const char* argv[] = {shim_path.c_str(), bundle_flag.c_str(), bundle_dir.c_str(), nullptr};
+// Starts the sealed copy of `shim_path` with `args` (argv[0] is the path), in `cgroup`, with
+// exactly `fds` as its 0..3 (fd 3 inherited; all others closed).
+Result<ShimHandle> spawn_sealed(const std::string& shim_path, const std::vector<std::string>& args,
+                                const int (&fds)[4], const std::string& cgroup_path) {
+  BERTH_TRY(int image, sealed_shim(shim_path));
+  BERTH_TRY(UniqueFd cgroup, fs::open_dir(cgroup_path));
+  std::vector<const char*> argv;
+  for (const auto& a : args) argv.push_back(a.c_str());
+  argv.push_back(nullptr);
   const char* envp[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", nullptr};
 
   // clone3 places the shim in its cgroup as it is born (writing cgroup.procs afterwards costs
   // ~10 ms here) and hands back a pidfd with no window for pid reuse.
   int pidfd = -1;
-  struct clone_args args {};
-  args.flags = CLONE_INTO_CGROUP | CLONE_PIDFD;
-  args.pidfd = reinterpret_cast<uint64_t>(&pidfd);
-  args.exit_signal = SIGCHLD;
-  args.cgroup = static_cast<uint64_t>(cgroup.get());
-  long pid = ::syscall(SYS_clone3, &args, sizeof(args));
+  struct clone_args cargs {};
+  cargs.flags = CLONE_INTO_CGROUP | CLONE_PIDFD;
+  cargs.pidfd = reinterpret_cast<uint64_t>(&pidfd);
+  cargs.exit_signal = SIGCHLD;
+  cargs.cgroup = static_cast<uint64_t>(cgroup.get());
+  long pid = ::syscall(SYS_clone3, &cargs, sizeof(cargs));
   if (pid < 0) return errno_error("start shim (clone3)");
   if (pid == 0) {
     // Child of a threaded process: async-signal-safe calls only, on fds opened above.
     Loop::unblock_signals_in_child();
-    // Above 3 first, so the stdio and status dup2s below cannot close it.
+    // Above 3 first, so the dup2s below cannot close it; likewise the sources of the dup2s
+    // (an fd below 4 could be overwritten before it is copied).
     int exe = ::fcntl(image, F_DUPFD_CLOEXEC, 4);
-    if (exe < 0) ::_exit(126);
-    if (::dup2(devnull.get(), 0) < 0 || ::dup2(devnull.get(), 1) < 0 || ::dup2(log.get(), 2) < 0 ||
-        ::dup2(status_w.get(), 3) < 0)
-      ::_exit(126);
-    ::fcntl(3, F_SETFD, 0);  // dup2 onto itself (the pipe already was fd 3) keeps O_CLOEXEC
-    if (exe > 4) ::syscall(SYS_close_range, 4U, static_cast<unsigned>(exe - 1), 0U);
-    ::syscall(SYS_close_range, static_cast<unsigned>(exe + 1), ~0U, 0U);
-    ::syscall(SYS_execveat, exe, "", const_cast<char* const*>(argv), const_cast<char* const*>(envp), AT_EMPTY_PATH);
+    int from[4];
+    for (int i = 0; i < 4; ++i) from[i] = ::fcntl(fds[i], F_DUPFD_CLOEXEC, 4);
+    if (exe < 0 || from[0] < 0 || from[1] < 0 || from[2] < 0 || from[3] < 0) ::_exit(126);
+    for (int i = 0; i < 4; ++i)
+      if (::dup2(from[i], i) < 0) ::_exit(126);
+    ::syscall(SYS_close_range, 4U, ~0U, CLOSE_RANGE_CLOEXEC);
+    ::syscall(SYS_execveat, exe, "", const_cast<char* const*>(argv.data()), const_cast<char* const*>(envp), AT_EMPTY_PATH);
     static const char kMsg[] = "berth-shim: execve failed\n";
     (void)!::write(2, kMsg, sizeof(kMsg) - 1);
     ::_exit(127);
@@ -117,8 +117,33 @@ Result<ShimHandle> spawn_shim(const std::string& shim_path, const std::string& b
   h.pid = static_cast<pid_t>(pid);
   h.pidfd = UniqueFd::adopt(pidfd);
   h.start_time = fs::process_start_time(h.pid).value_or(0);
+  return h;
+}
+
+}  // namespace
+
+Result<ShimHandle> spawn_shim(const std::string& shim_path, const std::string& bundle_dir,
+                              const std::string& shims_cgroup) {
+  int pipefd[2];
+  if (::pipe2(pipefd, O_CLOEXEC) != 0) return errno_error("pipe");
+  UniqueFd status_r = UniqueFd::adopt(pipefd[0]);
+  UniqueFd status_w = UniqueFd::adopt(pipefd[1]);
+  BERTH_TRY(UniqueFd log, fs::open_at(AT_FDCWD, sandbox::RunDirLayout(bundle_dir).shim_log_path(),
+                                      O_WRONLY | O_CREAT | O_APPEND, 0640));
+  BERTH_TRY(UniqueFd devnull, fs::open_at(AT_FDCWD, "/dev/null", O_RDWR));
+  int fds[4] = {devnull.get(), devnull.get(), log.get(), status_w.get()};
+  BERTH_TRY(ShimHandle h, spawn_sealed(shim_path, {shim_path, "--bundle", bundle_dir}, fds, shims_cgroup));
   h.status = std::move(status_r);
   return h;
+}
+
+Result<ShimHandle> spawn_exec_helper(const std::string& shim_path, const ExecHelperArgs& a) {
+  BERTH_TRY(UniqueFd devnull, fs::open_at(AT_FDCWD, "/dev/null", O_RDONLY));
+  int fds[4] = {devnull.get(), a.stdout_fd, a.stderr_fd, a.control_fd};
+  return spawn_sealed(shim_path,
+                      {shim_path, "--exec", a.bundle_dir, "--pid", std::to_string(a.task_pid), "--start-time",
+                       std::to_string(a.task_start_time)},
+                      fds, a.shims_cgroup);
 }
 
 Result<LaunchReport> read_launch_report(ShimHandle& shim, std::chrono::milliseconds timeout,

@@ -34,6 +34,18 @@ struct ShimHandle {
 Result<ShimHandle> spawn_shim(const std::string& shim_path, const std::string& bundle_dir,
                               const std::string& shims_cgroup);
 
+// A short-lived berth-shim --exec (sandbox/exec.hpp) that runs one command in the running
+// task `task_pid` of `bundle_dir`: its stdout and stderr are the given (borrowed) fds, its fd 3
+// the control socket (request in, result line out). It runs from the same sealed copy.
+struct ExecHelperArgs {
+  std::string bundle_dir;
+  pid_t task_pid = 0;
+  unsigned long long task_start_time = 0;
+  std::string shims_cgroup;
+  int stdout_fd = -1, stderr_fd = -1, control_fd = -1;
+};
+Result<ShimHandle> spawn_exec_helper(const std::string& shim_path, const ExecHelperArgs& args);
+
 struct LaunchReport {
   bool ok = false;
   pid_t pid = 0;

@@ -368,6 +368,55 @@ std::string kill_body(const KillOptions& o) {
   return w.str();
 }
 
+Result<ExecOptions> parse_exec(
+    const Args& args, const std::function<std::optional<std::string>(const std::string&)>& lookup_env) {
+  ExecOptions o;
+  Reader r("exec", args);
+  std::string v;
+  while (!r.done()) {
+    if (r.peek() == "--") {
+      r.skip();
+      break;
+    }
+    if (!r.is_option()) {
+      if (!o.id.empty()) break;  // the command starts here
+      o.id = r.peek();
+      r.skip();
+      continue;
+    }
+    BERTH_OPT(r, o.user, {}, "--user", "-u");
+    BERTH_OPT(r, o.workdir, {}, "--workdir", "-w");
+    BERTH_OPT(r, v, { BERTH_CHECK(parse_key_value("exec", "--env", v, o.env, lookup_env)); }, "--env", "-e");
+    BERTH_OPT(r, v, { BERTH_TRY(o.timeout_s, parse_number("exec", "--timeout", v, 1)); }, "--timeout");
+    return r.unknown();
+  }
+  if (o.id.empty() && !r.done()) {
+    o.id = r.peek();
+    r.skip();
+  }
+  while (!r.done()) {
+    o.command.push_back(r.peek());
+    r.skip();
+  }
+  if (o.id.empty()) return bad("exec", "needs a container id or name, then the command: exec ID -- CMD...");
+  if (o.command.empty()) return bad("exec", "needs a command to run after the container: exec " + o.id + " -- CMD...");
+  return o;
+}
+
+std::string exec_body(const ExecOptions& o) {
+  json::JsonWriter w;
+  w.begin_object().kv_strings("cmd", o.command);
+  if (!o.env.empty()) {
+    w.key("env").begin_array();
+    for (const auto& [k, val] : o.env) w.value(k + "=" + val);
+    w.end_array();
+  }
+  if (!o.user.empty()) w.kv("user", o.user);
+  if (!o.workdir.empty()) w.kv("cwd", o.workdir);
+  if (o.timeout_s) w.kv("timeout_s", *o.timeout_s);
+  return w.end_object().str();
+}
+
 Result<RmOptions> parse_rm(const Args& args) {
   RmOptions o;
   Reader r("rm", args);
@@ -494,6 +543,9 @@ std::string usage() {
       "  kill [-s SIG] [--grace S] ID\n"
       "                        signal a task; SIGKILL everything after S seconds\n"
       "  wait ID               wait for a task to end; exit with its code\n"
+      "  exec [-u USER] [-w DIR] [-e K=V]... [--timeout S] ID [--] CMD...\n"
+      "                        run CMD inside a running task, with its confinement; print its\n"
+      "                        output and exit with its code\n"
       "  rm [-f] ID...         remove ended containers (-f: kill running ones first)\n"
       "  events [--since SEQ]  stream agent events\n"
       "  info                  show the node: cgroup mode, controllers, capacity\n"

@@ -81,6 +81,18 @@ struct KillOptions {
 Result<KillOptions> parse_kill(const Args& args);
 std::string kill_body(const KillOptions& o);
 
+// berth exec [--user U] [--workdir D] [--env K=V]... [--timeout S] ID [--] CMD...
+struct ExecOptions {
+  std::string id, user, workdir;
+  std::map<std::string, std::string> env;
+  std::optional<long> timeout_s;  // empty: the server's default (60)
+  Args command;
+};
+Result<ExecOptions> parse_exec(const Args& args,
+                               const std::function<std::optional<std::string>(const std::string&)>& lookup_env = nullptr);
+// The body of POST /v1/containers/{id}/exec (docs/API.md).
+std::string exec_body(const ExecOptions& o);
+
 struct RmOptions { bool force = false; Args ids; };
 Result<RmOptions> parse_rm(const Args& args);
 

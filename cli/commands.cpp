@@ -149,6 +149,32 @@ int cmd_wait(Context& ctx, const Args& args) {
   return code;
 }
 
+// Prints the command's output as it came back and exits with its code (128+signal when
+// killed); a timeout or truncated output is said on stderr.
+int cmd_exec(Context& ctx, const Args& args) {
+  auto opts = parse_exec(args, [](const std::string& name) -> std::optional<std::string> {
+    const char* v = std::getenv(name.c_str());
+    if (!v) return std::nullopt;
+    return std::string(v);
+  });
+  if (!opts.has_value()) return usage_error(ctx.err, opts.error());
+  auto res = ctx.client.call("POST", container_path(opts->id) + "/exec", exec_body(*opts));
+  if (!res.has_value()) return fail(ctx, res.error().wrap("exec in " + opts->id), kExitBerthError);
+  const auto& doc = *res;
+  if (ctx.json) {
+    ctx.out << json::to_string(doc) << "\n";
+  } else {
+    ctx.out << json::get_string(doc, "stdout");
+    ctx.err << json::get_string(doc, "stderr");
+    for (const char* s : {"stdout", "stderr"})
+      if (json::get_bool(doc, (std::string(s) + "_truncated").c_str()))
+        ctx.err << "berth: the command's " << s << " was truncated (berthd keeps the first 1 MiB)\n";
+  }
+  if (json::get_bool(doc, "timed_out")) ctx.err << "berth: the command timed out and was killed\n";
+  if (doc.HasMember("exit_code") && doc["exit_code"].IsInt()) return doc["exit_code"].GetInt();
+  return 128 + static_cast<int>(json::get_int(doc, "signal", 0));
+}
+
 int cmd_rm(Context& ctx, const Args& args) {
   auto opts = parse_rm(args);
   if (!opts.has_value()) return usage_error(ctx.err, opts.error());
@@ -262,6 +288,7 @@ int run_cli(const std::vector<std::string>& argv, std::ostream& out, std::ostrea
   else if (cmd == "kill") rc = cmd_kill(ctx, g->args);
   else if (cmd == "wait") rc = cmd_wait(ctx, g->args);
   else if (cmd == "rm") rc = cmd_rm(ctx, g->args);
+  else if (cmd == "exec") rc = cmd_exec(ctx, g->args);
   else if (cmd == "events") rc = cmd_events(ctx, g->args);
   else if (cmd == "info") rc = cmd_info(ctx, g->args);
   else if (cmd == "stats") rc = cmd_stats(ctx, g->args);

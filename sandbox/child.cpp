@@ -24,6 +24,7 @@
 #include "sandbox/mount_options.hpp"
 #include "sandbox/rlimit_names.hpp"
 #include "sandbox/rootfs.hpp"
+#include "sandbox/user.hpp"
 #include "sandbox/sync_channel.hpp"
 
 namespace berth::sandbox {
@@ -290,8 +291,9 @@ Status close_extra_fds(const ChildPlan& plan) {
   const std::string& cmd = plan.spec->args[0];
   int err = ENOENT;
   bool saw_eacces = false;
-  // pdeathsig guarded the setup; the running task must outlive the shim like any process.
-  ::prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
+  // pdeathsig guarded the setup; the running task must outlive the shim like any process. An
+  // exec'd process instead dies with its helper (re-armed: a credential change cleared it).
+  ::prctl(PR_SET_PDEATHSIG, plan.die_with_parent ? SIGKILL : 0, 0, 0, 0);
   for (const auto& path : plan.exec_paths) {
     ::execve(path.c_str(), plan.argv.data(), plan.envp.data());
     err = errno;
@@ -315,10 +317,8 @@ Status close_extra_fds(const ChildPlan& plan) {
   ::_exit(127);
 }
 
-}  // namespace
-
-void run_child(const ChildPlan& plan) {
-  // Until execve, the child dies with the shim rather than run unsupervised.
+// Until execve, the child dies with the shim rather than run unsupervised.
+void reset_process_state() {
   ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
   ::umask(022);
   // The shim ignores and blocks signals for itself; the task starts with the defaults.
@@ -326,7 +326,78 @@ void run_child(const ChildPlan& plan) {
   sigset_t none;
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
+}
 
+// The process's own confinement, the same for a task and for a process exec'd into it:
+// bounding set, user, capabilities, no_new_privs (and seccomp first where it must be).
+Status confine_process(const ChildPlan& plan) {
+  if (seccomp_before_capabilities(plan)) BERTH_CHECK(install_seccomp(plan));
+  BERTH_CHECK(drop_bounding_set(plan));
+  BERTH_CHECK(keep_capabilities(plan));
+  BERTH_CHECK(switch_user(plan));
+  BERTH_CHECK(set_capabilities(plan));
+  BERTH_CHECK(set_no_new_privs(plan));
+  return ok();
+}
+
+// The last steps, after which nothing of the shim is left but the command.
+[[noreturn]] void close_fds_and_exec(const ChildPlan& plan) {
+  auto done = close_extra_fds(plan);
+  if (!done) fail(plan.sync_fd, done.error());
+  // From here the sync socket lives at kSyncFdAfterClose.
+  done = change_dir(plan);
+  if (!done) fail(kSyncFdAfterClose, done.error());
+  if (!seccomp_before_capabilities(plan)) {
+    done = install_seccomp(plan);
+    if (!done) fail(kSyncFdAfterClose, done.error());
+  }
+  exec_command(plan);
+}
+
+// Every namespace of the running task at once, by its pidfd (kernel 5.8+; the kernel orders
+// a user namespace first). The pid namespace was joined by the parent (it applies to
+// children only). From here "/" and the working directory are the task's root.
+Status join_task_namespaces(const ChildPlan& plan) {
+  if (plan.task_ns_flags == 0) return ok();
+  if (::setns(plan.task_pidfd, plan.task_ns_flags) != 0) return errno_error("join the task's namespaces");
+  return ok();
+}
+
+// An exec's "user", resolved from the task's own /etc/passwd and /etc/group (never the
+// host's, never NSS); its capabilities follow it as a launch's do (capabilities_for).
+Status resolve_exec_user(const ChildPlan& plan, OciSpec& spec) {
+  if (plan.exec_user.empty()) return ok();
+  BERTH_TRY_CTX(UniqueFd root, fs::open_at(AT_FDCWD, "/", O_PATH | O_DIRECTORY), "user");
+  BERTH_TRY(spec.user, resolve_user(root.get(), plan.exec_user));
+  if (spec.capabilities)
+    spec.capabilities = capabilities_for(spec.capabilities->bounding, spec.capabilities->ambient != 0, spec.user.uid);
+  return ok();
+}
+
+}  // namespace
+
+void run_exec_child(const ChildPlan& exec_plan) {
+  reset_process_state();
+  OciSpec spec = *exec_plan.spec;  // the user is resolved inside the task's root
+  ChildPlan plan = exec_plan;
+  plan.spec = &spec;
+  auto steps = [&]() -> Status {
+    BERTH_CHECK(wait_for_go(plan.sync_fd));
+    // Through the host's /proc, with the host's privileges (raising a hard limit needs them).
+    BERTH_CHECK(set_oom_score_adj(plan));
+    BERTH_CHECK(apply_rlimits(plan));
+    BERTH_CHECK(join_task_namespaces(plan));
+    BERTH_CHECK(resolve_exec_user(plan, spec));
+    BERTH_CHECK(set_stdio(plan));
+    return confine_process(plan);
+  };
+  auto done = steps();
+  if (!done) fail(plan.sync_fd, done.error());
+  close_fds_and_exec(plan);
+}
+
+void run_child(const ChildPlan& plan) {
+  reset_process_state();
   auto steps = [&]() -> Status {
     BERTH_CHECK(wait_for_go(plan.sync_fd));
     BERTH_CHECK(join_cgroup_namespace(plan));
@@ -344,26 +415,11 @@ void run_child(const ChildPlan& plan) {
     BERTH_CHECK(bring_loopback_up(plan));
     BERTH_CHECK(set_oom_score_adj(plan));
     BERTH_CHECK(apply_rlimits(plan));
-    if (seccomp_before_capabilities(plan)) BERTH_CHECK(install_seccomp(plan));
-    BERTH_CHECK(drop_bounding_set(plan));
-    BERTH_CHECK(keep_capabilities(plan));
-    BERTH_CHECK(switch_user(plan));
-    BERTH_CHECK(set_capabilities(plan));
-    BERTH_CHECK(set_no_new_privs(plan));
-    return ok();
+    return confine_process(plan);
   };
   auto done = steps();
   if (!done) fail(plan.sync_fd, done.error());
-  done = close_extra_fds(plan);
-  if (!done) fail(plan.sync_fd, done.error());
-  // From here the sync socket lives at kSyncFdAfterClose.
-  done = change_dir(plan);
-  if (!done) fail(kSyncFdAfterClose, done.error());
-  if (!seccomp_before_capabilities(plan)) {
-    done = install_seccomp(plan);
-    if (!done) fail(kSyncFdAfterClose, done.error());
-  }
-  exec_command(plan);
+  close_fds_and_exec(plan);
 }
 
 }  // namespace berth::sandbox

@@ -49,8 +49,23 @@ struct ChildPlan {
   std::vector<std::string> exec_paths;
   std::vector<char*> argv;  // null-terminated, pointing into spec->args
   std::vector<char*> envp;  // null-terminated, pointing into spec->env
+  // An exec into a running task (exec.hpp): the task's pidfd and the namespaces to join
+  // through it, the "user" to resolve inside its root (empty: the task's own), and a child
+  // that dies with its helper even after execve.
+  int task_pidfd = -1;
+  int task_ns_flags = 0;
+  std::string exec_user;
+  bool die_with_parent = false;
 };
 
 [[noreturn]] void run_child(const ChildPlan& plan);
+
+// The child of an exec into a running task, already in the task's cgroups and (for its
+// children) pid namespace: wait_for_go, set_oom_score_adj, apply_rlimits (with the host's
+// privileges still), join_task_namespaces, resolve_exec_user, set_stdio, then the same
+// confinement and final steps as run_child (drop_bounding_set .. set_no_new_privs,
+// close_extra_fds, change_dir, install_seccomp, exec_command). Nothing namespace-wide (mounts,
+// hostname, sysctls) is done again: the task did it.
+[[noreturn]] void run_exec_child(const ChildPlan& plan);
 
 }  // namespace berth::sandbox

@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "sandbox/child.hpp"
+#include "sandbox/clone_task.hpp"
 #include "sandbox/hooks.hpp"
 #include "sandbox/idmap.hpp"
 #include "sandbox/sync_channel.hpp"
@@ -21,38 +22,7 @@ namespace {
 
 constexpr const char* kDefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-// Returns the child's pid (0 in the child) and fills pidfd in the parent.
-pid_t clone3_task(unsigned long long flags, int cgroup_fd, int* pidfd) {
-  struct clone_args args {};
-  args.flags = flags | CLONE_PIDFD;
-  args.pidfd = reinterpret_cast<uint64_t>(pidfd);
-  args.exit_signal = SIGCHLD;
-  if (flags & CLONE_INTO_CGROUP) args.cgroup = static_cast<uint64_t>(cgroup_fd);
-  return static_cast<pid_t>(::syscall(SYS_clone3, &args, sizeof(args)));
-}
-
-void kill_and_reap(pid_t pid, int pidfd) {
-  ::syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
-  while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {}
-}
-
-// Reads the child's verdict: EOF (execve closed the socket) or one SyncFailure.
-Status read_verdict(int sync_fd) {
-  SyncFailure f;
-  ssize_t n;
-  do n = ::recv(sync_fd, &f, sizeof(f), 0); while (n < 0 && errno == EINTR);
-  if (n < 0) return errno_error("read the task's start result");
-  if (n == 0) return ok();
-  f.message[sizeof(f.message) - 1] = '\0';
-  Code code = f.sys_errno != 0 ? errno_error(f.sys_errno, "").code : Code::kInvalidArgument;
-  // A missing file or command is the user's to fix, whatever errno says about it.
-  if (f.sys_errno == ENOENT || f.sys_errno == ENOTDIR || f.sys_errno == EACCES) code = Code::kInvalidArgument;
-  return Error{code, f.sys_errno, f.message};
-}
-
 }  // namespace
-
-namespace {
 
 Result<int> namespace_flag(const std::string& type) {
   struct Entry { const char* name; int flag; };
@@ -65,6 +35,8 @@ Result<int> namespace_flag(const std::string& type) {
     if (type == e.name) return e.flag;
   return make_error(Code::kInvalidArgument, "namespace \"" + type + "\" is not supported");
 }
+
+namespace {
 
 // The namespaces the child joins by path (setns), in spec order.
 Result<std::vector<ChildPlan::Join>> namespace_joins(const OciSpec& spec) {

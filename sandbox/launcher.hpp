@@ -66,6 +66,9 @@ Result<LaunchedTask> launch(const OciSpec& spec, const TaskStdio& stdio, const L
 // kInvalidArgument unless each sysctl is scoped by a namespace the task has of its own.
 Status check_sysctls(const OciSpec& spec);
 
+// The clone flag of a namespace type ("network": CLONE_NEWNET); kInvalidArgument otherwise.
+Result<int> namespace_flag(const std::string& type);
+
 // Clone flags for the namespaces the spec creates (those with a path are joined instead, by
 // the child); a new mount namespace is required (the launcher mounts, and no mount may
 // appear in the host's namespace).

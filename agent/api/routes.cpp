@@ -256,6 +256,23 @@ Response events_stream(const EventBus& bus, const Request& req) {
   return r;
 }
 
+// Runs on this request's own handler thread for as long as the command runs.
+Response exec(const Containers& containers, const Request& req) {
+  auto request = sandbox::parse_exec_request(req.body);
+  if (!request) return fail(request.error());
+  std::string id = req.param("id");
+  auto result = containers.exec(id, *request, [&req] { return req.cancelled(); });
+  if (!result) {
+    log::warn("exec in " + id + " by " + who(req) + " failed: " + result.error().message);
+    return fail(result.error());
+  }
+  log::info("exec in " + id + " of \"" + request->cmd[0] + "\" for " + who(req) + ": " +
+            (result->exit_code ? "exit " + std::to_string(*result->exit_code)
+                               : "signal " + std::to_string(result->signal.value_or(0))) +
+            (result->timed_out ? " (timed out)" : ""));
+  return Response::json(200, agent::exec_result_json(*result));
+}
+
 // ---- limits: live update and usage next to allocation (docs/API.md, "Limits and stats") ----
 
 Response update(Containers& containers, const Request& req) {
@@ -303,6 +320,7 @@ void register_routes(Server& server, Containers& containers, EventBus& events, a
   server.route("DELETE", "/v1/containers/{id}", [&](const Request& r) { return remove(containers, r); });
   server.route("POST", "/v1/containers/{id}/kill", [&](const Request& r) { return kill(containers, r); });
   server.route("GET", "/v1/containers/{id}/wait", [&](const Request& r) { return wait(containers, r); });
+  server.route("POST", "/v1/containers/{id}/exec", [&](const Request& r) { return exec(containers, r); });
   server.route("GET", "/v1/containers/{id}/logs", [&](const Request& r) { return logs(containers, r); });
   server.route("GET", "/v1/events", [&](const Request& r) { return events_stream(events, r); });
   // limits

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
@@ -15,7 +16,8 @@ namespace {
 constexpr int kStatusFd = 3;
 
 int usage() {
-  static const char kMsg[] = "usage: berth-shim --bundle <dir>\n";
+  static const char kMsg[] = "usage: berth-shim --bundle <dir>\n"
+                             "       berth-shim --exec <dir> --pid <pid> --start-time <ticks>\n";
   if (::fcntl(2, F_GETFD) >= 0) (void)!::write(2, kMsg, sizeof(kMsg) - 1);
   return 2;
 }
@@ -30,14 +32,33 @@ void redirect(int fd, const char* path, int flags) {
   }
 }
 
+// berth-shim --exec: fds 0-2 are the command's stdio, fd 3 the control socket (exec request
+// in, one result line out); see sandbox/exec.hpp.
+int exec_mode(const std::string& bundle, const std::string& pid, const std::string& start_time) {
+  char* end = nullptr;
+  long task = std::strtol(pid.c_str(), &end, 10);
+  if (*end != '\0' || task <= 0) return usage();
+  unsigned long long ticks = std::strtoull(start_time.c_str(), &end, 10);
+  if (*end != '\0' || start_time.empty()) return usage();
+  if (::fcntl(kStatusFd, F_GETFD) < 0) return usage();
+  ::close_range(kStatusFd + 1, ~0U, 0);
+  ::fcntl(kStatusFd, F_SETFD, FD_CLOEXEC);
+  ::signal(SIGPIPE, SIG_IGN);
+  return berth::sandbox::shim::run_exec(bundle, static_cast<pid_t>(task), ticks, kStatusFd);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string bundle;
+  std::string bundle, exec_bundle, pid, start_time;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--bundle") == 0 && i + 1 < argc) bundle = argv[++i];
+    else if (std::strcmp(argv[i], "--exec") == 0 && i + 1 < argc) exec_bundle = argv[++i];
+    else if (std::strcmp(argv[i], "--pid") == 0 && i + 1 < argc) pid = argv[++i];
+    else if (std::strcmp(argv[i], "--start-time") == 0 && i + 1 < argc) start_time = argv[++i];
     else return usage();
   }
+  if (!exec_bundle.empty() && bundle.empty() && exec_bundle[0] == '/') return exec_mode(exec_bundle, pid, start_time);
   if (bundle.empty() || bundle[0] != '/') return usage();
 
   // Only the status pipe is expected beyond stdio; anything else berthd leaked is not ours.

@@ -14,12 +14,20 @@
 // Single-threaded: one epoll loop over the two pipes, the task's pidfd and a signalfd.
 #pragma once
 
+#include <sys/types.h>
+
 #include <string>
 
 namespace berth::sandbox::shim {
 
 // Everything after process setup (main.cpp did setsid, stdio and signal dispositions).
 int run(const std::string& bundle_dir, int status_fd);
+
+// berth-shim --exec (exec_mode.cpp): reads an ExecRequest from control_fd to EOF, runs it in
+// the task `pid` (started at `start_time`) of bundle_dir with fds 0-2 as its stdio, and writes
+// one line to control_fd: {"exit_code": N | "signal": N, "timed_out": bool} or
+// {"error": "...", "code": "invalid_argument"}. 0 when the command ran.
+int run_exec(const std::string& bundle_dir, pid_t pid, unsigned long long start_time, int control_fd);
 
 // One diagnostic line to stderr (shim.log), with a UTC timestamp.
 void diag(const std::string& message);

@@ -220,6 +220,35 @@ TEST(ParseKill, SignalNamesNumbersAndGrace) {
   EXPECT_FALSE(parse_kill({"-s", "TERM"}).has_value());
 }
 
+TEST(ParseExec, IdThenCommandWithOrWithoutDoubleDash) {
+  auto o = parse_exec({"-u", "app", "-w", "/tmp", "-e", "A=1", "--timeout", "5", "web", "--", "sh", "-c", "id"});
+  ASSERT_TRUE(o.has_value()) << o.error().message;
+  EXPECT_EQ(o->id, "web");
+  EXPECT_EQ(o->command, (Args{"sh", "-c", "id"}));
+  EXPECT_EQ(exec_body(*o), R"({"cmd":["sh","-c","id"],"env":["A=1"],"user":"app","cwd":"/tmp","timeout_s":5})");
+  // Without "--", the command starts after the id; its own options stay its own.
+  o = parse_exec({"web", "ls", "-l", "/"});
+  ASSERT_TRUE(o.has_value()) << o.error().message;
+  EXPECT_EQ(o->command, (Args{"ls", "-l", "/"}));
+  EXPECT_EQ(exec_body(*o), R"({"cmd":["ls","-l","/"]})");
+  o = parse_exec({"--", "web", "-x"});
+  ASSERT_TRUE(o.has_value()) << o.error().message;
+  EXPECT_EQ(o->id, "web");
+  EXPECT_EQ(o->command, (Args{"-x"}));
+}
+
+TEST(ParseExec, RefusesWhatItCannotRun) {
+  auto none = parse_exec({});
+  ASSERT_FALSE(none.has_value());
+  EXPECT_NE(none.error().message.find("container id"), std::string::npos) << none.error().message;
+  auto no_cmd = parse_exec({"web"});
+  ASSERT_FALSE(no_cmd.has_value());
+  EXPECT_NE(no_cmd.error().message.find("needs a command"), std::string::npos) << no_cmd.error().message;
+  EXPECT_FALSE(parse_exec({"--timeout", "0", "web", "true"}).has_value());
+  EXPECT_FALSE(parse_exec({"-e", "=x", "web", "true"}).has_value());
+  EXPECT_FALSE(parse_exec({"--tty", "web", "true"}).has_value());
+}
+
 TEST(ParseOthers, PsRmEventsSingleId) {
   EXPECT_TRUE(parse_ps({"-a"})->all);
   EXPECT_FALSE(parse_ps({})->all);

@@ -46,6 +46,21 @@ TEST_F(Cli, RunAttachedStreamsOutputAndExitsWithTheTaskCode) {
   EXPECT_NE(o.out.find("hello"), std::string::npos) << o.out;
 }
 
+TEST_F(Cli, ExecPrintsTheOutputAndExitsWithTheCommandsCode) {
+  auto started = run("run -d --name box --rootfs " + rootfs_.path() + " -- sleep 60");
+  ASSERT_EQ(started.code, 0) << started.out;
+  auto o = run("exec box -- sh -c 'echo in-$(hostname); echo oops >&2; exit 5'");
+  EXPECT_EQ(o.code, 5) << o.out;
+  EXPECT_NE(o.out.find("in-"), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("oops"), std::string::npos) << o.out;
+  o = run("exec --timeout 1 box sleep 30");
+  EXPECT_EQ(o.code, 137) << o.out;
+  EXPECT_NE(o.out.find("timed out"), std::string::npos) << o.out;
+  o = run("exec no-such-box -- true");
+  EXPECT_EQ(o.code, 125) << o.out;
+  EXPECT_NE(o.out.find("no-such-box"), std::string::npos) << o.out;
+}
+
 TEST_F(Cli, DetachedRunThenPsLogsKillWaitRm) {
   auto started = run("run -d --name svc --rootfs " + rootfs_.path() + " -- sh -c 'echo up; sleep 60'");
   ASSERT_EQ(started.code, 0) << started.out;

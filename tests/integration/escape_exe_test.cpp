@@ -7,7 +7,6 @@
 // memfd copy (agent/shim_process.hpp), so what the task can reach is never the host's file.
 #include <fcntl.h>
 #include <gtest/gtest.h>
-#include <openssl/evp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -16,28 +15,12 @@
 #include <sstream>
 
 #include "common/fs.hpp"
+#include "tests/integration/file_hash.hpp"
 #include "tests/integration/harness.hpp"
 #include "tests/integration/poll.hpp"
 
 namespace berth::testing {
 namespace {
-
-std::string sha256_of(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string data = ss.str();
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned len = 0;
-  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
-  std::string hex;
-  for (unsigned i = 0; i < len; ++i) {
-    static const char* k = "0123456789abcdef";
-    hex += k[md[i] >> 4];
-    hex += k[md[i] & 15];
-  }
-  return hex;
-}
 
 pid_t parent_of(pid_t pid) {
   auto stat = fs::read_file("/proc/" + std::to_string(pid) + "/stat");
