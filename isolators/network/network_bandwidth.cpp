@@ -63,6 +63,16 @@ Result<std::optional<NetworkUsage>> NetworkIsolator::network_usage(const Contain
   NetworkUsage u;
   BERTH_TRY_CTX(u.counters, tc::counters(BridgeNetwork::host_veth_name(id)), "network counters of '" + id + "'");
   if (auto b = bandwidth_.find(id); b != bandwidth_.end()) u.limits = b->second;
+  // What a shaper dropped was lost on the task's way too.
+  const std::string veth = BridgeNetwork::host_veth_name(id), ns = bridge_.netns_path(id);
+  if (u.limits.ingress_mbit) {
+    BERTH_TRY_CTX(uint64_t d, tc::shaper_drops(veth, ns, tc::Direction::kIngress), "network counters of '" + id + "'");
+    u.counters.rx_dropped += d;
+  }
+  if (u.limits.egress_mbit) {
+    BERTH_TRY_CTX(uint64_t d, tc::shaper_drops(veth, ns, tc::Direction::kEgress), "network counters of '" + id + "'");
+    u.counters.tx_dropped += d;
+  }
   return std::optional<NetworkUsage>(u);
 }
 

@@ -1,8 +1,9 @@
 // NetworkUsage: a task's traffic as the task sees it (rx = what it received, tx = what it
 // sent), read from the host side of its veth (whose rx is the task's tx), next to the
 // bandwidth limits shaped on that veth pair. Counters are the kernel's link counters: they
-// include link-layer headers and count a GSO/GRO super-packet once; drops are the veth's
-// (a full or down peer), not the tc shaper's queue drops. Plain values; no threading concerns.
+// include link-layer headers and count a GSO/GRO super-packet once; drops are the veth's (a
+// full or down peer) plus what the tc shaper of that direction dropped (its queue was full).
+// Plain values; no threading concerns.
 #pragma once
 
 #include <cstdint>

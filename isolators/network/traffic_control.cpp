@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <libmnl/libmnl.h>
+#include <linux/gen_stats.h>
 #include <linux/if_link.h>
 #include <linux/pkt_sched.h>
 #include <linux/rtnetlink.h>
@@ -137,6 +138,36 @@ std::optional<NetworkCounters> far_end_counters(const nlmsghdr* nlh) {
   return c;
 }
 
+nlmsghdr* build_get_root(void* buf, int ifindex) {
+  nlmsghdr* nlh = start(buf, RTM_GETQDISC, NLM_F_ECHO);
+  root_of(nlh, ifindex);
+  return nlh;
+}
+
+std::optional<uint64_t> tbf_drops(const nlmsghdr* nlh) {
+  if (nlh->nlmsg_type != RTM_NEWQDISC) return std::nullopt;
+  struct Found {
+    bool tbf = false;
+    std::optional<uint64_t> drops;
+  } found;
+  auto top = [](const nlattr* attr, void* data) -> int {
+    auto* f = static_cast<Found*>(data);
+    if (mnl_attr_get_type(attr) == TCA_KIND) f->tbf = std::strcmp(mnl_attr_get_str(attr), "tbf") == 0;
+    if (mnl_attr_get_type(attr) != TCA_STATS2) return MNL_CB_OK;
+    auto queue = [](const nlattr* a, void* data) -> int {
+      if (mnl_attr_get_type(a) == TCA_STATS_QUEUE && mnl_attr_get_payload_len(a) >= sizeof(gnet_stats_queue)) {
+        gnet_stats_queue q;
+        std::memcpy(&q, mnl_attr_get_payload(a), sizeof(q));
+        static_cast<Found*>(data)->drops = q.drops;
+      }
+      return MNL_CB_OK;
+    };
+    return mnl_attr_parse_nested(attr, queue, data);
+  };
+  if (mnl_attr_parse(nlh, sizeof(tcmsg), top, &found) < 0 || !found.tbf) return std::nullopt;
+  return found.drops;
+}
+
 Status set_rate(const std::string& host_veth, const std::string& netns_path, Direction direction,
                 std::optional<uint32_t> mbit) {
   const std::string what = std::string(direction_name(direction)) + " shaping";
@@ -162,6 +193,19 @@ Result<NetworkCounters> counters(const std::string& host_veth) {
   BERTH_CHECK(nl.query(build_get_link(buf, host_veth), take_counters, &got, "read the counters of " + host_veth));
   if (!got) return make_error(Code::kInternal, "netlink: link " + host_veth + " reported no IFLA_STATS64");
   return *got;
+}
+
+Result<uint64_t> shaper_drops(const std::string& host_veth, const std::string& netns_path, Direction direction) {
+  const std::string what = std::string("read the ") + direction_name(direction) + " shaper's drops";
+  BERTH_TRY_CTX(ShapedLink link, shaped_link(host_veth, netns_path, direction), what);
+  alignas(nlmsghdr) char buf[kMessageSize];
+  std::optional<uint64_t> drops;
+  auto take = [](const nlmsghdr* nlh, void* data) -> int {
+    if (auto d = tbf_drops(nlh)) *static_cast<std::optional<uint64_t>*>(data) = d;
+    return MNL_CB_OK;
+  };
+  BERTH_CHECK(link.nl.query(build_get_root(buf, link.index), take, &drops, what));
+  return drops.value_or(0);
 }
 
 }  // namespace berth::isolators::tc

@@ -9,7 +9,7 @@
 // instead of losing packets. Setting a rate replaces the tbf's parameters in place
 // (RTM_NEWQDISC with NLM_F_CREATE|NLM_F_REPLACE: created the first time, changed after);
 // "no limit" deletes it. Counters come from the host veth's IFLA_STATS64, swapped to the
-// task's point of view (NetworkUsage).
+// task's point of view (NetworkUsage), and the shapers' drops from their TCA_STATS_QUEUE.
 // The message builders are pure (unit tested in tests/isolators/traffic_control_test.cpp);
 // the rest is stateless. Threading: any thread; each call opens its own sockets.
 #pragma once
@@ -46,6 +46,11 @@ nlmsghdr* build_get_link(void* buf, const std::string& name);
 // The link counters in an RTM_NEWLINK message from the far end's point of view (rx and tx
 // swapped); nullopt when it carries no IFLA_STATS64.
 std::optional<NetworkCounters> far_end_counters(const nlmsghdr* nlh);
+// Asks for the root qdisc of `ifindex` (answered to us: NLM_F_ECHO).
+nlmsghdr* build_get_root(void* buf, int ifindex);
+// The packets a tbf in an RTM_NEWQDISC message dropped (its queue was full); nullopt for
+// another kind of qdisc or a message without TCA_STATS2/TCA_STATS_QUEUE.
+std::optional<uint64_t> tbf_drops(const nlmsghdr* nlh);
 
 enum class Direction { kIngress, kEgress };
 
@@ -57,5 +62,7 @@ Status set_rate(const std::string& host_veth, const std::string& netns_path, Dir
 Status shape(const std::string& host_veth, const std::string& netns_path, const NetworkBandwidth& bw);
 // The task's counters, read from its host veth.
 Result<NetworkCounters> counters(const std::string& host_veth);
+// What the shaper of `direction` dropped so far (0 when there is none).
+Result<uint64_t> shaper_drops(const std::string& host_veth, const std::string& netns_path, Direction direction);
 
 }  // namespace berth::isolators::tc

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 #include <libmnl/libmnl.h>
+#include <linux/gen_stats.h>
 #include <linux/if_link.h>
 #include <linux/pkt_sched.h>
 #include <linux/rtnetlink.h>
@@ -114,6 +115,31 @@ TEST(TrafficControl, CountersAreTheFarEndsView) {
   nlmsghdr* bare = build_get_link(buf, "bth0123");
   bare->nlmsg_type = RTM_NEWLINK;
   EXPECT_FALSE(far_end_counters(bare).has_value());
+}
+
+TEST(TrafficControl, ShaperDropsAreReadFromTheRootTbfsQueueStats) {
+  alignas(nlmsghdr) char buf[kMessageSize];
+  nlmsghdr* nlh = build_get_root(buf, 5);
+  EXPECT_EQ(nlh->nlmsg_type, RTM_GETQDISC);
+  EXPECT_TRUE(nlh->nlmsg_flags & NLM_F_ECHO);  // the kernel answers a get only to an echo
+  EXPECT_EQ(tc_of(nlh).tcm_parent, TC_H_ROOT);
+
+  auto answer = [&](const char* kind, bool with_stats) {
+    nlmsghdr* a = build_get_root(buf, 5);
+    a->nlmsg_type = RTM_NEWQDISC;
+    mnl_attr_put_strz(a, TCA_KIND, kind);
+    if (with_stats) {
+      nlattr* stats = mnl_attr_nest_start(a, TCA_STATS2);
+      gnet_stats_queue q{};
+      q.drops = 42;
+      mnl_attr_put(a, TCA_STATS_QUEUE, sizeof(q), &q);
+      mnl_attr_nest_end(a, stats);
+    }
+    return a;
+  };
+  EXPECT_EQ(tbf_drops(answer("tbf", true)), 42u);
+  EXPECT_FALSE(tbf_drops(answer("noqueue", true)).has_value());  // not a shaper of ours
+  EXPECT_FALSE(tbf_drops(answer("tbf", false)).has_value());
 }
 
 }  // namespace
