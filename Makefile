@@ -24,7 +24,7 @@ endif
 BUILD    ?= build
 # The optimised build the sanitizer builds take their shim from (see berth-shim below).
 PLAIN_BUILD ?= build
-PKGS     := libmicrohttpd libcurl libsystemd RapidJSON libcrypto libarchive libseccomp libcap libmnl
+PKGS     := libmicrohttpd libcurl libsystemd RapidJSON libcrypto libarchive libseccomp libcap libmnl libnftables
 CXXFLAGS ?= -O2 -g
 CXXFLAGS += $(SAN_FLAGS) -std=c++20 -Wall -Wextra -Werror -I. -MMD -MP -D_GNU_SOURCE
 LDFLAGS  += $(SAN_FLAGS) -Wl,--as-needed

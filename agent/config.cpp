@@ -2,6 +2,7 @@
 
 #include "common/fs.hpp"
 #include "common/json_schema.hpp"
+#include "isolators/network/port_allocator.hpp"
 
 namespace berth::agent {
 namespace {
@@ -84,7 +85,15 @@ constexpr const char* kConfigSchema = R"({
                      "description": "a link name of 1 to 15 letters, digits, '_', '.', '-'"},
             "subnet": {"type": "string"},
             "mtu": {"type": "integer", "minimum": 576, "maximum": 65535},
-            "dns": {"type": "array", "items": {"type": "string"}}
+            "dns": {"type": "array", "items": {"type": "string"}},
+            "masquerade": {"type": "boolean"}
+          }
+        },
+        "ports": {
+          "type": "object", "additionalProperties": false,
+          "properties": {
+            "range": {"type": "string", "description": "first-last host ports for mappings, e.g. 20000-32767"},
+            "host_ip": {"type": "string", "description": "the node address endpoints name; default 0.0.0.0"}
           }
         }
       }
@@ -136,8 +145,21 @@ Status parse_network(const rapidjson::Value& n, isolators::NetworkConfig& out) {
   if (n.HasMember("default_mode")) {
     BERTH_TRY(out.default_mode, isolators::parse_network_mode(n["default_mode"].GetString(), "/network/default_mode"));
   }
+  // --- dynamic ports ---
+  if (n.HasMember("ports")) {
+    const auto& p = n["ports"];
+    if (p.HasMember("range")) {
+      BERTH_TRY(out.port_range, isolators::parse_port_range(p["range"].GetString(), "/network/ports/range"));
+    }
+    out.host_ip = json::get_string(p, "host_ip", out.host_ip);
+    if (!isolators::parse_ipv4(out.host_ip))
+      return make_error(Code::kInvalidArgument, "field '/network/ports/host_ip': '" + out.host_ip +
+                                                    "' is not an IPv4 address");
+  }
+  // --- end dynamic ports ---
   if (!n.HasMember("bridge")) return ok();
   const auto& b = n["bridge"];
+  out.bridge.masquerade = json::get_bool(b, "masquerade", out.bridge.masquerade);
   out.bridge.name = json::get_string(b, "name", out.bridge.name);
   if (b.HasMember("subnet")) {
     BERTH_TRY(out.bridge.subnet, isolators::parse_subnet(b["subnet"].GetString(), "/network/bridge/subnet"));
@@ -205,6 +227,7 @@ Result<Config> parse_config(const std::string& json_text) {
   }
   c.network.ipam_dir = c.state_dir + "/network/ipam";
   c.network.netns_dir = c.run_dir + "/netns";
+  c.network.ports_dir = c.state_dir + "/network/ports";
   return c;
 }
 

@@ -1,4 +1,5 @@
 #include "agent/container.hpp"
+#include "agent/task_network.hpp"
 
 #include "common/clock.hpp"
 #include "common/json.hpp"
@@ -68,6 +69,7 @@ std::string container_json(const ContainerRecord& r) {
   w.kv("privileged", r.spec.security.privileged);  // the one escape hatch, shown as such
   w.key("spec").raw(r.spec.json.empty() ? "{}" : r.spec.json);
   w.kv("sandbox", r.sandbox_dir);
+  if (r.network) write_task_network(w.key("network"), *r.network);
   w.key("exit");
   if (r.exit) write_termination(w, *r.exit); else w.null();
   w.end_object();
@@ -86,6 +88,7 @@ std::string checkpoint_json(const ContainerRecord& r) {
       .kv("limit_reason", r.limit_reason).kv("limit_message", r.limit_message)
       .kv("bundle_dir", r.bundle_dir).kv("sandbox_dir", r.sandbox_dir).kv("cgroup", r.cgroup)
       .kv_strings("cgroups_v1", r.cgroups_v1);
+  if (r.network) write_task_network(w.key("network"), *r.network);
   w.key("exit");
   if (r.exit) {
     const Termination& t = *r.exit;
@@ -138,6 +141,9 @@ Result<ContainerRecord> parse_checkpoint(const std::string& text) {
   r.sandbox_dir = json::get_string(doc, "sandbox_dir");
   r.cgroup = json::get_string(doc, "cgroup");
   r.cgroups_v1 = json::get_string_array(doc, "cgroups_v1");
+  if (doc.HasMember("network") && doc["network"].IsObject()) {
+    BERTH_TRY_CTX(r.network, parse_task_network(doc["network"]), "checkpoint network");
+  }
   if (doc.HasMember("exit") && doc["exit"].IsObject()) {
     const auto& e = doc["exit"];
     Termination t;

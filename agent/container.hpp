@@ -66,6 +66,9 @@ struct ContainerRecord {
   std::string sandbox_dir;  // <state_dir>/sandboxes/<id>
   std::string cgroup;       // <cgroup_root>/containers/<id>
   std::vector<std::string> cgroups_v1;  // "ctrl,ctrl:/path" per v1 hierarchy (cgroups::V1Dir)
+  // What the network isolator gave the task at prepare (agent/task_network.hpp); unset
+  // before prepare.
+  std::optional<isolators::TaskNetwork> network;
 };
 
 std::string termination_json(const Termination& t);

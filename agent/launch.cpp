@@ -12,6 +12,7 @@
 
 #include "agent/launch.hpp"
 #include "sandbox/layout.hpp"
+#include "agent/task_network.hpp"
 #include "agent/translate.hpp"
 #include "common/clock.hpp"
 #include "common/fs.hpp"
@@ -331,7 +332,13 @@ Result<ContainerRecord> Launcher::record_running(Task& task, ShimHandle& shim, c
   {
     auto lk = table_.lock();
     if (task_pidfd) task.task_pidfd = std::move(task_pidfd).value();
-    table_.publish_locked("container.started", task.rec, "\"pid\":" + std::to_string(report.pid));
+    std::string extra = "\"pid\":" + std::to_string(report.pid);
+    if (task.rec.network) {
+      json::JsonWriter w;
+      write_task_network(w, *task.rec.network);
+      extra += ",\"network\":" + w.str();
+    }
+    table_.publish_locked("container.started", task.rec, extra);
     rec = task.rec;
   }
   table_.notify();
@@ -366,7 +373,12 @@ Result<ContainerRecord> Launcher::launch(TaskSpec spec, const Caller& caller, st
   });
   BERTH_TRY_CTX(isolators::LaunchAdditions additions, create_cgroup(rec), ctx);
   BERTH_CHECK_CTX(write_bundle(rec, root, additions), ctx);
-  BERTH_CHECK_CTX(commit(*task, [](ContainerRecord& r) { r.state = State::kPreparing; }), ctx);
+  BERTH_CHECK_CTX(commit(*task,
+                         [&](ContainerRecord& r) {
+                           r.state = State::kPreparing;
+                           r.network = additions.network;
+                         }),
+                  ctx);
   undo.dismiss();  // the point of no return: from here on every outcome is recorded
   {
     auto lk = table_.lock();

@@ -1,6 +1,8 @@
 #include "agent/task_spec.hpp"
 
 #include <algorithm>
+#include <cctype>
+#include <set>
 #include <string_view>
 
 #include "common/json.hpp"
@@ -61,7 +63,15 @@ constexpr const char* kLaunchSchema = R"({
     "max_runtime_s": {"type": "integer", "minimum": 1, "maximum": 31536000},
     "security": SECURITY,
     "network": {"type": "object", "additionalProperties": false, "properties": {
-      "mode": {"enum": ["none", "host", "bridge"]}}}
+      "mode": {"enum": ["none", "host", "bridge"]},
+      "ports": {"type": "array", "maxItems": 64, "items": {"type": "object", "additionalProperties": false,
+        "required": ["container_port"], "properties": {
+          "name": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$",
+                   "description": "unique in the task; the env gets PORT_<NAME>; default port<index>"},
+          "container_port": {"type": "integer", "minimum": 1, "maximum": 65535},
+          "host_port": {"type": "integer", "minimum": 0, "maximum": 65535,
+                        "description": "0 (the default): any free port of the node's range"},
+          "protocol": {"enum": ["tcp", "udp"]}}}}}}
   }
 })";
 
@@ -249,6 +259,44 @@ isolators::Security parse_security(const rapidjson::Value& v) {
 
 }  // namespace
 
+namespace {
+
+// --- dynamic ports ---
+// The schema checked each entry; here: names default to port<index>, and names (as env keys,
+// case-folded) and container ports (per protocol) are unique.
+Result<std::vector<isolators::PortSpec>> parse_ports(const rapidjson::Value& list) {
+  std::vector<isolators::PortSpec> out;
+  std::set<std::string> names;
+  std::set<std::pair<std::string, uint32_t>> targets, hosts;
+  for (const auto& p : list.GetArray()) {
+    std::string field = "/network/ports/" + std::to_string(out.size());
+    isolators::PortSpec port;
+    port.name = json::get_string(p, "name", "port" + std::to_string(out.size()));
+    port.container_port = static_cast<uint16_t>(json::get_uint(p, "container_port"));
+    port.host_port = static_cast<uint16_t>(json::get_uint(p, "host_port"));
+    port.protocol = json::get_string(p, "protocol", "tcp");
+    std::string key;
+    for (char c : port.name) key += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    if (!names.insert(key).second)
+      return make_error(Code::kInvalidArgument, "field '" + field + "/name': port name '" + port.name +
+                                                    "' is used twice (names are compared as PORT_" + key +
+                                                    "); give each port its own name");
+    if (!targets.insert({port.protocol, port.container_port}).second)
+      return make_error(Code::kInvalidArgument, "field '" + field + "/container_port': " +
+                                                    std::to_string(port.container_port) + "/" + port.protocol +
+                                                    " is mapped twice; map each container port once");
+    if (port.host_port != 0 && !hosts.insert({port.protocol, port.host_port}).second)
+      return make_error(Code::kInvalidArgument, "field '" + field + "/host_port': " + std::to_string(port.host_port) +
+                                                    "/" + port.protocol + " is asked for twice; give each its own "
+                                                    "or 0 (any)");
+    out.push_back(std::move(port));
+  }
+  return out;
+}
+// --- end dynamic ports ---
+
+}  // namespace
+
 Result<TaskSpec> parse_task_spec(const std::string& json_text) {
   BERTH_TRY(auto doc, json::parse(json_text));
   BERTH_CHECK(check_no_nul(doc));
@@ -318,6 +366,9 @@ Result<TaskSpec> parse_task_spec(const std::string& json_text) {
   BERTH_CHECK(isolators::check_security(s.security));
   if (doc.HasMember("network") && doc["network"].HasMember("mode")) {
     BERTH_TRY(s.network.mode, isolators::parse_network_mode(doc["network"]["mode"].GetString(), "/network/mode"));
+  }
+  if (doc.HasMember("network") && doc["network"].HasMember("ports")) {
+    BERTH_TRY(s.network.ports, parse_ports(doc["network"]["ports"]));
   }
   return s;
 }

@@ -180,6 +180,10 @@ Result<RunOptions> parse_run(
     BERTH_OPT(r, o.user, {}, "--user", "-u");
     BERTH_OPT(r, o.workdir, {}, "--workdir", "-w");
     BERTH_OPT(r, o.hostname, {}, "--hostname");
+    BERTH_OPT(r, v, {
+      BERTH_TRY(PortOption p, parse_port_option(v));
+      o.ports.push_back(p);
+    }, "--publish", "-p");
     BERTH_OPT(r, o.network, {
       if (o.network.empty()) return bad("run", "--network needs a mode: none, host or bridge");
     }, "--network");
@@ -273,7 +277,18 @@ std::string run_spec_json(const RunOptions& o) {
   if (!o.workdir.empty()) w.kv("working_dir", o.workdir);
   if (!o.hostname.empty()) w.kv("hostname", o.hostname);
   if (!o.labels.empty()) w.kv_map("labels", o.labels);
-  if (!o.network.empty()) w.key("network").begin_object().kv("mode", o.network).end_object();
+  if (!o.network.empty() || !o.ports.empty()) {
+    w.key("network").begin_object();
+    if (!o.network.empty()) w.kv("mode", o.network);
+    if (!o.ports.empty()) {
+      w.key("ports").begin_array();
+      for (const auto& p : o.ports)
+        w.begin_object().kv("container_port", p.container_port).kv("host_port", p.host_port)
+            .kv("protocol", p.protocol).end_object();
+      w.end_array();
+    }
+    w.end_object();
+  }
   if (o.cpus || o.memory_mb || o.pids || o.disk_mb) {
     w.key("resources").begin_object();
     if (o.cpus) w.kv("cpus", *o.cpus);
@@ -286,6 +301,33 @@ std::string run_spec_json(const RunOptions& o) {
   write_security(w, o.security);
   w.end_object();
   return w.str();
+}
+
+Result<PortOption> parse_port_option(const std::string& text) {
+  auto wrong = [&] {
+    return bad("run", "-p '" + text + "': write [HOST:]CONTAINER[/tcp|/udp] with ports 1-65535 (HOST 0: any free "
+                      "one), e.g. -p 8080 or -p 20080:80/tcp");
+  };
+  PortOption p;
+  std::string ports = text;
+  if (size_t slash = text.find('/'); slash != std::string::npos) {
+    p.protocol = text.substr(slash + 1);
+    ports = text.substr(0, slash);
+    if (p.protocol != "tcp" && p.protocol != "udp") return wrong();
+  }
+  size_t colon = ports.find(':');
+  auto number = [](const std::string& s, long min) -> std::optional<long> {
+    char* end = nullptr;
+    long n = s.empty() ? -1 : std::strtol(s.c_str(), &end, 10);
+    if (s.empty() || *end != '\0' || n < min || n > 65535) return std::nullopt;
+    return n;
+  };
+  auto container = number(colon == std::string::npos ? ports : ports.substr(colon + 1), 1);
+  auto host = colon == std::string::npos ? std::optional<long>(0) : number(ports.substr(0, colon), 0);
+  if (!container || !host) return wrong();
+  p.container_port = *container;
+  p.host_port = *host;
+  return p;
 }
 
 Result<PsOptions> parse_ps(const Args& args) {
@@ -527,6 +569,7 @@ std::string usage() {
       "commands:\n"
       "  run [-d] [--rm] [--name N] [--env K=V]... [--label K=V]... --rootfs DIR\n"
       "      [--user U] [--workdir D] [--hostname H] [--network none|host|bridge] [--fetch SPEC]...\n"
+      "      [-p [HOST:]CONTAINER[/tcp|udp]]...\n"
       "      [--cpus N] [--memory MB] [--pids N] [--disk MB] [--max-runtime S]\n"
       "      [--privileged] [--cap-add CAP]... [--cap-drop CAP]... [--read-only] [--sysctl K=V]...\n"
       "      [--security-opt seccomp=unconfined|seccomp=FILE|no-new-privileges=false]\n"
@@ -556,6 +599,8 @@ std::string usage() {
       "  load DIR --ref REF [--name REF_NAME]\n"
       "                        import an OCI image layout directory (--name picks one of its\n"
       "                        images by its org.opencontainers.image.ref.name)\n"
+      "  endpoints             list every port mapping: task, port name, protocol, host and\n"
+      "                        container port (what a discovery system publishes)\n"
       "  stats [--no-stream] [--interval S]\n"
       "                        usage next to limits of running tasks, live like top\n"
       "\n"

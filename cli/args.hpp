@@ -38,11 +38,20 @@ struct FetchOption {
 };
 Result<FetchOption> parse_fetch(const std::string& text);
 
+// One -p/--publish: "[HOST:]CONTAINER[/PROTO]" (HOST 0 or absent: any free host port).
+struct PortOption {
+  long host_port = 0, container_port = 0;
+  std::string protocol = "tcp";
+  bool operator==(const PortOption&) const = default;
+};
+Result<PortOption> parse_port_option(const std::string& text);
+
 struct RunOptions {
   bool detach = false;
   bool remove = false;    // --rm: remove the container once it ended (attached only)
   std::string name, rootfs, image, user, workdir, hostname;
   std::string network;    // --network MODE: "none", "host", "bridge" (berthd checks it)
+  std::vector<PortOption> ports;  // -p, in order (berthd names them port0, port1, ...)
   std::map<std::string, std::string> env, labels;
   // --entrypoint, one argument each; a lone --entrypoint "" clears the image's entrypoint.
   std::optional<Args> entrypoint;

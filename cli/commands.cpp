@@ -107,6 +107,15 @@ int cmd_ps(Context& ctx, const Args& args) {
   return 0;
 }
 
+int cmd_endpoints(Context& ctx, const Args& args) {
+  if (!args.empty())
+    return usage_error(ctx.err, make_error(Code::kInvalidArgument, "endpoints: takes no arguments, got '" + args[0] + "'"));
+  auto list = ctx.client.call("GET", "/v1/endpoints");
+  if (!list.has_value()) return fail(ctx, list.error());
+  ctx.out << (ctx.json ? json::to_string(*list) + "\n" : format_endpoints(*list));
+  return 0;
+}
+
 int cmd_inspect(Context& ctx, const Args& args) {
   auto id = parse_single_id("inspect", args);
   if (!id.has_value()) return usage_error(ctx.err, id.error());
@@ -284,6 +293,7 @@ int run_cli(const std::vector<std::string>& argv, std::ostream& out, std::ostrea
   if (cmd == "run") rc = cmd_run(ctx, g->args);
   else if (cmd == "ps") rc = cmd_ps(ctx, g->args);
   else if (cmd == "inspect") rc = cmd_inspect(ctx, g->args);
+  else if (cmd == "endpoints") rc = cmd_endpoints(ctx, g->args);
   else if (cmd == "logs") rc = cmd_logs(ctx, g->args);
   else if (cmd == "kill") rc = cmd_kill(ctx, g->args);
   else if (cmd == "wait") rc = cmd_wait(ctx, g->args);

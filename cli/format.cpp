@@ -221,6 +221,21 @@ std::string format_ps(const rapidjson::Value& list, int64_t now) {
   return format_table(rows);
 }
 
+std::string format_endpoints(const rapidjson::Value& list) {
+  std::vector<std::vector<std::string>> rows{{"TASK", "NAME", "PORT", "PROTO", "HOST", "CONTAINER", "ADDRESS"}};
+  const rapidjson::Value* arr = member(list, "endpoints");
+  if (arr && arr->IsArray()) {
+    for (const auto& e : arr->GetArray()) {
+      std::string name = json::get_string(e, "task_name"), address = json::get_string(e, "address");
+      rows.push_back({json::get_string(e, "task_id"), name.empty() ? "-" : name, json::get_string(e, "port_name"),
+                      json::get_string(e, "protocol"),
+                      json::get_string(e, "host_ip") + ":" + std::to_string(json::get_uint(e, "host_port")),
+                      std::to_string(json::get_uint(e, "container_port")), address.empty() ? "-" : address});
+    }
+  }
+  return format_table(rows);
+}
+
 std::string format_exit(const rapidjson::Value& record) {
   std::string message = json::get_string(record, "message");
   if (!message.empty()) return message;

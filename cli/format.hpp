@@ -43,6 +43,9 @@ std::string created_text(const rapidjson::Value& container, int64_t now);
 
 // The `ps` table for {"containers": [...]}.
 std::string format_ps(const rapidjson::Value& list, int64_t now);
+// GET /v1/endpoints as a table: task, its name, port name, protocol, host ip:port, container
+// port, the task's bridge address.
+std::string format_endpoints(const rapidjson::Value& list);
 
 // One human line per event: time, type, id, name and what matters for the type.
 std::string format_event(const rapidjson::Value& event);

@@ -151,6 +151,9 @@ struct LaunchAdditions {
   std::vector<DeviceRule> devices;
   std::vector<sandbox::OciDevice> device_nodes;  // made in the task's /dev
   std::vector<sandbox::OciHook> hooks;          // run with the task's pid before release
+  // What the task's network became (mode, bridge address, ports with their host ports), for
+  // the task's record (inspect, endpoints, events); at most one isolator (network) sets it.
+  std::optional<TaskNetwork> network;
 };
 
 // Puts back what one update changed (returned by Isolator::update).

@@ -57,6 +57,10 @@ Status AdditionsMerger::add(std::string_view who, const LaunchAdditions& a) {
     BERTH_CHECK(claim("capabilities", "sets", who));
     merged_.capabilities = a.capabilities;
   }
+  if (a.network) {
+    BERTH_CHECK(claim("network", "attachment", who));
+    merged_.network = a.network;
+  }
   merged_.readonly_rootfs = merged_.readonly_rootfs || a.readonly_rootfs;
   merged_.writable_sys = merged_.writable_sys || a.writable_sys;
   add_once(merged_.masked_paths, a.masked_paths);

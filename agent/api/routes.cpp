@@ -10,6 +10,7 @@
 #include <chrono>
 
 #include "agent/logs.hpp"
+#include "agent/task_network.hpp"
 #include "common/json.hpp"
 #include "common/json_schema.hpp"
 #include "common/log.hpp"
@@ -112,6 +113,15 @@ Response list(const Containers& containers, const Request& req) {
   }
   w.end_array().end_object();
   return Response::json(200, w.str());
+}
+
+// Every port mapping of the tasks holding ports (preparing or running): what a discovery
+// system publishes.
+Response endpoints(const Containers& containers) {
+  std::vector<agent::ContainerRecord> live;
+  for (auto& r : containers.list())
+    if (r.state == agent::State::kRunning || r.state == agent::State::kPreparing) live.push_back(std::move(r));
+  return Response::json(200, agent::endpoints_json(live));
 }
 
 Response launch(Containers& containers, const Request& req) {
@@ -327,6 +337,7 @@ void register_routes(Server& server, Containers& containers, EventBus& events, a
   server.route("POST", "/v1/containers/{id}/update", [&](const Request& r) { return update(containers, r); });
   server.route("GET", "/v1/containers/{id}/stats", [&](const Request& r) { return stats_one(containers, r); });
   server.route("GET", "/v1/stats", [&](const Request&) { return stats_all(containers); });
+  server.route("GET", "/v1/endpoints", [&](const Request&) { return endpoints(containers); });
 }
 
 }  // namespace berth::api

@@ -26,7 +26,9 @@ Status NetworkIsolator::recover(std::span<const ContainerState> known) {
       bandwidth_[s.id] = s.spec.resources.network;  // tc state lives in the kernel
     }
   }
-  return bridge_.reconcile(attached);
+  Status first = bridge_.reconcile(attached);
+  auto ported = ports_.recover(ids_, !bridged_.empty());
+  return first ? ported : first;
 }
 
 Result<LaunchAdditions> NetworkIsolator::prepare_bridge(const ContainerId& id, const ContainerSpec& spec) {
@@ -43,19 +45,40 @@ Result<LaunchAdditions> NetworkIsolator::prepare_bridge(const ContainerId& id, c
   return add;
 }
 
+// --- dynamic ports ---
+Status NetworkIsolator::publish_ports(const ContainerId& id, const ContainerSpec& spec, NetworkMode mode,
+                                      uint32_t address, LaunchAdditions& add) {
+  add.network = TaskNetwork{mode, address, {}, config_.host_ip};
+  if (mode == NetworkMode::kBridge) BERTH_CHECK(ports_.set_bridged(true));
+  if (spec.network.ports.empty()) return ok();
+  if (mode == NetworkMode::kNone)
+    return make_error(Code::kInvalidArgument, "field '/network/ports': network mode \"none\" has no ports to "
+                                              "publish; use mode \"bridge\" or \"host\", or drop the ports");
+  BERTH_TRY(add.network->ports, ports_.publish(id, spec.network.ports, address));
+  add.env = port_env(add.network->ports);
+  return ok();
+}
+// --- end dynamic ports ---
+
 Result<LaunchAdditions> NetworkIsolator::prepare(const ContainerId& id, const ContainerSpec& spec) {
   NetworkMode mode = spec.network.mode.value_or(config_.default_mode);
   BERTH_CHECK(check_bandwidth_mode(mode, spec.resources.network));
   LaunchAdditions a;
   switch (mode) {
     case NetworkMode::kNone:
+      BERTH_CHECK(publish_ports(id, spec, mode, 0, a));
       a.namespaces.push_back({"network", ""});
       break;
     case NetworkMode::kHost:
       BERTH_CHECK(check_host_sysctls(spec));
+      BERTH_CHECK(publish_ports(id, spec, mode, 0, a));
       break;
     case NetworkMode::kBridge: {
       BERTH_TRY(a, prepare_bridge(id, spec));
+      if (auto st = publish_ports(id, spec, mode, bridge_.address_of(id).value_or(0), a); !st) {
+        (void)cleanup(id);
+        return std::move(st).error();
+      }
       break;
     }
   }
@@ -73,10 +96,11 @@ Result<Usage> NetworkIsolator::usage(const ContainerId& id) {
 Status NetworkIsolator::cleanup(const ContainerId& id) {
   ids_.erase(id);
   bandwidth_.erase(id);
+  BERTH_CHECK_CTX(ports_.unpublish(id), "ports of '" + id + "'");
   if (!bridged_.count(id)) return ok();
   BERTH_CHECK_CTX(bridge_.detach(id), "bridge network of '" + id + "'");
   bridged_.erase(id);
-  return ok();
+  return ports_.set_bridged(!bridged_.empty());
 }
 
 }  // namespace berth::isolators

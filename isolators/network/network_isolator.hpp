@@ -5,6 +5,9 @@
 //    (it would change the node), naming the sysctl;
 //  - bridge: BridgeNetwork::attach prepares a namespace (veth, address, route) in berthd and the
 //    task joins it by path; /etc/resolv.conf and /etc/hosts are bind-mounted in read-only.
+// Dynamic ports (NetworkPorts): host and bridge tasks get host ports from the node's range,
+// PORT0... in their env; bridge tasks also get the DNAT; a port asked for in mode none is a
+// 400. prepare() answers with a TaskNetwork (mode, address, ports) for the task's record.
 // State that outlives berthd is in the kernel and on disk (netns bind mounts, veths, the
 // Ipam's files), so recover() re-adopts the bridge tasks it is told about and removes every
 // other attachment (BridgeNetwork::reconcile).
@@ -19,13 +22,14 @@
 
 #include "isolators/isolator.hpp"
 #include "isolators/network/bridge_network.hpp"
+#include "isolators/network/network_ports.hpp"
 #include "isolators/network/network_spec.hpp"
 
 namespace berth::isolators {
 
 class NetworkIsolator : public Isolator {
  public:
-  explicit NetworkIsolator(NetworkConfig config = {}) : config_(config), bridge_(config) {}
+  explicit NetworkIsolator(NetworkConfig config = {}) : config_(config), bridge_(config), ports_(config) {}
   std::string_view name() const override { return "network"; }
   Status recover(std::span<const ContainerState> known) override;
   Result<LaunchAdditions> prepare(const ContainerId& id, const ContainerSpec& spec) override;
@@ -49,6 +53,11 @@ class NetworkIsolator : public Isolator {
   BridgeNetwork bridge_;
   std::set<ContainerId> ids_;
   std::set<ContainerId> bridged_;
+  // --- dynamic ports (network_ports.hpp) ---
+  Status publish_ports(const ContainerId& id, const ContainerSpec& spec, NetworkMode mode, uint32_t address,
+                       LaunchAdditions& add);
+  NetworkPorts ports_;
+  // --- end dynamic ports ---
 };
 
 }  // namespace berth::isolators

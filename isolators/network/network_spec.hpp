@@ -7,8 +7,9 @@
 //  - bridge: a namespace of its own, prepared by berthd before the task exists, with a veth
 //    into the node's bridge (created on demand), an address from berth's IPAM and a default
 //    route through the bridge (isolators/network/bridge_network.hpp).
-// Dynamic ports and cni are not built yet: the launch schema refuses them, so a spec naming
-// one is a 400 and changes nothing.
+// Dynamic ports ("ports": host ports from the node's range, DNAT'd to bridge tasks, reserved
+// for host tasks) are isolators/network/network_ports.hpp. cni is not built yet: the launch
+// schema refuses it, so a spec naming it is a 400 and changes nothing.
 // Plain value types; no threading concerns.
 #pragma once
 
@@ -30,8 +31,38 @@ std::string_view network_mode_name(NetworkMode m);
 // kInvalidArgument naming `field` and the modes there are.
 Result<NetworkMode> parse_network_mode(std::string_view text, std::string_view field);
 
+// --- dynamic ports (issue 10, "ports") ---
+// One entry of "network": {"ports": [...]}: a container port published on a host port.
+// host_port 0 = any free port from the node's range (network.ports.range); the allocator
+// fills it in, so after launch host_port is always the one in use. protocol: "tcp" or "udp".
+// name: unique within the task; the parser names unnamed ports "port0", "port1", ... by index.
+struct PortSpec {
+  std::string name;
+  uint16_t container_port = 0;
+  uint16_t host_port = 0;
+  std::string protocol = "tcp";
+};
+// The node's host ports for mappings (agent.json "network": {"ports": {"range": "a-b"}}).
+struct PortRange {
+  uint16_t first = 20000;
+  uint16_t last = 32767;
+  uint32_t size() const { return uint32_t(last) - first + 1; }
+  bool contains(uint32_t p) const { return p >= first && p <= last; }
+  std::string text() const { return std::to_string(first) + "-" + std::to_string(last); }
+};
+// What a task's network became at prepare (the network isolator's answer, kept in the task's
+// record): its mode, its bridge address (0: none) and its ports with the host ports in use.
+struct TaskNetwork {
+  NetworkMode mode = NetworkMode::kNone;
+  uint32_t address = 0;
+  std::vector<PortSpec> ports;
+  std::string host_ip = "0.0.0.0";  // the node address the ports are published on (config)
+};
+// --- end dynamic ports ---
+
 struct NetworkSpec {
   std::optional<NetworkMode> mode;  // unset: the node's default_mode
+  std::vector<PortSpec> ports;      // dynamic ports (bridge: DNAT'd; host: reserved only)
 };
 
 // The node's bridge network ("network": {"bridge": {...}} in agent.json).
@@ -42,6 +73,9 @@ struct BridgeConfig {
   // Name servers for the tasks' /etc/resolv.conf; empty: the host's, minus loopback ones
   // (a task cannot reach the host's 127.0.0.53).
   std::vector<std::string> dns;
+  // Outbound masquerade (SNAT to the node's address) for the subnet's traffic leaving it
+  // ("network": {"bridge": {"masquerade": true}}); nft table "ip berth".
+  bool masquerade = true;
 };
 
 struct NetworkConfig {
@@ -49,6 +83,11 @@ struct NetworkConfig {
   BridgeConfig bridge;
   std::string ipam_dir;   // "" = bridge mode unavailable; the agent sets <state_dir>/network/ipam
   std::string netns_dir;  // the agent sets <run_dir>/netns
+  // --- dynamic ports ---
+  PortRange port_range;
+  std::string ports_dir;  // "" = no ports on this node; the agent sets <state_dir>/network/ports
+  std::string host_ip = "0.0.0.0";  // shown in endpoints ("network": {"ports": {"host_ip"}})
+  // --- end dynamic ports ---
 };
 
 }  // namespace berth::isolators

@@ -85,6 +85,29 @@ TEST(Config, NetworkDefaultMode) {
   EXPECT_NE(bad.error().message.find("'/network/default_mode'"), std::string::npos) << bad.error().message;
 }
 
+TEST(Config, PortRangeHostIpAndMasquerade) {
+  auto d = parse_config(R"({"state_dir": "/var/lib/b"})");
+  ASSERT_TRUE(d.has_value()) << d.error().message;
+  EXPECT_EQ(d->network.port_range.text(), "20000-32767");
+  EXPECT_EQ(d->network.ports_dir, "/var/lib/b/network/ports");
+  EXPECT_EQ(d->network.host_ip, "0.0.0.0");
+  EXPECT_TRUE(d->network.bridge.masquerade);
+  auto c = parse_config(R"({"network": {"ports": {"range": "40000-40010", "host_ip": "192.0.2.1"},
+                                        "bridge": {"masquerade": false}}})");
+  ASSERT_TRUE(c.has_value()) << c.error().message;
+  EXPECT_EQ(c->network.port_range.first, 40000);
+  EXPECT_EQ(c->network.port_range.last, 40010);
+  EXPECT_EQ(c->network.host_ip, "192.0.2.1");
+  EXPECT_FALSE(c->network.bridge.masquerade);
+  for (auto [text, want] : {std::pair{R"({"network": {"ports": {"range": "9-3"}}})", "'/network/ports/range'"},
+                            std::pair{R"({"network": {"ports": {"host_ip": "node"}}})", "'/network/ports/host_ip'"},
+                            std::pair{R"({"network": {"ports": {"bogus": 1}}})", "/network/ports/bogus"}}) {
+    auto bad = parse_config(text);
+    ASSERT_FALSE(bad.has_value()) << text;
+    EXPECT_NE(bad.error().message.find(want), std::string::npos) << bad.error().message;
+  }
+}
+
 TEST(Config, FetchAndUnpackBudgets) {
   auto d = parse_config("{}");
   ASSERT_TRUE(d.has_value()) << d.error().message;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include "agent/task_network.hpp"
 #include "common/json.hpp"
 
 namespace berth::agent {
@@ -41,6 +42,28 @@ TEST(Checkpoint, RoundTripsARunningTask) {
   EXPECT_EQ(back->spec.labels.at("t"), "w");
   EXPECT_EQ(back->cgroup, r.cgroup);
   EXPECT_FALSE(back->exit.has_value());
+}
+
+TEST(Checkpoint, RoundTripsTheTasksNetworkAndInspectAndEndpointsShowIt) {
+  ContainerRecord r = sample();
+  r.network = isolators::TaskNetwork{isolators::NetworkMode::kBridge, 0x0a580002, {{"http", 8080, 21000, "tcp"}},
+                                     "192.0.2.1"};
+  auto back = parse_checkpoint(checkpoint_json(r));
+  ASSERT_TRUE(back.has_value()) << back.error().message;
+  ASSERT_TRUE(back->network.has_value());
+  EXPECT_EQ(back->network->mode, isolators::NetworkMode::kBridge);
+  EXPECT_EQ(back->network->address, 0x0a580002u);
+  EXPECT_EQ(back->network->host_ip, "192.0.2.1");
+  ASSERT_EQ(back->network->ports.size(), 1u);
+  EXPECT_EQ(back->network->ports[0].host_port, 21000);
+  EXPECT_EQ(back->network->ports[0].container_port, 8080);
+  EXPECT_NE(container_json(r).find(R"("network":{"mode":"bridge","address":"10.88.0.2","ports":[{"name":"http",)"
+                                   R"("protocol":"tcp","container_port":8080,"host_ip":"192.0.2.1","host_port":21000}]})"),
+            std::string::npos)
+      << container_json(r);
+  EXPECT_EQ(endpoints_json({r, sample()}),
+            R"({"endpoints":[{"task_id":"0123456789abcdef","task_name":"web-1","port_name":"http","protocol":"tcp",)"
+            R"("container_port":8080,"host_ip":"192.0.2.1","host_port":21000,"mode":"bridge","address":"10.88.0.2"}]})");
 }
 
 TEST(Checkpoint, RoundTripsATerminationRecord) {

@@ -101,7 +101,41 @@ INSTANTIATE_TEST_SUITE_P(
         BadSpec{R"({"rootfs": "/r", "command": ["x"], "network": {"mode": "bridgee"}})", "'/network/mode'"},
         BadSpec{R"({"rootfs": "/r", "command": ["x"], "network": {"mode": "host", "bogus": 1}})",
                 "unknown field '/network/bogus'"},
-        BadSpec{R"({"rootfs": "/r", "command": ["x"], "network": "host"})", "'/network'"}));
+        BadSpec{R"({"rootfs": "/r", "command": ["x"], "network": "host"})", "'/network'"},
+        // Dynamic ports.
+        BadSpec{R"({"rootfs": "/r", "command": ["x"], "network": {"ports": [{"container_port": 0}]}})",
+                "'/network/ports/0/container_port'"},
+        BadSpec{R"({"rootfs": "/r", "command": ["x"], "network": {"ports": [{"container_port": 80, "host_port": 65536}]}})",
+                "'/network/ports/0/host_port'"},
+        BadSpec{R"({"rootfs": "/r", "command": ["x"], "network": {"ports": [{"container_port": 80, "protocol": "sctp"}]}})",
+                "'/network/ports/0/protocol'"},
+        BadSpec{R"({"rootfs": "/r", "command": ["x"], "network": {"ports": [{"host_port": 80}]}})", "container_port"},
+        BadSpec{R"({"rootfs": "/r", "command": ["x"], "network": {"ports": [{"container_port": 80, "name": "a b"}]}})",
+                "'/network/ports/0/name'"},
+        BadSpec{R"({"rootfs": "/r", "command": ["x"], "network": {"ports": [{"container_port": 80, "name": "web-a"},
+                   {"container_port": 81, "name": "WEB_A"}]}})",
+                "field '/network/ports/1/name': port name 'WEB_A' is used twice (names are compared as PORT_WEB_A)"},
+        BadSpec{R"({"rootfs": "/r", "command": ["x"], "network": {"ports": [{"container_port": 80},
+                   {"container_port": 80}]}})", "field '/network/ports/1/container_port': 80/tcp is mapped twice"},
+        BadSpec{R"({"rootfs": "/r", "command": ["x"], "network": {"ports": [{"container_port": 80, "host_port": 21000},
+                   {"container_port": 81, "host_port": 21000}]}})",
+                "field '/network/ports/1/host_port': 21000/tcp is asked for twice"}));
+
+TEST(TaskSpec, PortsAreParsedNamedByIndexAndTcpByDefault) {
+  auto s = parse_task_spec(R"({"rootfs": "/r", "command": ["x"], "network": {"mode": "bridge", "ports": [
+      {"name": "http", "container_port": 8080, "host_port": 21000},
+      {"container_port": 53, "protocol": "udp"}, {"container_port": 53}]}})");
+  ASSERT_TRUE(s.has_value()) << s.error().message;
+  ASSERT_EQ(s->network.ports.size(), 3u);
+  EXPECT_EQ(s->network.ports[0].name, "http");
+  EXPECT_EQ(s->network.ports[0].container_port, 8080);
+  EXPECT_EQ(s->network.ports[0].host_port, 21000);
+  EXPECT_EQ(s->network.ports[0].protocol, "tcp");
+  EXPECT_EQ(s->network.ports[1].name, "port1");
+  EXPECT_EQ(s->network.ports[1].host_port, 0);
+  EXPECT_EQ(s->network.ports[1].protocol, "udp");
+  EXPECT_EQ(s->network.ports[2].protocol, "tcp");  // 53/tcp and 53/udp are two ports
+}
 
 TEST(TaskSpec, NetworkModeIsParsedAndUnsetWithoutOne) {
   auto host = parse_task_spec(R"({"rootfs": "/r", "command": ["x"], "network": {"mode": "host"}})");

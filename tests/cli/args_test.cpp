@@ -282,6 +282,20 @@ TEST(ParseRun, NetworkModeGoesIntoTheSpec) {
   EXPECT_NE(empty.error().message.find("--network needs a mode"), std::string::npos) << empty.error().message;
 }
 
+TEST(ParseRun, PublishedPortsGoIntoTheSpec) {
+  auto o = parse_run({"-p", "8080", "--publish", "21000:53/udp", "--network", "bridge", "--rootfs", "/r", "--", "x"});
+  ASSERT_TRUE(o.has_value()) << o.error().message;
+  EXPECT_EQ(run_spec_json(*o),
+            R"({"rootfs":"/r","command":["x"],"network":{"mode":"bridge","ports":[)"
+            R"({"container_port":8080,"host_port":0,"protocol":"tcp"},)"
+            R"({"container_port":53,"host_port":21000,"protocol":"udp"}]}})");
+  for (const char* bad : {"0", "x", "80/sctp", "70000", "-1:80", "80:", ":80", ""}) {
+    auto b = parse_run({"-p", bad, "--rootfs", "/r", "--", "x"});
+    ASSERT_FALSE(b.has_value()) << bad;
+    EXPECT_NE(b.error().message.find("[HOST:]CONTAINER[/tcp|/udp]"), std::string::npos) << b.error().message;
+  }
+}
+
 TEST(ParseRun, LimitsBecomeResources) {
   auto o = parse_run({"--cpus", "0.5", "-m", "256", "--pids", "64", "--disk", "100", "--max-runtime", "30",
                       "--image", "registry.local/app:1"});

@@ -87,6 +87,18 @@ TEST(FormatPs, TableWithHeader) {
   EXPECT_EQ(format_ps(doc(R"({"containers":[]})"), kT0).find("ID "), 0u);
 }
 
+TEST(FormatEndpoints, OneRowPerMapping) {
+  auto list = doc(R"({"endpoints":[
+    {"task_id":"3f9c2a1b7d5e4c60","task_name":"web-1","port_name":"http","protocol":"tcp","container_port":8080,
+     "host_ip":"0.0.0.0","host_port":21000,"mode":"bridge","address":"10.88.0.2"},
+    {"task_id":"0000000000000001","task_name":"","port_name":"port0","protocol":"udp","container_port":53,
+     "host_ip":"0.0.0.0","host_port":21001,"mode":"host","address":""}]})");
+  EXPECT_EQ(format_endpoints(list),
+            "TASK               NAME    PORT    PROTO   HOST            CONTAINER   ADDRESS\n"
+            "3f9c2a1b7d5e4c60   web-1   http    tcp     0.0.0.0:21000   8080        10.88.0.2\n"
+            "0000000000000001   -       port0   udp     0.0.0.0:21001   53          -\n");
+}
+
 TEST(FormatPs, SaysWhenATaskIsPrivileged) {
   auto list = doc(R"({"containers":[
     {"id":"3f9c2a1b7d5e4c60","name":"root-1","state":"running","created_at":"2026-11-25T17:55:00.000Z",

@@ -89,7 +89,7 @@ TEST_F(Network, BadNetworkInputIsA400NamingItAndStartsNothing) {
     const char* names;
   };
   for (const Case& c : {Case{R"("network": {"mode": "bridgee"})", "/network/mode"},
-                        Case{R"("network": {"mode": "host", "ports": []})", "/network/ports"},
+                        Case{R"("network": {"mode": "none", "ports": [{"container_port": 80}]})", "/network/ports"},
                         Case{R"("network": {"mode": "host"}, "security": {"sysctls": {"net.ipv4.ip_forward": "1"}})",
                              "net.ipv4.ip_forward"}}) {
     auto r = agent_->launch(spec(rootfs_.path(), {"true"}, c.network));
