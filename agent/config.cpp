@@ -78,6 +78,15 @@ constexpr const char* kConfigSchema = R"({
       "type": "object", "additionalProperties": false,
       "properties": {
         "default_mode": {"enum": ["none", "host"]},
+        "cni": {
+          "type": "object", "additionalProperties": false,
+          "properties": {
+            "config_dir": {"type": "string", "pattern": "^/", "description": "an absolute path"},
+            "plugin_dirs": {"type": "array", "minItems": 1,
+                            "items": {"type": "string", "pattern": "^/[^:]*$", "description": "an absolute path without ':'"}},
+            "timeout_ms": {"type": "integer", "minimum": 100, "maximum": 600000}
+          }
+        },
         "bridge": {
           "type": "object", "additionalProperties": false,
           "properties": {
@@ -144,6 +153,12 @@ Status parse_userns(const rapidjson::Value& u, Config& c) {
 Status parse_network(const rapidjson::Value& n, isolators::NetworkConfig& out) {
   if (n.HasMember("default_mode")) {
     BERTH_TRY(out.default_mode, isolators::parse_network_mode(n["default_mode"].GetString(), "/network/default_mode"));
+  }
+  if (n.HasMember("cni")) {
+    const auto& c = n["cni"];
+    out.cni_config_dir = json::get_string(c, "config_dir", out.cni_config_dir);
+    if (c.HasMember("plugin_dirs")) out.cni_plugin_dirs = json::get_string_array(c, "plugin_dirs");
+    out.cni_timeout_ms = static_cast<uint32_t>(json::get_uint(c, "timeout_ms", out.cni_timeout_ms));
   }
   // --- dynamic ports ---
   if (n.HasMember("ports")) {
@@ -227,6 +242,8 @@ Result<Config> parse_config(const std::string& json_text) {
   }
   c.network.ipam_dir = c.state_dir + "/network/ipam";
   c.network.netns_dir = c.run_dir + "/netns";
+  c.network.cni_state_dir = c.state_dir + "/network/cni";
+  c.network.cni_netns_dir = c.run_dir + "/netns-cni";
   c.network.ports_dir = c.state_dir + "/network/ports";
   return c;
 }

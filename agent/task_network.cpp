@@ -20,7 +20,10 @@ void write_task_network(json::JsonWriter& w, const isolators::TaskNetwork& n) {
   for (const auto& p : n.ports)
     w.begin_object().kv("name", p.name).kv("protocol", p.protocol).kv("container_port", unsigned(p.container_port))
         .kv("host_ip", n.host_ip).kv("host_port", unsigned(p.host_port)).end_object();
-  w.end_array().end_object();
+  w.end_array();
+  if (!n.cni_name.empty()) w.kv("name", n.cni_name);
+  if (!n.cni_result.empty()) w.key("cni").raw(n.cni_result);
+  w.end_object();
 }
 
 Result<isolators::TaskNetwork> parse_task_network(const rapidjson::Value& v) {
@@ -29,6 +32,8 @@ Result<isolators::TaskNetwork> parse_task_network(const rapidjson::Value& v) {
   if (v.HasMember("address") && v["address"].IsString()) {
     BERTH_TRY(n.address, isolators::parse_ipv4(v["address"].GetString()));
   }
+  n.cni_name = json::get_string(v, "name");
+  if (v.HasMember("cni") && v["cni"].IsObject()) n.cni_result = json::to_string(v["cni"]);
   if (!v.HasMember("ports") || !v["ports"].IsArray()) return n;
   for (const auto& p : v["ports"].GetArray()) {
     if (n.ports.size() >= kMaxPorts || !p.IsObject()) break;

@@ -63,7 +63,9 @@ constexpr const char* kLaunchSchema = R"({
     "max_runtime_s": {"type": "integer", "minimum": 1, "maximum": 31536000},
     "security": SECURITY,
     "network": {"type": "object", "additionalProperties": false, "properties": {
-      "mode": {"enum": ["none", "host", "bridge"]},
+      "mode": {"enum": ["none", "host", "bridge", "cni"]},
+      "name": {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,128}$",
+               "description": "a CNI network name of letters, digits, '_', '.', '-'"},
       "ports": {"type": "array", "maxItems": 64, "items": {"type": "object", "additionalProperties": false,
         "required": ["container_port"], "properties": {
           "name": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$",
@@ -257,6 +259,17 @@ isolators::Security parse_security(const rapidjson::Value& v) {
   return s;
 }
 
+// "name" names the CNI network of mode "cni", and only there.
+Status parse_cni_name(const rapidjson::Value& n, isolators::NetworkSpec& out) {
+  out.name = json::get_string(n, "name");
+  bool cni = out.mode == isolators::NetworkMode::kCni;
+  if (cni && out.name.empty())
+    return make_error(Code::kInvalidArgument, "field '/network/name': network mode \"cni\" needs the CNI network's name");
+  if (!cni && !out.name.empty())
+    return make_error(Code::kInvalidArgument, "field '/network/name' names a CNI network; set \"mode\": \"cni\" or drop it");
+  return ok();
+}
+
 }  // namespace
 
 namespace {
@@ -367,6 +380,7 @@ Result<TaskSpec> parse_task_spec(const std::string& json_text) {
   if (doc.HasMember("network") && doc["network"].HasMember("mode")) {
     BERTH_TRY(s.network.mode, isolators::parse_network_mode(doc["network"]["mode"].GetString(), "/network/mode"));
   }
+  if (doc.HasMember("network")) BERTH_CHECK(parse_cni_name(doc["network"], s.network));
   if (doc.HasMember("network") && doc["network"].HasMember("ports")) {
     BERTH_TRY(s.network.ports, parse_ports(doc["network"]["ports"]));
   }

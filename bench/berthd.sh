@@ -3,7 +3,8 @@
 # start_berthd NAME RUN STATE [WRAPPER...]  starts a berthd with its config, socket and log at
 #   $T/NAME.{json,sock,log}, its cgroup root at $CGROOT-NAME (its twin in every v1 hierarchy
 #   too), run and state dirs RUN and STATE, run through WRAPPER if given; waits until it
-#   answers and appends its pid to BERTHD_PIDS. $SHIM picks another berth-shim.
+#   answers and appends its pid to BERTHD_PIDS. $SHIM picks another berth-shim; $BERTHD_EXTRA
+#   (JSON members, e.g. '"network": {...}') is added to the config.
 # ON_TMPFS  a WRAPPER giving berthd a private tmpfs mounted on its first argument (unshare
 #   execs bash, which execs berthd: the pid recorded is berthd's).
 ON_TMPFS=(unshare -m --propagation private bash -c 'mount -t tmpfs -o mode=0755 berth-bench "$0" && exec "$@"')
@@ -13,7 +14,7 @@ start_berthd() {
   shift 3
   cat >"$T/$name.json" <<JSON
 {"socket": "$T/$name.sock", "run_dir": "$run", "state_dir": "$state",
- "cgroup_root": "$CGROOT-$name", "shim_path": "$shim"}
+ "cgroup_root": "$CGROOT-$name", "shim_path": "$shim"${BERTHD_EXTRA:+, $BERTHD_EXTRA}}
 JSON
   "$@" "$BUILD/berthd" --config "$T/$name.json" >"$T/$name.log" 2>&1 &
   BERTHD_PIDS+=($!)

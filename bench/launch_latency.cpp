@@ -13,6 +13,9 @@
 //              --resources M=JSON its "resources" (limits).
 //   --runc M=B another runc mode M with bundle B, `runc run` as above: the span ends when runc
 //              exits, after it has torn the container down (cgroups, state) itself.
+//   --network M=JSON      berth mode M's launch spec gets that "network" (e.g. bridge, cni).
+//   --script M=PATH       mode M runs `PATH up ID` (timed) and then `PATH down ID` (not timed):
+//              e.g. a netns prepared by CNI plugins, then crun in it.
 //   --runc-detached M=B   `runc --root R run --detach --pid-file F --bundle B id`, then the
 //              container's init is reaped (this process is a child subreaper, so the init is
 //              reparented to it when runc exits): the span is start → exit observed, as for
@@ -57,6 +60,8 @@ struct Options {
   std::map<std::string, std::string> resources;  // berth mode name → its spec's "resources" object
   std::map<std::string, std::string> runcs;      // extra runc mode name → its bundle (runc run)
   std::map<std::string, std::string> runcs_detached;  // runc mode name → its bundle (run --detach)
+  std::map<std::string, std::string> networks;  // berth mode name → its spec's "network" object
+  std::map<std::string, std::string> scripts;   // mode name → a script: "up ID" timed, "down ID" not
   std::string rootfs, bundle, crun_root, runc_root, samples;
   std::vector<std::string> modes;  // default: every --berth, then crun, crun-nocg, runc
   int iterations = 200, warmup = 20, block = 10;
@@ -138,6 +143,7 @@ Sample run_berth(const Options& o, const std::string& mode, const std::string& s
   std::string spec = "{\"rootfs\": \"" + o.rootfs + "\", \"command\": [\"/bin/true\"]";
   if (auto s = o.security.find(mode); s != o.security.end()) spec += ", \"security\": " + s->second;
   if (auto r = o.resources.find(mode); r != o.resources.end()) spec += ", \"resources\": " + r->second;
+  if (auto n = o.networks.find(mode); n != o.networks.end()) spec += ", \"network\": " + n->second;
   spec += "}";
   std::string body;
   int64_t t0 = 0;
@@ -212,6 +218,11 @@ Sample run_mode(const Options& o, const std::string& mode, int seq) {
   if (auto r = o.runcs.find(mode); r != o.runcs.end())
     return run_cmd({"/usr/sbin/runc", "--root", o.runc_root, "run", "--bundle", r->second, id});
   if (auto r = o.runcs_detached.find(mode); r != o.runcs_detached.end()) return run_runc_detached(o, r->second, id);
+  if (auto sc = o.scripts.find(mode); sc != o.scripts.end()) {
+    Sample up = run_cmd({sc->second, "up", id});
+    run_cmd({sc->second, "down", id});
+    return up;
+  }
   if (mode == "crun")
     return run_cmd({"/usr/bin/crun", "--root", o.crun_root, "run", "--bundle", o.bundle, id});
   if (mode == "crun-nocg")
@@ -270,7 +281,8 @@ int main(int argc, char** argv) {
       o.berths[v.substr(0, eq)] = v.substr(eq + 1);
       berth_order.push_back(v.substr(0, eq));
     }
-    else if (a == "--security" || a == "--crun" || a == "--resources" || a == "--runc" || a == "--runc-detached") {
+    else if (a == "--security" || a == "--crun" || a == "--resources" || a == "--runc" || a == "--runc-detached" ||
+             a == "--network" || a == "--script") {
       // --security MODE=JSON: the berth mode's spec gets "security": JSON (a mode may reuse
       // another's socket: --berth berth-priv=S --security 'berth-priv={"privileged": true}').
       // --crun MODE=BUNDLE: one more crun mode, with its own bundle.
@@ -281,6 +293,8 @@ int main(int argc, char** argv) {
                    : a == "--crun"    ? o.cruns
                    : a == "--runc"    ? o.runcs
                    : a == "--resources" ? o.resources
+                   : a == "--network" ? o.networks
+                   : a == "--script"  ? o.scripts
                                       : o.runcs_detached;
       into[v.substr(0, eq)] = v.substr(eq + 1);
     }

@@ -3,7 +3,8 @@
 // two disagree; nothing is merged silently):
 //  - env keys, mount destinations, device node paths, namespace types, rlimit types, sysctl names: at most one
 //    isolator may set each (also within one isolator: the second wins nothing);
-//  - a seccomp program, the capability sets, user namespace id mappings: at most one isolator each;
+//  - a seccomp program, the capability sets, user namespace id mappings, network_status: at most
+//    one isolator each;
 //  - masked and read-only paths: the union, in order, each once;
 //  - no_new_privileges, readonly_rootfs, writable_sys: on if any isolator asks;
 //  - device rules and hooks: appended in table order.

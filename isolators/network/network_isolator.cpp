@@ -28,8 +28,54 @@ Status NetworkIsolator::recover(std::span<const ContainerState> known) {
   }
   Status first = bridge_.reconcile(attached);
   auto ported = ports_.recover(ids_, !bridged_.empty());
-  return first ? ported : first;
+  auto cni = recover_cni(known);
+  return !first ? first : !ported ? ported : cni;
 }
+
+// --- cni mode ---
+Status NetworkIsolator::recover_cni(std::span<const ContainerState> known) {
+  std::set<std::string> keep;
+  for (const auto& s : known)
+    if (cni_.attached(s.id)) keep.insert(s.id);
+  Status first = cni_.reconcile(keep);
+  for (const auto& id : keep) {
+    cni_ids_.insert(id);
+    auto checked = cni_.check(id);
+    if (!checked && first) first = std::move(checked).error().wrap("CHECK the CNI network of '" + id + "'");
+  }
+  return first;
+}
+
+// The host ports are reserved by the PortAllocator (as for host mode: no nft rule) and handed
+// to the plugins as "portMappings" (portmap does the DNAT).
+Result<LaunchAdditions> NetworkIsolator::prepare_cni(const ContainerId& id, const ContainerSpec& spec) {
+  std::vector<PortSpec> ports;
+  if (!spec.network.ports.empty()) {
+    BERTH_TRY(ports, ports_.publish(id, spec.network.ports, 0));
+  }
+  CniCapabilities caps{ports, std::nullopt, std::nullopt};
+  auto a = cni_.attach(id, spec.network.name, caps, spec.sandbox_dir, spec.hostname);
+  if (!a) {
+    (void)ports_.unpublish(id);
+    return std::move(a).error();
+  }
+  cni_ids_.insert(id);
+  LaunchAdditions add;
+  add.namespaces.push_back({"network", a->netns_path});
+  for (auto [dest, source] : {std::pair{"/etc/resolv.conf", a->resolv_conf}, std::pair{"/etc/hosts", a->hosts}})
+    if (!source.empty()) add.mounts.push_back({dest, "bind", source, {"bind", "ro", "nosuid", "nodev", "noexec"}});
+  uint32_t address = 0;
+  if (!a->parsed.ips.empty()) {
+    const std::string& cidr = a->parsed.ips[0].address;
+    if (auto v4 = parse_ipv4(cidr.substr(0, cidr.find('/')))) address = *v4;
+  }
+  add.network = TaskNetwork{NetworkMode::kCni, address, ports, config_.host_ip};
+  add.network->cni_name = spec.network.name;
+  add.network->cni_result = cni_result_json(a->parsed);
+  add.env = port_env(ports);
+  return add;
+}
+// --- end cni mode ---
 
 Result<LaunchAdditions> NetworkIsolator::prepare_bridge(const ContainerId& id, const ContainerSpec& spec) {
   BERTH_TRY(BridgeAttachment a, bridge_.attach(id, spec.sandbox_dir, spec.hostname));
@@ -81,6 +127,10 @@ Result<LaunchAdditions> NetworkIsolator::prepare(const ContainerId& id, const Co
       }
       break;
     }
+    case NetworkMode::kCni: {
+      BERTH_TRY(a, prepare_cni(id, spec));
+      break;
+    }
   }
   ids_.insert(id);
   return a;
@@ -96,6 +146,10 @@ Result<Usage> NetworkIsolator::usage(const ContainerId& id) {
 Status NetworkIsolator::cleanup(const ContainerId& id) {
   ids_.erase(id);
   bandwidth_.erase(id);
+  if (cni_ids_.count(id)) {
+    BERTH_CHECK_CTX(cni_.detach(id), "CNI network of '" + id + "'");
+    cni_ids_.erase(id);
+  }
   BERTH_CHECK_CTX(ports_.unpublish(id), "ports of '" + id + "'");
   if (!bridged_.count(id)) return ok();
   BERTH_CHECK_CTX(bridge_.detach(id), "bridge network of '" + id + "'");

@@ -11,6 +11,11 @@
 // State that outlives berthd is in the kernel and on disk (netns bind mounts, veths, the
 // Ipam's files), so recover() re-adopts the bridge tasks it is told about and removes every
 // other attachment (BridgeNetwork::reconcile).
+//  - cni: CniNetwork::attach runs the operator's CNI plugins (ADD) for a namespace made in
+//    berthd, which the task joins by path; cleanup DELs; recover() runs CHECK for the tasks it
+//    is told about and DELs every other attachment (CniNetwork::reconcile). The plugins' result
+//    goes back to the agent in LaunchAdditions::network (cni_name, cni_result: inspect, checkpoint);
+//    host ports are reserved like host mode's and passed to the plugins as "portMappings".
 // Bandwidth (resources.network) is shaped with tc on a bridge task's veth pair at prepare and
 // changed live by update (isolators/network/traffic_control.hpp); usage() reports the veth's
 // counters next to the limits. Other modes have no veth of berth's: a limit there is refused.
@@ -22,6 +27,7 @@
 
 #include "isolators/isolator.hpp"
 #include "isolators/network/bridge_network.hpp"
+#include "isolators/network/cni_network.hpp"
 #include "isolators/network/network_ports.hpp"
 #include "isolators/network/network_spec.hpp"
 
@@ -29,7 +35,8 @@ namespace berth::isolators {
 
 class NetworkIsolator : public Isolator {
  public:
-  explicit NetworkIsolator(NetworkConfig config = {}) : config_(config), bridge_(config), ports_(config) {}
+  explicit NetworkIsolator(NetworkConfig config = {})
+      : config_(config), bridge_(config), ports_(config), cni_(config) {}
   std::string_view name() const override { return "network"; }
   Status recover(std::span<const ContainerState> known) override;
   Result<LaunchAdditions> prepare(const ContainerId& id, const ContainerSpec& spec) override;
@@ -58,6 +65,12 @@ class NetworkIsolator : public Isolator {
                        LaunchAdditions& add);
   NetworkPorts ports_;
   // --- end dynamic ports ---
+  // --- cni mode ---
+  Result<LaunchAdditions> prepare_cni(const ContainerId& id, const ContainerSpec& spec);
+  Status recover_cni(std::span<const ContainerState> known);
+  CniNetwork cni_;
+  std::set<ContainerId> cni_ids_;
+  // --- end cni mode ---
 };
 
 }  // namespace berth::isolators

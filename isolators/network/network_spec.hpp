@@ -7,9 +7,10 @@
 //  - bridge: a namespace of its own, prepared by berthd before the task exists, with a veth
 //    into the node's bridge (created on demand), an address from berth's IPAM and a default
 //    route through the bridge (isolators/network/bridge_network.hpp).
+//  - cni: a namespace of its own, prepared by the operator's CNI plugins (the conflist named by
+//    "name" in the node's CNI config dir) before the task exists (isolators/network/cni_network.hpp).
 // Dynamic ports ("ports": host ports from the node's range, DNAT'd to bridge tasks, reserved
-// for host tasks) are isolators/network/network_ports.hpp. cni is not built yet: the launch
-// schema refuses it, so a spec naming it is a 400 and changes nothing.
+// for host and cni tasks) are isolators/network/network_ports.hpp.
 // Plain value types; no threading concerns.
 #pragma once
 
@@ -24,9 +25,9 @@
 
 namespace berth::isolators {
 
-enum class NetworkMode { kNone, kHost, kBridge };
+enum class NetworkMode { kNone, kHost, kBridge, kCni };
 
-// "none", "host", "bridge".
+// "none", "host", "bridge", "cni".
 std::string_view network_mode_name(NetworkMode m);
 // kInvalidArgument naming `field` and the modes there are.
 Result<NetworkMode> parse_network_mode(std::string_view text, std::string_view field);
@@ -57,12 +58,17 @@ struct TaskNetwork {
   uint32_t address = 0;
   std::vector<PortSpec> ports;
   std::string host_ip = "0.0.0.0";  // the node address the ports are published on (config)
+  // cni mode: the network's name and the plugins' result (cni_result_json's form, a JSON
+  // object); empty otherwise.
+  std::string cni_name{};  // brace-initialized: aggregate inits that stop before it stay warning-free
+  std::string cni_result{};
 };
 // --- end dynamic ports ---
 
 struct NetworkSpec {
   std::optional<NetworkMode> mode;  // unset: the node's default_mode
   std::vector<PortSpec> ports;      // dynamic ports (bridge: DNAT'd; host: reserved only)
+  std::string name;                 // cni: the CNI network (its conflist's "name")
 };
 
 // The node's bridge network ("network": {"bridge": {...}} in agent.json).
@@ -83,6 +89,13 @@ struct NetworkConfig {
   BridgeConfig bridge;
   std::string ipam_dir;   // "" = bridge mode unavailable; the agent sets <state_dir>/network/ipam
   std::string netns_dir;  // the agent sets <run_dir>/netns
+  // --- cni mode (issue 10, "cni") ---
+  std::string cni_config_dir = "/etc/berth/cni";             // *.conflist, found by "name"
+  std::vector<std::string> cni_plugin_dirs{"/usr/lib/cni"};  // CNI_PATH
+  uint32_t cni_timeout_ms = 10000;                           // per plugin call
+  std::string cni_state_dir;  // "" = cni mode unavailable; the agent sets <state_dir>/network/cni
+  std::string cni_netns_dir;  // the agent sets <run_dir>/netns-cni
+  // --- end cni mode ---
   // --- dynamic ports ---
   PortRange port_range;
   std::string ports_dir;  // "" = no ports on this node; the agent sets <state_dir>/network/ports

@@ -85,6 +85,23 @@ TEST(Config, NetworkDefaultMode) {
   EXPECT_NE(bad.error().message.find("'/network/default_mode'"), std::string::npos) << bad.error().message;
 }
 
+TEST(Config, CniDirsAndTimeout) {
+  auto d = parse_config("{}");
+  ASSERT_TRUE(d.has_value()) << d.error().message;
+  EXPECT_EQ(d->network.cni_config_dir, "/etc/berth/cni");
+  EXPECT_EQ(d->network.cni_plugin_dirs, std::vector<std::string>{"/usr/lib/cni"});
+  EXPECT_EQ(d->network.cni_state_dir, d->state_dir + "/network/cni");
+  auto c = parse_config(R"({"network": {"cni": {"config_dir": "/etc/cni/net.d", "plugin_dirs": ["/opt/cni/bin", "/usr/lib/cni"],
+                                                 "timeout_ms": 2500}}})");
+  ASSERT_TRUE(c.has_value()) << c.error().message;
+  EXPECT_EQ(c->network.cni_config_dir, "/etc/cni/net.d");
+  EXPECT_EQ(c->network.cni_plugin_dirs, (std::vector<std::string>{"/opt/cni/bin", "/usr/lib/cni"}));
+  EXPECT_EQ(c->network.cni_timeout_ms, 2500u);
+  auto bad = parse_config(R"({"network": {"cni": {"plugin_dirs": ["/a:/b"]}}})");
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_NE(bad.error().message.find("plugin_dirs"), std::string::npos) << bad.error().message;
+}
+
 TEST(Config, PortRangeHostIpAndMasquerade) {
   auto d = parse_config(R"({"state_dir": "/var/lib/b"})");
   ASSERT_TRUE(d.has_value()) << d.error().message;

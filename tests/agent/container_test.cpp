@@ -44,6 +44,21 @@ TEST(Checkpoint, RoundTripsARunningTask) {
   EXPECT_FALSE(back->exit.has_value());
 }
 
+TEST(Checkpoint, KeepsTheCniResultAndInspectShowsIt) {
+  ContainerRecord r = sample();
+  r.network = isolators::TaskNetwork{isolators::NetworkMode::kCni, 0x0a160005u, {}, "0.0.0.0"};
+  r.network->cni_name = "net1";
+  r.network->cni_result = R"({"ips":[{"address":"10.22.0.5/24"}]})";
+  auto back = parse_checkpoint(checkpoint_json(r));
+  ASSERT_TRUE(back.has_value()) << back.error().message;
+  ASSERT_TRUE(back->network.has_value());
+  EXPECT_EQ(back->network->cni_name, "net1");
+  EXPECT_EQ(back->network->cni_result, r.network->cni_result);
+  std::string shown = container_json(*back);
+  EXPECT_NE(shown.find(R"("mode":"cni")"), std::string::npos) << shown;
+  EXPECT_NE(shown.find(R"("name":"net1","cni":{"ips":[{"address":"10.22.0.5/24"}]})"), std::string::npos) << shown;
+}
+
 TEST(Checkpoint, RoundTripsTheTasksNetworkAndInspectAndEndpointsShowIt) {
   ContainerRecord r = sample();
   r.network = isolators::TaskNetwork{isolators::NetworkMode::kBridge, 0x0a580002, {{"http", 8080, 21000, "tcp"}},

@@ -102,6 +102,11 @@ INSTANTIATE_TEST_SUITE_P(
         BadSpec{R"({"rootfs": "/r", "command": ["x"], "network": {"mode": "host", "bogus": 1}})",
                 "unknown field '/network/bogus'"},
         BadSpec{R"({"rootfs": "/r", "command": ["x"], "network": "host"})", "'/network'"},
+        BadSpec{R"({"rootfs": "/r", "command": ["x"], "network": {"mode": "cni"}})",
+                "network mode \"cni\" needs the CNI network's name"},
+        BadSpec{R"({"rootfs": "/r", "command": ["x"], "network": {"mode": "bridge", "name": "n"}})",
+                "field '/network/name' names a CNI network"},
+        BadSpec{R"({"rootfs": "/r", "command": ["x"], "network": {"mode": "cni", "name": "../x"}})", "'/network/name'"},
         // Dynamic ports.
         BadSpec{R"({"rootfs": "/r", "command": ["x"], "network": {"ports": [{"container_port": 0}]}})",
                 "'/network/ports/0/container_port'"},
@@ -120,6 +125,13 @@ INSTANTIATE_TEST_SUITE_P(
         BadSpec{R"({"rootfs": "/r", "command": ["x"], "network": {"ports": [{"container_port": 80, "host_port": 21000},
                    {"container_port": 81, "host_port": 21000}]}})",
                 "field '/network/ports/1/host_port': 21000/tcp is asked for twice"}));
+
+TEST(TaskSpec, ACniNetworkIsNamed) {
+  auto s = parse_task_spec(R"({"rootfs": "/r", "command": ["x"], "network": {"mode": "cni", "name": "calico-1"}})");
+  ASSERT_TRUE(s.has_value()) << s.error().message;
+  EXPECT_EQ(s->network.mode, isolators::NetworkMode::kCni);
+  EXPECT_EQ(s->network.name, "calico-1");
+}
 
 TEST(TaskSpec, PortsAreParsedNamedByIndexAndTcpByDefault) {
   auto s = parse_task_spec(R"({"rootfs": "/r", "command": ["x"], "network": {"mode": "bridge", "ports": [
