@@ -29,6 +29,23 @@ void pressure(json::JsonWriter& w, const char* key, const std::optional<cgroups:
   w.end_object();
 }
 
+// A bridge task's traffic from its own point of view, beside its bandwidth limits; null for a
+// task without a veth of berth's.
+void network(json::JsonWriter& w, const std::optional<isolators::NetworkUsage>& n) {
+  w.key("network");
+  if (!n) {
+    w.null();
+    return;
+  }
+  const auto& c = n->counters;
+  w.begin_object().kv("rx_bytes", c.rx_bytes).kv("rx_packets", c.rx_packets).kv("rx_dropped", c.rx_dropped)
+      .kv("tx_bytes", c.tx_bytes).kv("tx_packets", c.tx_packets).kv("tx_dropped", c.tx_dropped);
+  auto mbit = [](const std::optional<uint32_t>& v) { return v ? std::optional<uint64_t>(*v) : std::nullopt; };
+  opt(w, "egress_limit_mbit", mbit(n->limits.egress_mbit));
+  opt(w, "ingress_limit_mbit", mbit(n->limits.ingress_mbit));
+  w.end_object();
+}
+
 }  // namespace
 
 std::string usage_json(const isolators::Usage& u) {
@@ -83,6 +100,8 @@ std::string usage_json(const isolators::Usage& u) {
   opt(w, "seconds", u.runtime_s);
   opt(w, "limit_s", u.max_runtime_s);
   w.end_object();
+
+  network(w, u.network);
 
   w.key("pressure").begin_object();
   pressure(w, "cpu", s.cpu_pressure);

@@ -85,7 +85,12 @@ constexpr const char* kResourcesSchema = R"({"type": "object", "additionalProper
       "memory_high_mb": {"type": "integer", "minimum": 4, "maximum": 67108864},
       "memory_swap_mb": {"type": "integer", "minimum": 0, "maximum": 67108864},
       "pids": {"type": "integer", "minimum": 1, "maximum": 4194304},
-      "disk_mb": {"type": "integer", "minimum": 1, "maximum": 1073741824}}})";
+      "disk_mb": {"type": "integer", "minimum": 1, "maximum": 1073741824},
+      "network": {"type": "object", "additionalProperties": false, "properties": {
+        "egress_mbit": {"type": "integer", "minimum": 1, "maximum": 100000,
+                        "description": "Mbit/s the task may send, 1 to 100000"},
+        "ingress_mbit": {"type": "integer", "minimum": 1, "maximum": 100000,
+                         "description": "Mbit/s the task may receive, 1 to 100000"}}}}})";
 
 // The "security" object (isolators/security.hpp); what a schema cannot say (capability names,
 // sysctl scopes, device rules, a custom seccomp profile) is checked by check_security.
@@ -138,6 +143,11 @@ Resources parse_resources(const rapidjson::Value& r) {
   if (r.HasMember("memory_swap_mb")) out.memory_swap_mb = r["memory_swap_mb"].GetUint64();
   if (r.HasMember("pids")) out.pids = r["pids"].GetUint64();
   if (r.HasMember("disk_mb")) out.disk_mb = r["disk_mb"].GetUint64();
+  if (r.HasMember("network")) {
+    const auto& n = r["network"];
+    if (n.HasMember("egress_mbit")) out.network.egress_mbit = n["egress_mbit"].GetUint();
+    if (n.HasMember("ingress_mbit")) out.network.ingress_mbit = n["ingress_mbit"].GetUint();
+  }
   return out;
 }
 
@@ -150,6 +160,12 @@ void write_resource_fields(json::JsonWriter& w, const Resources& r) {
   if (r.memory_swap_mb) w.kv("memory_swap_mb", *r.memory_swap_mb);
   if (r.pids) w.kv("pids", *r.pids);
   if (r.disk_mb) w.kv("disk_mb", *r.disk_mb);
+  if (r.network.any()) {
+    w.key("network").begin_object();
+    if (r.network.egress_mbit) w.kv("egress_mbit", uint64_t{*r.network.egress_mbit});
+    if (r.network.ingress_mbit) w.kv("ingress_mbit", uint64_t{*r.network.ingress_mbit});
+    w.end_object();
+  }
 }
 
 void write_resources(json::JsonWriter& w, const Resources& r) {

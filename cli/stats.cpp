@@ -37,6 +37,13 @@ std::string of(const std::string& used, const std::string& limit) {
   return used + " / " + (limit == "-" ? "max" : limit);
 }
 
+// "<received> / <sent>" for a task with a veth of berth's (bridge), "-" for others.
+std::string net_io(const rapidjson::Value& usage) {
+  const rapidjson::Value* n = member(usage, "network");
+  if (!n || !n->IsObject()) return "-";
+  return bytes(member(*n, "rx_bytes")) + " / " + bytes(member(*n, "tx_bytes"));
+}
+
 }  // namespace
 
 std::map<std::string, uint64_t> cpu_usage_by_id(const rapidjson::Value& stats) {
@@ -54,7 +61,8 @@ std::map<std::string, uint64_t> cpu_usage_by_id(const rapidjson::Value& stats) {
 std::string format_stats(const rapidjson::Value& stats, const std::map<std::string, uint64_t>& prev,
                          double interval_s) {
   std::vector<std::vector<std::string>> rows = {
-      {"ID", "NAME", "CPU%", "CPUS", "THROTTLED", "MEM / LIMIT", "PEAK", "OOM", "PIDS / LIMIT", "DISK / LIMIT"}};
+      {"ID", "NAME", "CPU%", "CPUS", "THROTTLED", "MEM / LIMIT", "PEAK", "OOM", "PIDS / LIMIT", "DISK / LIMIT",
+       "NET RX / TX"}};
   auto* list = member(stats, "containers");
   if (list && list->IsArray()) {
     auto now = cpu_usage_by_id(stats);
@@ -91,7 +99,8 @@ std::string format_stats(const rapidjson::Value& stats, const std::map<std::stri
                       of(bytes(mem ? member(*mem, "current_bytes") : nullptr), bytes(mem ? member(*mem, "limit_bytes") : nullptr)),
                       bytes(mem ? member(*mem, "peak_bytes") : nullptr), oom,
                       of(number(member(*u, "pids", "current")), number(member(*u, "pids", "limit"))),
-                      of(bytes(member(*u, "disk", "used_bytes")), bytes(member(*u, "disk", "limit_bytes")))});
+                      of(bytes(member(*u, "disk", "used_bytes")), bytes(member(*u, "disk", "limit_bytes"))),
+                      net_io(*u)});
     }
   }
   return format_table(rows);

@@ -55,6 +55,7 @@
 #include "cgroups/task_cgroups.hpp"
 #include "common/result.hpp"
 #include "isolators/network/network_spec.hpp"
+#include "isolators/network/network_usage.hpp"
 #include "isolators/resources.hpp"
 #include "isolators/security.hpp"
 #include "sandbox/oci_spec.hpp"
@@ -113,6 +114,7 @@ struct Usage {
   std::optional<uint64_t> disk_limit_bytes;
   std::optional<int64_t> runtime_s;
   std::optional<uint64_t> max_runtime_s;
+  std::optional<NetworkUsage> network;  // bridge tasks: veth counters and bandwidth limits
 };
 // Copies the fields `from` has into `into`.
 void merge(Usage& into, const Usage& from);

@@ -23,6 +23,7 @@ void Resources::apply(const Resources& u) {
   if (u.memory_swap_mb) memory_swap_mb = u.memory_swap_mb;
   if (u.pids) pids = u.pids;
   if (u.disk_mb) disk_mb = u.disk_mb;
+  network.apply(u.network);
 }
 
 void merge(Usage& into, const Usage& from) {
@@ -50,6 +51,7 @@ void merge(Usage& into, const Usage& from) {
   take(into.disk_limit_bytes, from.disk_limit_bytes);
   take(into.runtime_s, from.runtime_s);
   take(into.max_runtime_s, from.max_runtime_s);
+  take(into.network, from.network);
 }
 
 Result<std::unique_ptr<Registry>> Registry::create_default(const std::set<std::string>& controllers,

@@ -10,6 +10,21 @@
 
 namespace berth::isolators {
 
+// The bandwidth of a task's network ("resources": {"network": {...}}), in Mbit/s (10^6 bit/s),
+// from the task's point of view: egress is what it sends, ingress what it receives. Bridge
+// mode shapes it with tc on the task's veth (isolators/network/traffic_control.hpp); a cni
+// network gets it as the `bandwidth` capability argument. Refused in host and none modes.
+struct NetworkBandwidth {
+  std::optional<uint32_t> egress_mbit;
+  std::optional<uint32_t> ingress_mbit;
+  bool any() const { return egress_mbit || ingress_mbit; }
+  void apply(const NetworkBandwidth& update) {
+    if (update.egress_mbit) egress_mbit = update.egress_mbit;
+    if (update.ingress_mbit) ingress_mbit = update.ingress_mbit;
+  }
+  bool operator==(const NetworkBandwidth&) const = default;
+};
+
 struct Resources {
   std::optional<double> cpus;              // cpu.max quota/period and cpu.weight ∝ cpus
   std::optional<std::string> cpuset;       // cpuset.cpus, e.g. "0-1"
@@ -18,7 +33,10 @@ struct Resources {
   std::optional<uint64_t> memory_swap_mb;  // memory.swap.max (0 when memory_mb is set and this is not)
   std::optional<uint64_t> pids;            // pids.max
   std::optional<uint64_t> disk_mb;         // sandbox work/ + writable layer
-  bool any() const { return cpus || cpuset || memory_mb || memory_high_mb || memory_swap_mb || pids || disk_mb; }
+  NetworkBandwidth network;                // tc on the task's veth (isolators/network)
+  bool any() const {
+    return cpus || cpuset || memory_mb || memory_high_mb || memory_swap_mb || pids || disk_mb || network.any();
+  }
   // The fields `update` sets replace ours.
   void apply(const Resources& update);
   bool operator==(const Resources&) const = default;

@@ -126,6 +126,14 @@ Status Netlink::request(void* buf, const std::string& what) {
   return run_replies(sock_, nlh->nlmsg_seq, nullptr, nullptr, what);
 }
 
+Status Netlink::send(nlmsghdr* nlh, const std::string& what) { return request(nlh, what); }
+
+Status Netlink::query(nlmsghdr* nlh, ReplyCallback cb, void* data, const std::string& what) {
+  nlh->nlmsg_seq = seq_++;
+  if (mnl_socket_sendto(sock_, nlh, nlh->nlmsg_len) < 0) return errno_error("netlink: " + what);
+  return run_replies(sock_, nlh->nlmsg_seq, cb, data, what);
+}
+
 Result<std::optional<int>> Netlink::link_index(const std::string& name) {
   Message m(RTM_GETLINK, 0);
   m.link();

@@ -15,6 +15,7 @@
 #include "common/unique_fd.hpp"
 
 struct mnl_socket;
+struct nlmsghdr;
 
 namespace berth::isolators::netlink {
 
@@ -45,6 +46,13 @@ class Netlink {
   Status delete_link(const std::string& name);
   // The names of the links here (at most 4096, the budget of one dump).
   Result<std::vector<std::string>> link_names();
+
+  // Requests built elsewhere (traffic_control.cpp): the sequence number is set here. send()
+  // waits for the ack; query() also runs each reply through `cb` (libmnl's mnl_cb_t), for a
+  // request without NLM_F_ACK whose answer ends it.
+  using ReplyCallback = int (*)(const nlmsghdr*, void*);
+  Status send(nlmsghdr* nlh, const std::string& what);
+  Status query(nlmsghdr* nlh, ReplyCallback cb, void* data, const std::string& what);
 
  private:
   explicit Netlink(mnl_socket* s);

@@ -23,6 +23,7 @@ Status NetworkIsolator::recover(std::span<const ContainerState> known) {
     if (bridge_.attached(s.id)) {
       bridged_.insert(s.id);
       attached.insert(s.id);
+      bandwidth_[s.id] = s.spec.resources.network;  // tc state lives in the kernel
     }
   }
   Status first = bridge_.reconcile(attached);
@@ -79,6 +80,10 @@ Result<LaunchAdditions> NetworkIsolator::prepare_cni(const ContainerId& id, cons
 Result<LaunchAdditions> NetworkIsolator::prepare_bridge(const ContainerId& id, const ContainerSpec& spec) {
   BERTH_TRY(BridgeAttachment a, bridge_.attach(id, spec.sandbox_dir, spec.hostname));
   bridged_.insert(id);
+  if (auto shaped = shape_bridge(id, spec.resources.network); !shaped) {
+    (void)cleanup(id);  // the first error is the one to report
+    return std::move(shaped).error();
+  }
   LaunchAdditions add;
   add.namespaces.push_back({"network", a.netns_path});
   for (auto [dest, source] : {std::pair{"/etc/resolv.conf", a.resolv_conf}, std::pair{"/etc/hosts", a.hosts}})
@@ -103,6 +108,7 @@ Status NetworkIsolator::publish_ports(const ContainerId& id, const ContainerSpec
 
 Result<LaunchAdditions> NetworkIsolator::prepare(const ContainerId& id, const ContainerSpec& spec) {
   NetworkMode mode = spec.network.mode.value_or(config_.default_mode);
+  BERTH_CHECK(check_bandwidth_mode(mode, spec.resources.network));
   LaunchAdditions a;
   switch (mode) {
     case NetworkMode::kNone:
@@ -132,11 +138,14 @@ Result<LaunchAdditions> NetworkIsolator::prepare(const ContainerId& id, const Co
 
 Result<Usage> NetworkIsolator::usage(const ContainerId& id) {
   if (!ids_.count(id)) return make_error(Code::kNotFound, "no task '" + id + "'");
-  return Usage{};
+  Usage u;
+  BERTH_TRY(u.network, network_usage(id));
+  return u;
 }
 
 Status NetworkIsolator::cleanup(const ContainerId& id) {
   ids_.erase(id);
+  bandwidth_.erase(id);
   if (cni_ids_.count(id)) {
     BERTH_CHECK_CTX(cni_.detach(id), "CNI network of '" + id + "'");
     cni_ids_.erase(id);

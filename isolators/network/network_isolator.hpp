@@ -16,9 +16,13 @@
 //    is told about and DELs every other attachment (CniNetwork::reconcile). The plugins' result
 //    goes back to the agent in LaunchAdditions::network (cni_name, cni_result: inspect, checkpoint);
 //    host ports are reserved like host mode's and passed to the plugins as "portMappings".
+// Bandwidth (resources.network) is shaped with tc on a bridge task's veth pair at prepare and
+// changed live by update (isolators/network/traffic_control.hpp); usage() reports the veth's
+// counters next to the limits. Other modes have no veth of berth's: a limit there is refused.
 // Threading: under the Registry's lock.
 #pragma once
 
+#include <map>
 #include <set>
 
 #include "isolators/isolator.hpp"
@@ -39,8 +43,18 @@ class NetworkIsolator : public Isolator {
   Result<Usage> usage(const ContainerId& id) override;
   Status cleanup(const ContainerId& id) override;
 
+  // Bandwidth limits and counters (network_bandwidth.cpp).
+  Status check_update(const ContainerId& id, const Resources& r) override;
+  Result<Undo> update(const ContainerId& id, const Resources& r) override;
+
  private:
   Result<LaunchAdditions> prepare_bridge(const ContainerId& id, const ContainerSpec& spec);
+
+  // Bandwidth (network_bandwidth.cpp).
+  static Status check_bandwidth_mode(NetworkMode mode, const NetworkBandwidth& bw);
+  Status shape_bridge(const ContainerId& id, const NetworkBandwidth& bw);
+  Result<std::optional<NetworkUsage>> network_usage(const ContainerId& id);
+  std::map<ContainerId, NetworkBandwidth> bandwidth_;  // bridge tasks' current limits
 
   NetworkConfig config_;
   BridgeNetwork bridge_;

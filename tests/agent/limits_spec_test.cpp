@@ -56,6 +56,41 @@ TEST(LimitsSpec, UpdateTakesPartialResourcesAndRewritesTheSpec) {
   EXPECT_EQ(again->resources.cpus, 1.0);
 }
 
+TEST(LimitsSpec, NetworkBandwidthParsesUpdatesAndRoundTrips) {
+  auto s = parse_task_spec(R"({"rootfs": "/r", "command": ["x"],
+      "resources": {"network": {"egress_mbit": 50, "ingress_mbit": 100000}}})");
+  ASSERT_TRUE(s.has_value()) << s.error().message;
+  EXPECT_EQ(s->resources.network.egress_mbit, 50u);
+  EXPECT_EQ(s->resources.network.ingress_mbit, 100000u);
+  EXPECT_TRUE(s->resources.any());
+
+  auto u = parse_resources_update(R"({"network": {"egress_mbit": 10}})");
+  ASSERT_TRUE(u.has_value()) << u.error().message;
+  Resources r = s->resources;
+  r.apply(*u);
+  EXPECT_EQ(r.network.egress_mbit, 10u);
+  EXPECT_EQ(r.network.ingress_mbit, 100000u);  // not named in the update: kept
+  auto again = parse_task_spec(with_resources(s->json, r));
+  ASSERT_TRUE(again.has_value()) << again.error().message;
+  EXPECT_EQ(again->resources.network, r.network);
+  EXPECT_NE(limits_json(r, Policy{}).find(R"("network":{"egress_mbit":10,"ingress_mbit":100000})"), std::string::npos)
+      << limits_json(r, Policy{});
+}
+
+TEST(LimitsSpec, NetworkBandwidthOutOfRangeIsRefusedNamingTheField) {
+  for (const char* bad : {R"({"network": {"egress_mbit": 0}})", R"({"network": {"ingress_mbit": 100001}})",
+                          R"({"network": {"egress_mbit": -5}})", R"({"network": {"egress_mbit": 1.5}})",
+                          R"({"network": {"egress_mbit": "10"}})", R"({"network": {"egres_mbit": 10}})"}) {
+    auto u = parse_resources_update(bad);
+    ASSERT_FALSE(u.has_value()) << bad;
+    EXPECT_EQ(u.error().code, Code::kInvalidArgument) << bad;
+    EXPECT_NE(u.error().message.find("network"), std::string::npos) << bad << ": " << u.error().message;
+  }
+  auto empty = parse_resources_update(R"({"network": {}})");
+  ASSERT_FALSE(empty.has_value());
+  EXPECT_NE(empty.error().message.find("names no resource"), std::string::npos) << empty.error().message;
+}
+
 TEST(LimitsSpec, TerminationKeepsLimitsAndUsageThroughACheckpoint) {
   ContainerRecord r;
   r.id = "abc";

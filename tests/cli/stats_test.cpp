@@ -14,7 +14,8 @@ const char* kStats = R"({"containers": [{"id": "0123456789abcdef", "name": "web"
                        "events": {"oom_kill": 2}},
             "pids": {"current": 3, "limit": 50, "events": {"max": 0}},
             "disk": {"used_bytes": 4096, "limit_bytes": null},
-            "runtime": {}, "pressure": {}}}]})";
+            "runtime": {}, "pressure": {},
+            "network": {"rx_bytes": 2048, "tx_bytes": 3145728, "egress_limit_mbit": 10}}}]})";
 
 TEST(StatsTable, ShowsUsageNextToLimits) {
   auto doc = json::parse(kStats);
@@ -28,6 +29,7 @@ TEST(StatsTable, ShowsUsageNextToLimits) {
   EXPECT_NE(t.find("1.0MiB / 64.0MiB"), std::string::npos) << t;
   EXPECT_NE(t.find("3 / 50"), std::string::npos) << t;
   EXPECT_NE(t.find("4.0KiB / max"), std::string::npos) << t;
+  EXPECT_NE(t.find("2.0KiB / 3.0MiB"), std::string::npos) << t;  // received / sent
   EXPECT_EQ(cpu_usage_by_id(*doc).at("0123456789abcdef"), 3000000u);
 }
 
