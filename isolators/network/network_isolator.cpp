@@ -53,7 +53,7 @@ Result<LaunchAdditions> NetworkIsolator::prepare_cni(const ContainerId& id, cons
   if (!spec.network.ports.empty()) {
     BERTH_TRY(ports, ports_.publish(id, spec.network.ports, 0));
   }
-  CniCapabilities caps{ports, std::nullopt, std::nullopt};
+  CniCapabilities caps{ports, spec.resources.network.ingress_mbit, spec.resources.network.egress_mbit};
   auto a = cni_.attach(id, spec.network.name, caps, spec.sandbox_dir, spec.hostname);
   if (!a) {
     (void)ports_.unpublish(id);

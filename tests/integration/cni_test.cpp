@@ -179,6 +179,22 @@ TEST_F(Cni, AMappedPortReachesTheTaskThroughPortmap) {
   expect_nothing_left();
 }
 
+TEST_F(Cni, BandwidthLimitsReachTheBandwidthPlugin) {
+  start();
+  std::string id = agent_->run(spec(rootfs_.path(), {"sleep", "1000"},
+                                    std::string(kCni) + R"(, "resources": {"network": {"egress_mbit": 10, "ingress_mbit": 20}})"));
+  // The plugin shapes what reaches the task on the host end of its veth, and what it sends on
+  // an ifb device it mirrors the veth's ingress to.
+  std::string qdiscs = ns_.output("tc qdisc show");
+  EXPECT_NE(qdiscs.find("rate 20Mbit"), std::string::npos) << qdiscs;
+  EXPECT_NE(qdiscs.find("rate 10Mbit"), std::string::npos) << qdiscs;
+  ASSERT_EQ(agent_->request("POST", "/v1/containers/" + id + "/kill").status / 100, 2);
+  agent_->wait(id);
+  ASSERT_EQ(agent_->request("DELETE", "/v1/containers/" + id).status, 204);
+  EXPECT_EQ(ns_.output("tc qdisc show | grep -c tbf || true"), "0\n") << ns_.output("tc qdisc show");
+  expect_nothing_left();
+}
+
 TEST_F(Cni, TheTaskSeesTheResultsRouteAndDns) {
   start();
   std::string id = agent_->run(spec(rootfs_.path(), {"sh", "-c", "ip route; cat /etc/resolv.conf /etc/hosts"},
