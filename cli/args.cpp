@@ -185,7 +185,9 @@ Result<RunOptions> parse_run(
       o.ports.push_back(p);
     }, "--publish", "-p");
     BERTH_OPT(r, o.network, {
-      if (o.network.empty()) return bad("run", "--network needs a mode: none, host or bridge");
+      if (o.network.empty()) return bad("run", "--network needs a mode: none, host, bridge or cni:NAME");
+      if (o.network == "cni" || o.network == "cni:")
+        return bad("run", "--network cni needs the CNI network's name: --network cni:NAME");
     }, "--network");
     BERTH_OPT(r, v, {
       BERTH_CHECK(parse_key_value("run", "--env", v, o.env, lookup_env));
@@ -279,7 +281,10 @@ std::string run_spec_json(const RunOptions& o) {
   if (!o.labels.empty()) w.kv_map("labels", o.labels);
   if (!o.network.empty() || !o.ports.empty()) {
     w.key("network").begin_object();
-    if (!o.network.empty()) w.kv("mode", o.network);
+    if (o.network.rfind("cni:", 0) == 0)
+      w.kv("mode", "cni").kv("name", o.network.substr(4));
+    else if (!o.network.empty())
+      w.kv("mode", o.network);
     if (!o.ports.empty()) {
       w.key("ports").begin_array();
       for (const auto& p : o.ports)
@@ -568,7 +573,7 @@ std::string usage() {
       "\n"
       "commands:\n"
       "  run [-d] [--rm] [--name N] [--env K=V]... [--label K=V]... --rootfs DIR\n"
-      "      [--user U] [--workdir D] [--hostname H] [--network none|host|bridge] [--fetch SPEC]...\n"
+      "      [--user U] [--workdir D] [--hostname H] [--network none|host|bridge|cni:NAME] [--fetch SPEC]...\n"
       "      [-p [HOST:]CONTAINER[/tcp|udp]]...\n"
       "      [--cpus N] [--memory MB] [--pids N] [--disk MB] [--max-runtime S]\n"
       "      [--privileged] [--cap-add CAP]... [--cap-drop CAP]... [--read-only] [--sysctl K=V]...\n"

@@ -280,6 +280,14 @@ TEST(ParseRun, NetworkModeGoesIntoTheSpec) {
   auto empty = parse_run({"--network=", "--rootfs", "/r", "--", "x"});
   ASSERT_FALSE(empty.has_value());
   EXPECT_NE(empty.error().message.find("--network needs a mode"), std::string::npos) << empty.error().message;
+  auto cni = parse_run({"--network", "cni:calico", "--rootfs", "/r", "--", "x"});
+  ASSERT_TRUE(cni.has_value()) << cni.error().message;
+  EXPECT_EQ(run_spec_json(*cni), R"({"rootfs":"/r","command":["x"],"network":{"mode":"cni","name":"calico"}})");
+  for (const char* nameless : {"cni", "cni:"}) {
+    auto b = parse_run({"--network", nameless, "--rootfs", "/r", "--", "x"});
+    ASSERT_FALSE(b.has_value()) << nameless;
+    EXPECT_NE(b.error().message.find("--network cni:NAME"), std::string::npos) << b.error().message;
+  }
 }
 
 TEST(ParseRun, PublishedPortsGoIntoTheSpec) {
