@@ -97,16 +97,20 @@ Result<ShimHandle> spawn_sealed(const std::string& shim_path, const std::vector<
   long pid = ::syscall(SYS_clone3, &cargs, sizeof(cargs));
   if (pid < 0) return errno_error("start shim (clone3)");
   if (pid == 0) {
-    // Child of a threaded process: async-signal-safe calls only, on fds opened above.
+    // Child of a threaded process: async-signal-safe calls only, on fds opened above. The fd
+    // calls are raw syscalls: a sanitizer's interceptors would update the parent's fd records
+    // from this copy of its memory (TSan reported the new fd numbers as races with the threads
+    // that own those numbers in berthd, and its report ended this child before the exec).
     Loop::unblock_signals_in_child();
-    // Above 3 first, so the dup2s below cannot close it; likewise the sources of the dup2s
-    // (an fd below 4 could be overwritten before it is copied).
-    int exe = ::fcntl(image, F_DUPFD_CLOEXEC, 4);
+    // Above 3 first, so the dups below cannot close it; likewise the sources of the dups (an
+    // fd below 4 could be overwritten before it is copied).
+    auto dup_above_3 = [](int fd) { return static_cast<int>(::syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, 4)); };
+    int exe = dup_above_3(image);
     int from[4];
-    for (int i = 0; i < 4; ++i) from[i] = ::fcntl(fds[i], F_DUPFD_CLOEXEC, 4);
+    for (int i = 0; i < 4; ++i) from[i] = dup_above_3(fds[i]);
     if (exe < 0 || from[0] < 0 || from[1] < 0 || from[2] < 0 || from[3] < 0) ::_exit(126);
     for (int i = 0; i < 4; ++i)
-      if (::dup2(from[i], i) < 0) ::_exit(126);
+      if (::syscall(SYS_dup3, from[i], i, 0) < 0) ::_exit(126);
     ::syscall(SYS_close_range, 4U, ~0U, CLOSE_RANGE_CLOEXEC);
     ::syscall(SYS_execveat, exe, "", const_cast<char* const*>(argv.data()), const_cast<char* const*>(envp), AT_EMPTY_PATH);
     static const char kMsg[] = "berth-shim: execve failed\n";
