@@ -1,6 +1,7 @@
 #include "cli/args.hpp"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include "common/fs.hpp"
 #include "common/json.hpp"
@@ -329,6 +330,7 @@ TEST(ParseRun, SecurityFlagsBecomeTheSecurityObject) {
   auto o = parse_run({"--privileged", "--cap-add", "NET_ADMIN", "--cap-add=SYS_PTRACE", "--cap-drop", "MKNOD",
                       "--read-only", "--sysctl", "net.ipv4.ip_forward=1", "--security-opt", "no-new-privileges=false",
                       "--security-opt", "seccomp=" + profile, "--device", "/dev/null:rw", "--rootfs", "/r", "--", "sh"});
+  ::unlink(profile.c_str());  // read by parse_run; nothing of the test stays in the temp dir
   ASSERT_TRUE(o.has_value()) << o.error().message;
   auto doc = json::parse(run_spec_json(*o));
   ASSERT_TRUE(doc.has_value());
