@@ -118,7 +118,10 @@ class Bandwidth : public ::testing::Test {
     UniqueFd conn = UniqueFd::adopt(::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC));
     EXPECT_TRUE(conn) << "no connection came: " << std::strerror(errno);
     if (!conn) return 0;
-    set_timeout(conn.get(), SO_RCVTIMEO, 5);
+    // The first bytes may take a while on a loaded machine (CI saw a sender connect and send
+    // nothing for 5 s); the rate is counted from them, so waiting longer skews nothing. Once the
+    // stream flows, 5 s of silence is a failure.
+    set_timeout(conn.get(), SO_RCVTIMEO, 20);
     std::vector<char> buf(1 << 16);
     uint64_t total = 0, at_start = 0;
     Clock::time_point first{}, start{};
@@ -129,7 +132,7 @@ class Bandwidth : public ::testing::Test {
         return 0;
       }
       auto now = Clock::now();
-      if (total == 0) first = now;
+      if (total == 0) first = now, set_timeout(conn.get(), SO_RCVTIMEO, 5);
       total += static_cast<uint64_t>(n);
       if (start == Clock::time_point{} && now - first >= kWarmup) start = now, at_start = bytes_received(conn.get());
       if (start != Clock::time_point{} && now - start >= kWindow)
@@ -276,7 +279,10 @@ TEST_F(Bandwidth, ALiveUpdateChangesTheRateAndTheLimitsShown) {
   ASSERT_TRUE(conn);
   // One stream: measured, updated, measured again (the listener hands over the same stream).
   auto measure = [&](milliseconds warmup) {
-    set_timeout(conn.get(), SO_RCVTIMEO, 5);
+    // The first bytes may take a while on a loaded machine (CI saw a sender connect and send
+    // nothing for 5 s); the rate is counted from them, so waiting longer skews nothing. Once the
+    // stream flows, 5 s of silence is a failure.
+    set_timeout(conn.get(), SO_RCVTIMEO, 20);
     std::vector<char> buf(1 << 16);
     auto skip_until = Clock::now() + warmup;
     while (Clock::now() < skip_until) EXPECT_GT(::read(conn.get(), buf.data(), buf.size()), 0);
