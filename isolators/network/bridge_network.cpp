@@ -129,11 +129,16 @@ Status BridgeNetwork::detach(const std::string& id) {
   auto keep_first = [&](Status st) {
     if (!st && first) first = std::move(st);
   };
-  // The veth pair goes with the namespace: once its file is unmounted (the task is gone, so
-  // nothing else holds it) the kernel tears the namespace down and deletes eth0 and with it the
-  // host end, in its own worker. Deleting the host end here instead costs an RCU grace period or
-  // two in the caller (30-50 ms on the test VMs, under the Registry's lock); reconcile() sweeps
-  // a veth whose namespace file was already gone.
+  // The host end is deleted here, although the kernel would delete the pair with the namespace
+  // once its file is unmounted: that costs an RCU grace period or two (30-50 ms on the test VMs,
+  // under the Registry's lock), but leaving it to the kernel's teardown stalled other tasks'
+  // TCP streams through the bridge for seconds (Bandwidth test, 1 run in 5); to be understood
+  // before it is tried again.
+  if (auto nl = netlink::Netlink::open()) {
+    keep_first(nl->delete_link(host_veth_name(id)));
+  } else {
+    keep_first(std::move(nl).error());
+  }
   if (!config_.netns_dir.empty()) keep_first(remove_netns_file(netns_path(id)));
   if (ipam_) keep_first(ipam_->release(id));
   return first;

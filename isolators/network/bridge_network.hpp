@@ -9,8 +9,7 @@
 // Why prepare and not isolate(): Registry::isolate runs once the task has been released, and
 // hooks run in the shim, outside berthd; a namespace berthd made itself is configured before
 // the task's first instruction and entirely inside berthd.
-// Every name derives from the id, so detach(id) (namespace, address; the kernel removes the veth
-// pair with the namespace, moments later) is idempotent and
+// Every name derives from the id, so detach(id) (veth, namespace, address) is idempotent and
 // reconcile(keep) removes what any other id left (a crash, a kill -9 between steps, a task
 // that ended while berthd was down). A failed attach detaches before returning.
 // Threading: not thread-safe; the network isolator calls it under the Registry's lock.
