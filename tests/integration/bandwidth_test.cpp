@@ -118,9 +118,10 @@ class Bandwidth : public ::testing::Test {
     UniqueFd conn = UniqueFd::adopt(::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC));
     EXPECT_TRUE(conn) << "no connection came: " << std::strerror(errno);
     if (!conn) return 0;
-    // The first bytes may take a while on a loaded machine (CI saw a sender connect and send
-    // nothing for 5 s); the rate is counted from them, so waiting longer skews nothing. Once the
-    // stream flows, 5 s of silence is a failure.
+    // The first bytes may take a while on a loaded machine; the rate is counted from them, so
+    // waiting longer skews nothing. Once the stream flows, 5 s of silence is a failure (it is how
+    // a stall of another task's stream showed while the kernel tore down a finished task's veth
+    // pair; bridge_network.cpp deletes it itself since).
     set_timeout(conn.get(), SO_RCVTIMEO, 20);
     std::vector<char> buf(1 << 16);
     uint64_t total = 0, at_start = 0;
@@ -279,9 +280,10 @@ TEST_F(Bandwidth, ALiveUpdateChangesTheRateAndTheLimitsShown) {
   ASSERT_TRUE(conn);
   // One stream: measured, updated, measured again (the listener hands over the same stream).
   auto measure = [&](milliseconds warmup) {
-    // The first bytes may take a while on a loaded machine (CI saw a sender connect and send
-    // nothing for 5 s); the rate is counted from them, so waiting longer skews nothing. Once the
-    // stream flows, 5 s of silence is a failure.
+    // The first bytes may take a while on a loaded machine; the rate is counted from them, so
+    // waiting longer skews nothing. Once the stream flows, 5 s of silence is a failure (it is how
+    // a stall of another task's stream showed while the kernel tore down a finished task's veth
+    // pair; bridge_network.cpp deletes it itself since).
     set_timeout(conn.get(), SO_RCVTIMEO, 20);
     std::vector<char> buf(1 << 16);
     auto skip_until = Clock::now() + warmup;
