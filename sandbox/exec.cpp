@@ -41,19 +41,13 @@ Result<int> task_namespace_flags(const OciSpec& spec) {
   return flags;
 }
 
-ChildPlan exec_plan(const OciSpec& spec, const ExecRequest& request, const TaskStdio& stdio) {
+Result<ChildPlan> exec_plan(const OciSpec& spec, const ExecRequest& request, const TaskStdio& stdio) {
   ChildPlan plan;
   plan.spec = &spec;
   plan.stdin_fd = stdio.in;
   plan.stdout_fd = stdio.out;
   plan.stderr_fd = stdio.err;
-  plan.seccomp.len = static_cast<unsigned short>(spec.seccomp_bpf.size() / sizeof(struct sock_filter));
-  plan.seccomp.filter = const_cast<struct sock_filter*>(reinterpret_cast<const struct sock_filter*>(spec.seccomp_bpf.data()));
-  plan.exec_paths = exec_candidates(spec.args[0], spec.env);
-  for (const auto& a : spec.args) plan.argv.push_back(const_cast<char*>(a.c_str()));
-  plan.argv.push_back(nullptr);
-  for (const auto& e : spec.env) plan.envp.push_back(const_cast<char*>(e.c_str()));
-  plan.envp.push_back(nullptr);
+  BERTH_CHECK_CTX(plan_program(spec, plan), "the task's spec");
   plan.exec_user = request.user;
   plan.die_with_parent = true;
   return plan;
@@ -93,12 +87,10 @@ OciSpec exec_spec(const OciSpec& task, const ExecRequest& request) {
 Result<ExecOutcome> exec_in_task(const OciSpec& task, const ExecRequest& request, const TaskStdio& stdio,
                                  const ExecTarget& target) {
   if (request.cmd.empty()) return make_error(Code::kInvalidArgument, "the command is empty");
-  if (task.seccomp_bpf.size() % sizeof(struct sock_filter) != 0 || task.seccomp_bpf.size() / sizeof(struct sock_filter) > BPF_MAXINSNS)
-    return make_error(Code::kInvalidArgument, "the task's seccomp program is not a whole number of BPF instructions");
   BERTH_TRY(UniqueFd task_pidfd, open_task(target));
   BERTH_TRY(int ns_flags, task_namespace_flags(task));
   OciSpec spec = exec_spec(task, request);
-  ChildPlan plan = exec_plan(spec, request, stdio);
+  BERTH_TRY(ChildPlan plan, exec_plan(spec, request, stdio));
   plan.task_pidfd = task_pidfd.get();
   plan.task_ns_flags = ns_flags & ~CLONE_NEWPID;
   if ((ns_flags & CLONE_NEWPID) && ::setns(task_pidfd.get(), CLONE_NEWPID) != 0)

@@ -113,12 +113,24 @@ std::vector<std::string> exec_candidates(const std::string& command, const std::
   return out;
 }
 
+Status plan_program(const OciSpec& spec, ChildPlan& plan) {
+  const size_t insns = spec.seccomp_bpf.size() / sizeof(struct sock_filter);
+  if (spec.seccomp_bpf.size() % sizeof(struct sock_filter) != 0 || insns > BPF_MAXINSNS)
+    return make_error(Code::kInvalidArgument, "the seccomp program is not a whole number of BPF instructions (at most 4096)");
+  plan.seccomp.len = static_cast<unsigned short>(insns);
+  plan.seccomp.filter = const_cast<struct sock_filter*>(reinterpret_cast<const struct sock_filter*>(spec.seccomp_bpf.data()));
+  plan.exec_paths = exec_candidates(spec.args[0], spec.env);
+  for (const auto& a : spec.args) plan.argv.push_back(const_cast<char*>(a.c_str()));
+  plan.argv.push_back(nullptr);
+  for (const auto& e : spec.env) plan.envp.push_back(const_cast<char*>(e.c_str()));
+  plan.envp.push_back(nullptr);
+  return ok();
+}
+
 Result<LaunchedTask> launch(const OciSpec& spec, const TaskStdio& stdio, const LaunchTarget& target) {
   if (spec.args.empty()) return make_error(Code::kInvalidArgument, "process.args is empty");
   BERTH_TRY(unsigned long long ns_flags, namespace_flags(spec));
   BERTH_CHECK(check_sysctls(spec));
-  if (spec.seccomp_bpf.size() % sizeof(struct sock_filter) != 0 || spec.seccomp_bpf.size() / sizeof(struct sock_filter) > BPF_MAXINSNS)
-    return make_error(Code::kInvalidArgument, "the seccomp program is not a whole number of BPF instructions (at most 4096)");
 
   // Everything the child reads is prepared here, before clone.
   ChildPlan plan;
@@ -135,13 +147,7 @@ Result<LaunchedTask> launch(const OciSpec& spec, const TaskStdio& stdio, const L
       if (c == '.') c = '/';
     plan.sysctls.push_back({std::move(path), value});
   }
-  plan.seccomp.len = static_cast<unsigned short>(spec.seccomp_bpf.size() / sizeof(struct sock_filter));
-  plan.seccomp.filter = const_cast<struct sock_filter*>(reinterpret_cast<const struct sock_filter*>(spec.seccomp_bpf.data()));
-  plan.exec_paths = exec_candidates(spec.args[0], spec.env);
-  for (const auto& a : spec.args) plan.argv.push_back(const_cast<char*>(a.c_str()));
-  plan.argv.push_back(nullptr);
-  for (const auto& e : spec.env) plan.envp.push_back(const_cast<char*>(e.c_str()));
-  plan.envp.push_back(nullptr);
+  BERTH_CHECK(plan_program(spec, plan));
   UniqueFd idmapped_root;
   BERTH_CHECK(prepare_user_namespace(spec, ns_flags, plan, idmapped_root));
 

@@ -78,4 +78,10 @@ Result<unsigned long long> namespace_flags(const OciSpec& spec);
 // PATH from `env` (or the usual default PATH) joined with it.
 std::vector<std::string> exec_candidates(const std::string& command, const std::vector<std::string>& env);
 
+struct ChildPlan;
+// The program a launch's or an exec's child runs, into `plan`, pointing into `spec` (which must
+// outlive it): the seccomp filter (kInvalidArgument unless whole BPF instructions, at most
+// 4096), the paths execve tries, argv and envp.
+Status plan_program(const OciSpec& spec, ChildPlan& plan);
+
 }  // namespace berth::sandbox
