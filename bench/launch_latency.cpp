@@ -27,6 +27,9 @@
 // /sys/fs/cgroup/unified/cgroup.controllers, so only its own children see none; the host's
 // mounts are untouched and the namespace ends with the process.
 //
+// --pause-ms N sleeps N ms after each launch and its cleanup, untimed: the kernel's asynchronous
+// teardown of the previous task (its namespaces) then no longer overlaps the next launch.
+//
 // Output: one line per sample to --samples (mode, iteration, total µs, launch µs, wait µs), and a
 // summary per mode on stdout. Standalone: libc + libstdc++ only, so it measures no berth code.
 #include <fcntl.h>
@@ -65,6 +68,7 @@ struct Options {
   std::string rootfs, bundle, crun_root, runc_root, samples;
   std::vector<std::string> modes;  // default: every --berth, then crun, crun-nocg, runc
   int iterations = 200, warmup = 20, block = 10;
+  int pause_ms = 0;  // untimed gap after each launch (and its cleanup)
   bool mask = false;
 };
 
@@ -307,6 +311,7 @@ int main(int argc, char** argv) {
     else if (a == "--iterations") o.iterations = std::atoi(next().c_str());
     else if (a == "--warmup") o.warmup = std::atoi(next().c_str());
     else if (a == "--block") o.block = std::atoi(next().c_str());
+    else if (a == "--pause-ms") o.pause_ms = std::atoi(next().c_str());
     else if (a == "--mask-cgroup2-controllers") mask_file = next();
     else die("unknown flag " + a);
   }
@@ -333,6 +338,7 @@ int main(int argc, char** argv) {
       const std::string& m = o.modes[(k + round) % o.modes.size()];
       for (int i = 0; i < n; ++i) {
         Sample s = run_mode(o, m, seq++);
+        if (o.pause_ms > 0) ::usleep(static_cast<useconds_t>(o.pause_ms) * 1000);
         samples[m].push_back(s);
         if (out) std::fprintf(out, "%s\t%d\t%lld\t%lld\t%lld\n", m.c_str(), done + i, (long long)s.total_us,
                               (long long)s.launch_us, (long long)s.wait_us);

@@ -14,11 +14,14 @@
 # are on a tmpfs. Root only; removes everything it creates.
 # Knobs: ITERATIONS (100), WARMUP (10), BLOCK (10), PORT (0; 1: berth-bridge with one port
 # mapping), MODES (all five, comma-separated; e.g. berth-none,berth-bridge for the bridge's own
-# cost in a short run), MASQUERADE (true: the bridge config's "masquerade"; berth's nft table
-# then holds the masquerade rule only while bridge tasks exist). Writes bench/results-network-<UTC>.txt and .tsv.
+# cost in a short run), PROFILE_ITERATIONS (0; N: afterwards, N launches each of berth-none and
+# berth-bridge under perf tracepoints, phases by bench/breakdown.py), PAUSE_MS (0; N: an untimed
+# N ms gap after each launch, so the previous task's teardown in the kernel is over),
+# MASQUERADE (true: the bridge config's "masquerade" rule in berth's nft table).
+# Writes bench/results-network-<UTC>.txt and .tsv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ITERATIONS=${ITERATIONS:-100} WARMUP=${WARMUP:-10} BLOCK=${BLOCK:-10} PORT=${PORT:-0}
+ITERATIONS=${ITERATIONS:-100} WARMUP=${WARMUP:-10} BLOCK=${BLOCK:-10} PORT=${PORT:-0} PAUSE_MS=${PAUSE_MS:-0}
 MODES=${MODES:-berth-none,berth-bridge,berth-cni,crun-cni,crun-none}
 MASQUERADE=${MASQUERADE:-true}
 BUILD=${BUILD:-build}
@@ -123,7 +126,7 @@ OUT="bench/results-network-$DATE.txt"
 SAMPLES="bench/results-network-$DATE.tsv"
 {
   echo "# berth network modes at launch, $DATE"
-  echo "command: ITERATIONS=$ITERATIONS WARMUP=$WARMUP BLOCK=$BLOCK PORT=$PORT MODES=$MODES MASQUERADE=$MASQUERADE ./bench/network_bench.sh   (commit $(git rev-parse --short HEAD 2>/dev/null || echo '?'))"
+  echo "command: ITERATIONS=$ITERATIONS WARMUP=$WARMUP BLOCK=$BLOCK PORT=$PORT PAUSE_MS=$PAUSE_MS MODES=$MODES MASQUERADE=$MASQUERADE ./bench/network_bench.sh   (commit $(git rev-parse --short HEAD 2>/dev/null || echo '?'))"
   echo "machine: $(nproc) cpus, kernel $(uname -r), $(crun --version | head -1), containernetworking-plugins $(dpkg-query -W -f '${Version}' containernetworking-plugins 2>/dev/null); load: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "berth-bridge network: $BRIDGE_NET"
 } | tee "$OUT"
@@ -133,10 +136,29 @@ SAMPLES="bench/results-network-$DATE.tsv"
   --network 'berth-cni={"mode": "cni", "name": "benchnet"}' --script "crun-cni=$T/crun-cni.sh" \
   --crun "crun-none=$T/crun-none" --modes "$MODES" \
   --rootfs "$R" --bundle "$T/crun-none" --crun-root "$T/crun-state" --samples "$SAMPLES" \
-  --iterations "$ITERATIONS" --warmup "$WARMUP" --block "$BLOCK" --mask-cgroup2-controllers "$T/empty" | tee -a "$OUT"
+  --iterations "$ITERATIONS" --warmup "$WARMUP" --block "$BLOCK" --pause-ms "$PAUSE_MS" \
+  --mask-cgroup2-controllers "$T/empty" | tee -a "$OUT"
 PAIRS=()
 for p in berth-bridge/berth-none berth-cni/berth-bridge crun-cni/berth-bridge berth-cni/crun-cni crun-cni/crun-none; do
   [[ ",$MODES," == *",${p%/*},"* && ",$MODES," == *",${p#*/},"* ]] && PAIRS+=("$p")
 done
 python3 bench/ratios.py "$SAMPLES" "${PAIRS[@]}" | tee -a "$OUT"
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT"
+
+# Where the bridge's time goes: the same kernel tracepoints as bench/run.sh's profile, over
+# PROFILE_ITERATIONS launches of each berth mode, one after the other.
+if [ "${PROFILE_ITERATIONS:-0}" -gt 0 ]; then
+  ev=sched:sched_process_fork,sched:sched_process_exec,sched:sched_process_exit
+  ev=$ev,syscalls:sys_enter_execve,syscalls:sys_enter_execveat,syscalls:sys_enter_clone3,syscalls:sys_exit_clone3,syscalls:sys_exit_wait4
+  for m in berth-none berth-bridge; do
+    net='{"mode": "none"}'; [ "$m" = berth-bridge ] && net=$BRIDGE_NET
+    perf record -q -a -o "$T/perf.data" -e "$ev" -e syscalls:sys_enter_write --filter "fd == 3" -- \
+      "${IN_NS[@]}" "$BUILD/bench/launch_latency" --berth "$m=$T/berth.sock" --network "$m=$net" --modes "$m" \
+      --rootfs "$R" --bundle "$T/crun-none" --iterations "$PROFILE_ITERATIONS" --warmup 0 --block 1 >/dev/null 2>"$T/perf.err" \
+      || { cat "$T/perf.err" >&2; continue; }
+    perf script -i "$T/perf.data" -F comm,pid,tid,time,event,trace 2>/dev/null \
+      | grep -E '^ *(berthd|berth-shim|memfd:berth-shi|true|launch_latency|MHD-)' >"$T/perf.txt" || true
+    { echo; echo "## $m phases (perf tracepoints, $PROFILE_ITERATIONS launches, one after the other)"
+      python3 bench/breakdown.py "$T/perf.txt"; } | tee -a "$OUT"
+  done
+fi

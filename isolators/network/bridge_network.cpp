@@ -33,6 +33,14 @@ std::vector<std::string> host_name_servers() {
 
 }  // namespace
 
+std::array<uint8_t, 6> bridge_mac(const Ipv4Subnet& subnet) {
+  // Locally administered unicast (02:...), then the gateway's address: the same bridge made
+  // again keeps its MAC, so no neighbour cache goes stale then either.
+  uint32_t g = subnet.gateway();
+  return {0x02, 0x62, static_cast<uint8_t>(g >> 24), static_cast<uint8_t>(g >> 16), static_cast<uint8_t>(g >> 8),
+          static_cast<uint8_t>(g)};
+}
+
 Result<Ipam*> BridgeNetwork::ipam() {
   if (config_.ipam_dir.empty() || config_.netns_dir.empty())
     return make_error(Code::kFailedPrecondition, "this berthd has no bridge network configured");
@@ -57,7 +65,7 @@ Result<int> BridgeNetwork::ensure_bridge(netlink::Netlink& nl) {
   if (index && index == ready_bridge_) return *index;
   ready_bridge_.reset();
   if (!index) {
-    auto added = nl.add_bridge(b.name, b.mtu);
+    auto added = nl.add_bridge(b.name, b.mtu, bridge_mac(b.subnet));
     if (!added && added.error().code != Code::kAlreadyExists) return std::move(added).error();  // a racing creator is fine
     BERTH_TRY(index, nl.link_index(b.name));
     if (!index) return make_error(Code::kInternal, "bridge " + b.name + " vanished after it was created");
@@ -72,7 +80,13 @@ Status BridgeNetwork::wire(const std::string& id, uint32_t address) {
   const auto& b = config_.bridge;
   const std::string host = host_veth_name(id);
   BERTH_CHECK(fs::mkdir_p(config_.netns_dir, 0700));
-  BERTH_CHECK(create_netns_file(netns_path(id)));
+  // The socket that configures the task's side is opened in the new namespace as it is made.
+  std::optional<netlink::Netlink> inside;
+  BERTH_CHECK(create_netns_file(netns_path(id), [&]() -> Status {
+    BERTH_TRY(auto nl, netlink::Netlink::open());
+    inside.emplace(std::move(nl));
+    return ok();
+  }));
   int raw = ::open(netns_path(id).c_str(), O_RDONLY | O_CLOEXEC);
   if (raw < 0) return errno_error("open " + netns_path(id));
   UniqueFd ns = UniqueFd::adopt(raw);
@@ -81,14 +95,9 @@ Status BridgeNetwork::wire(const std::string& id, uint32_t address) {
   BERTH_TRY(int bridge, ensure_bridge(nl));
   BERTH_CHECK(nl.add_veth(host, "eth0", b.mtu, ns.get(), bridge));
 
-  BERTH_TRY(auto inside, netlink::Netlink::open_in(ns.get()));
-  BERTH_TRY(auto lo, inside.link_index("lo"));
-  BERTH_TRY(auto eth0, inside.link_index("eth0"));
-  if (!lo || !eth0) return make_error(Code::kInternal, "the task's namespace lacks lo or eth0");
-  BERTH_CHECK(inside.set_up(*lo));
-  BERTH_CHECK(inside.add_address(*eth0, address, b.subnet.prefix));
-  BERTH_CHECK(inside.set_up(*eth0));
-  return inside.add_default_route(b.subnet.gateway());
+  BERTH_TRY(auto eth0, inside->link_index("eth0"));
+  if (!eth0) return make_error(Code::kInternal, "the task's namespace lacks eth0");
+  return inside->set_up_task_side(*eth0, address, b.subnet.prefix, b.subnet.gateway());
 }
 
 Result<BridgeAttachment> BridgeNetwork::write_files(const std::string& sandbox_dir, const std::string& hostname,
@@ -129,11 +138,12 @@ Status BridgeNetwork::detach(const std::string& id) {
   auto keep_first = [&](Status st) {
     if (!st && first) first = std::move(st);
   };
-  // The host end is deleted here, although the kernel would delete the pair with the namespace
-  // once its file is unmounted: that costs an RCU grace period or two (30-50 ms on the test VMs,
-  // under the Registry's lock), but leaving it to the kernel's teardown stalled other tasks'
-  // TCP streams through the bridge for seconds (Bandwidth test, 1 run in 5); to be understood
-  // before it is tried again.
+  // The host end is deleted here, although the kernel deletes the pair with the namespace once
+  // its file is unmounted and nothing else holds it: anything that does (a process that
+  // entered it, an fd) would keep the veth on the bridge with an address the Ipam hands out
+  // again. It costs an RCU grace period or two (15-50 ms, under the Registry's lock). (The
+  // streams that stalled when the kernel was left to it stalled because the bridge's MAC
+  // followed its ports; the bridge has its own MAC now, see bridge_mac.)
   if (auto nl = netlink::Netlink::open()) {
     keep_first(nl->delete_link(host_veth_name(id)));
   } else {

@@ -1,6 +1,9 @@
 // BridgeNetwork: the node's bridge mode. attach(id) prepares, in berthd and before the task
 // exists, everything a bridge task's network needs, through libmnl (no `ip`):
-//  1. the bridge (config name, MTU; the subnet's first address) if it is not there yet;
+//  1. the bridge (config name, MTU; the subnet's first address) if it is not there yet, with a
+//     MAC address of its own (bridge_mac): a bridge without one takes the lowest MAC of its
+//     ports, so it changed whenever a task's veth came or went, and every other task's cached
+//     neighbour entry for the gateway went stale: its TCP streams stalled for seconds;
 //  2. an address from the Ipam (persisted under <state_dir>/network/ipam);
 //  3. a network namespace kept by a bind mount at <netns_dir>/<id>, which the task joins;
 //  4. a veth pair "bth<first 12 of id>" on the bridge, its peer created as eth0 straight in that
@@ -15,6 +18,7 @@
 // Threading: not thread-safe; the network isolator calls it under the Registry's lock.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <set>
@@ -26,6 +30,9 @@
 #include "isolators/network/network_spec.hpp"
 
 namespace berth::isolators {
+
+// The MAC address berth gives the bridge it creates: 02:62 and then the subnet's gateway.
+std::array<uint8_t, 6> bridge_mac(const Ipv4Subnet& subnet);
 
 struct BridgeAttachment {
   std::string netns_path;
@@ -53,7 +60,7 @@ class BridgeNetwork {
 
  private:
   Result<Ipam*> ipam();
-  // The bridge's index, after creating, addressing and bringing it up if need be.
+  // The bridge's index, after creating (with bridge_mac), addressing and bringing it up if need be.
   Result<int> ensure_bridge(netlink::Netlink& nl);
   Status wire(const std::string& id, uint32_t address);
   Result<BridgeAttachment> write_files(const std::string& sandbox_dir, const std::string& hostname, uint32_t address);

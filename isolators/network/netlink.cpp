@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 
 #include <cstring>
+#include <memory>
 #include <thread>
 #include <vector>
 
@@ -34,6 +35,29 @@ struct Message {
     ifm->ifi_family = AF_UNSPEC;
     ifm->ifi_index = index;
     return ifm;
+  }
+  void up(int index) {
+    ifinfomsg* ifm = link(index);
+    ifm->ifi_flags = IFF_UP;
+    ifm->ifi_change = IFF_UP;
+  }
+  void address(int index, uint32_t address, int prefix) {
+    auto* ifa = static_cast<ifaddrmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifaddrmsg)));
+    ifa->ifa_family = AF_INET;
+    ifa->ifa_prefixlen = static_cast<uint8_t>(prefix);
+    ifa->ifa_index = static_cast<uint32_t>(index);
+    uint32_t net = htonl(address);
+    mnl_attr_put_u32(nlh, IFA_LOCAL, net);
+    mnl_attr_put_u32(nlh, IFA_ADDRESS, net);
+  }
+  void default_route(uint32_t gateway) {
+    auto* rtm = static_cast<rtmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(rtmsg)));
+    rtm->rtm_family = AF_INET;
+    rtm->rtm_table = RT_TABLE_MAIN;
+    rtm->rtm_protocol = RTPROT_BOOT;
+    rtm->rtm_scope = RT_SCOPE_UNIVERSE;
+    rtm->rtm_type = RTN_UNICAST;
+    mnl_attr_put_u32(nlh, RTA_GATEWAY, htonl(gateway));
   }
   // A new link `name` of `kind`; returns the open IFLA_LINKINFO nest (the caller ends it).
   nlattr* new_link(const std::string& name, uint32_t mtu, const char* kind) {
@@ -126,6 +150,25 @@ Status Netlink::request(void* buf, const std::string& what) {
   return run_replies(sock_, nlh->nlmsg_seq, nullptr, nullptr, what);
 }
 
+Status Netlink::request_all(const std::vector<Pending>& requests) {
+  std::vector<char> out;
+  for (const auto& r : requests) {
+    r.nlh->nlmsg_seq = seq_++;
+    const char* bytes = reinterpret_cast<const char*>(r.nlh);
+    out.insert(out.end(), bytes, bytes + NLMSG_ALIGN(r.nlh->nlmsg_len));
+  }
+  if (mnl_socket_sendto(sock_, out.data(), out.size()) < 0)
+    return errno_error("netlink: " + (requests.empty() ? std::string("nothing") : requests.front().what));
+  // The kernel runs them in order and acks each, a failed one too: every ack is read, so the
+  // socket stays in step.
+  Status first = ok();
+  for (const auto& r : requests) {
+    auto st = run_replies(sock_, r.nlh->nlmsg_seq, nullptr, nullptr, r.what);
+    if (!st && first) first = std::move(st);
+  }
+  return first;
+}
+
 Status Netlink::send(nlmsghdr* nlh, const std::string& what) { return request(nlh, what); }
 
 Status Netlink::query(nlmsghdr* nlh, ReplyCallback cb, void* data, const std::string& what) {
@@ -147,10 +190,11 @@ Result<std::optional<int>> Netlink::link_index(const std::string& name) {
   return std::optional<int>(index);
 }
 
-Status Netlink::add_bridge(const std::string& name, uint32_t mtu) {
+Status Netlink::add_bridge(const std::string& name, uint32_t mtu, const std::array<uint8_t, 6>& mac) {
   Message m(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
   nlattr* info = m.new_link(name, mtu, "bridge");
   mnl_attr_nest_end(m.nlh, info);
+  mnl_attr_put(m.nlh, IFLA_ADDRESS, mac.size(), mac.data());
   auto st = request(m.buf, "add bridge " + name);
   if (!st && st.error().sys_errno == EEXIST) return make_error(Code::kAlreadyExists, "netlink: link " + name + " exists");
   return st;
@@ -187,9 +231,7 @@ Status Netlink::set_master(int index, int master_index) {
 
 Status Netlink::set_up(int index) {
   Message m(RTM_NEWLINK, 0);
-  ifinfomsg* ifm = m.link(index);
-  ifm->ifi_flags = IFF_UP;
-  ifm->ifi_change = IFF_UP;
+  m.up(index);
   return request(m.buf, "bring link " + std::to_string(index) + " up");
 }
 
@@ -202,26 +244,25 @@ Status Netlink::rename(int index, const std::string& name) {
 
 Status Netlink::add_address(int index, uint32_t address, int prefix) {
   Message m(RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE);
-  auto* ifa = static_cast<ifaddrmsg*>(mnl_nlmsg_put_extra_header(m.nlh, sizeof(ifaddrmsg)));
-  ifa->ifa_family = AF_INET;
-  ifa->ifa_prefixlen = static_cast<uint8_t>(prefix);
-  ifa->ifa_index = static_cast<uint32_t>(index);
-  uint32_t net = htonl(address);
-  mnl_attr_put_u32(m.nlh, IFA_LOCAL, net);
-  mnl_attr_put_u32(m.nlh, IFA_ADDRESS, net);
+  m.address(index, address, prefix);
   return request(m.buf, "add address to link " + std::to_string(index));
 }
 
-Status Netlink::add_default_route(uint32_t gateway) {
-  Message m(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL);
-  auto* rtm = static_cast<rtmsg*>(mnl_nlmsg_put_extra_header(m.nlh, sizeof(rtmsg)));
-  rtm->rtm_family = AF_INET;
-  rtm->rtm_table = RT_TABLE_MAIN;
-  rtm->rtm_protocol = RTPROT_BOOT;
-  rtm->rtm_scope = RT_SCOPE_UNIVERSE;
-  rtm->rtm_type = RTN_UNICAST;
-  mnl_attr_put_u32(m.nlh, RTA_GATEWAY, htonl(gateway));
-  return request(m.buf, "add the default route");
+Status Netlink::set_up_task_side(int index, uint32_t address, int prefix, uint32_t gateway) {
+  constexpr int kLoopbackIndex = 1;  // the kernel's LOOPBACK_IFINDEX, in every namespace
+  auto lo = std::make_unique<Message>(RTM_NEWLINK, 0);
+  lo->up(kLoopbackIndex);
+  auto addr = std::make_unique<Message>(RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE);
+  addr->address(index, address, prefix);
+  auto up = std::make_unique<Message>(RTM_NEWLINK, 0);
+  up->up(index);
+  auto route = std::make_unique<Message>(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL);
+  route->default_route(gateway);
+  const std::string link = "link " + std::to_string(index);
+  return request_all({{lo->nlh, "bring loopback up"},
+                      {addr->nlh, "add address to " + link},
+                      {up->nlh, "bring " + link + " up"},
+                      {route->nlh, "add the default route"}});
 }
 
 Status Netlink::delete_link(const std::string& name) {

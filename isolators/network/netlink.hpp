@@ -6,6 +6,7 @@
 // Threading: one Netlink per caller; not shared between threads.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -29,8 +30,9 @@ class Netlink {
 
   // The index of link `name`; nullopt when there is none.
   Result<std::optional<int>> link_index(const std::string& name);
-  // A bridge `name` with `mtu`; kAlreadyExists when a link of that name exists.
-  Status add_bridge(const std::string& name, uint32_t mtu);
+  // A bridge `name` with `mtu` and the MAC address `mac` (the kernel then keeps it, rather than
+  // taking the lowest of its ports'); kAlreadyExists when a link of that name exists.
+  Status add_bridge(const std::string& name, uint32_t mtu, const std::array<uint8_t, 6>& mac);
   // A veth pair: `name` here, up and on the bridge `master_index`, and `peer` created straight
   // in the namespace `peer_netns_fd`, down (the kernel refuses to open a peer before the pair is
   // linked: ENOTCONN).
@@ -40,8 +42,10 @@ class Netlink {
   Status set_up(int index);
   Status rename(int index, const std::string& name);
   Status add_address(int index, uint32_t address, int prefix);
-  // The default route through `gateway` (host byte order).
-  Status add_default_route(uint32_t gateway);
+  // A task's side of a veth, in the task's fresh namespace: loopback and `index` up, `address`/
+  // `prefix` on `index`, the default route through `gateway`; four requests in one send, each
+  // acknowledged (the first failure is reported).
+  Status set_up_task_side(int index, uint32_t address, int prefix, uint32_t gateway);
   // Deletes link `name`; ok when there is none.
   Status delete_link(const std::string& name);
   // The names of the links here (at most 4096, the budget of one dump).
@@ -57,6 +61,11 @@ class Netlink {
  private:
   explicit Netlink(mnl_socket* s);
   Status request(void* buf, const std::string& what);
+  struct Pending {
+    nlmsghdr* nlh;
+    std::string what;
+  };
+  Status request_all(const std::vector<Pending>& requests);
   mnl_socket* sock_ = nullptr;
   uint32_t seq_ = 1;
 };

@@ -9,7 +9,7 @@
 
 namespace berth::isolators {
 
-Status create_netns_file(const std::string& path) {
+Status create_netns_file(const std::string& path, const std::function<Status()>& inside) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
   if (fd < 0) return errno_error("create " + path);
   ::close(fd);
@@ -19,10 +19,13 @@ Status create_netns_file(const std::string& path) {
       made = errno_error("new network namespace");
       return;
     }
-    if (::mount("/proc/thread-self/ns/net", path.c_str(), nullptr, MS_BIND, nullptr) != 0)
+    if (::mount("/proc/thread-self/ns/net", path.c_str(), nullptr, MS_BIND, nullptr) != 0) {
       made = errno_error("bind the new network namespace to " + path);
+      return;
+    }
+    if (inside) made = inside();
   }).join();
-  if (!made) ::unlink(path.c_str());
+  if (!made) (void)remove_netns_file(path);
   return made;
 }
 

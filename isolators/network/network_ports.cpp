@@ -69,7 +69,7 @@ Status NetworkPorts::change(bool add, const std::vector<NatMapping>& changed) {
   bool empty_after = !add && mappings("").empty() && !bridge_up_;
   if (table_ == Table::kPresent && !empty_after) {
     if (add) BERTH_CHECK(allow_localnet());
-    if (nft_.change(nat_elements_command(add, changed))) return ok();
+    if (nft_.change_elements(add, changed)) return ok();
   }
   return sync();
 }

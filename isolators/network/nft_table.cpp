@@ -1,6 +1,15 @@
 #include "isolators/network/nft_table.hpp"
 
+#include <arpa/inet.h>
+#include <libmnl/libmnl.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
 #include <nftables/libnftables.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include <cstring>
 
 namespace berth::isolators {
 
@@ -39,18 +48,79 @@ std::string nat_ruleset(const NatConfig& config, const std::vector<NatMapping>& 
   return t;
 }
 
-std::string nat_elements_command(bool add, const std::vector<NatMapping>& mappings) {
-  std::string out;
+namespace {
+
+constexpr const char* kTableName = "berth";  // the table's name in kNftTable ("ip berth")
+
+nlmsghdr* put_message(mnl_nlmsg_batch* batch, uint16_t type, uint16_t flags, uint8_t family, uint16_t res_id,
+                      uint32_t seq) {
+  nlmsghdr* nlh = mnl_nlmsg_put_header(mnl_nlmsg_batch_current(batch));
+  nlh->nlmsg_type = type;
+  nlh->nlmsg_flags = NLM_F_REQUEST | flags;
+  nlh->nlmsg_seq = seq;
+  auto* nfg = static_cast<nfgenmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(nfgenmsg)));
+  nfg->nfgen_family = family;
+  nfg->version = NFNETLINK_V0;
+  nfg->res_id = htons(res_id);
+  return nlh;
+}
+
+// NFTA_DATA_VALUE inside the nest `type`: the kernel's register layout, every field of a
+// concatenation padded to 4 bytes.
+void put_value(nlmsghdr* nlh, uint16_t type, const void* data, size_t len) {
+  nlattr* nest = mnl_attr_nest_start(nlh, type);
+  mnl_attr_put(nlh, NFTA_DATA_VALUE, len, data);
+  mnl_attr_nest_end(nlh, nest);
+}
+
+}  // namespace
+
+std::vector<char> nat_elements_batch(bool add, const std::vector<NatMapping>& mappings, uint32_t seq, size_t* acks) {
+  *acks = 0;
+  // Begin and end, and per mapping one element: a list entry, its key and its data nests.
+  std::vector<char> buf(1024 + mappings.size() * 64);
+  mnl_nlmsg_batch* batch = mnl_nlmsg_batch_start(buf.data(), buf.size());
+  put_message(batch, NFNL_MSG_BATCH_BEGIN, 0, AF_UNSPEC, NFNL_SUBSYS_NFTABLES, seq++);
+  mnl_nlmsg_batch_next(batch);
   for (const char* proto : {"tcp", "udp"}) {
-    std::string e = elements(mappings, proto, add);
-    if (!e.empty())
-      out += std::string(add ? "add" : "delete") + " element " + kNftTable + " " + proto + "_dnat { " + e + " }\n";
+    bool any = false;
+    for (const auto& m : mappings) any = any || m.protocol == proto;
+    if (!any) continue;
+    uint16_t type = (NFNL_SUBSYS_NFTABLES << 8) | (add ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM);
+    nlmsghdr* nlh = put_message(batch, type, NLM_F_ACK | (add ? NLM_F_CREATE : 0), NFPROTO_IPV4, 0, seq++);
+    mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, kTableName);
+    mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, (std::string(proto) + "_dnat").c_str());
+    nlattr* elements = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_LIST_ELEMENTS);
+    for (const auto& m : mappings) {
+      if (m.protocol != proto) continue;
+      nlattr* element = mnl_attr_nest_start(nlh, NFTA_LIST_ELEM);
+      uint16_t key = htons(m.host_port);
+      put_value(nlh, NFTA_SET_ELEM_KEY, &key, sizeof(key));
+      if (add) {  // ipv4_addr . inet_service
+        unsigned char data[8] = {};
+        uint32_t address = htonl(m.address);
+        uint16_t port = htons(m.container_port);
+        std::memcpy(data, &address, 4);
+        std::memcpy(data + 4, &port, 2);
+        put_value(nlh, NFTA_SET_ELEM_DATA, data, sizeof(data));
+      }
+      mnl_attr_nest_end(nlh, element);
+    }
+    mnl_attr_nest_end(nlh, elements);
+    mnl_nlmsg_batch_next(batch);
+    ++*acks;
   }
-  return out;
+  put_message(batch, NFNL_MSG_BATCH_END, 0, AF_UNSPEC, NFNL_SUBSYS_NFTABLES, seq);
+  mnl_nlmsg_batch_next(batch);
+  buf.resize(mnl_nlmsg_batch_size(batch));
+  mnl_nlmsg_batch_stop(batch);
+  if (*acks == 0) buf.clear();
+  return buf;
 }
 
 NftTable::~NftTable() {
   if (ctx_) nft_ctx_free(ctx_);
+  if (sock_) mnl_socket_close(sock_);
 }
 
 Result<std::string> NftTable::run(const std::string& commands) {
@@ -76,11 +146,48 @@ Status NftTable::replace(const std::string& ruleset) {
   return ok();
 }
 
-Status NftTable::change(const std::string& commands) {
-  if (commands.empty()) return ok();
-  BERTH_TRY_CTX(auto out, run(commands), "table " + std::string(kNftTable));
-  (void)out;
-  return ok();
+Status NftTable::change_elements(bool add, const std::vector<NatMapping>& mappings) {
+  const std::string what = std::string(add ? "add" : "delete") + " elements of table " + kNftTable;
+  if (!sock_) {
+    mnl_socket* s = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
+    if (!s) return errno_error("nftables: open a netfilter netlink socket");
+    timeval timeout{5, 0};  // the kernel answers at once; never wait for ever
+    if (mnl_socket_bind(s, 0, MNL_SOCKET_AUTOPID) < 0 ||
+        ::setsockopt(mnl_socket_get_fd(s), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout)) != 0) {
+      int err = errno;
+      mnl_socket_close(s);
+      return errno_error(err, "nftables: bind a netfilter netlink socket");
+    }
+    sock_ = s;
+  }
+  size_t acks = 0;
+  std::vector<char> batch = nat_elements_batch(add, mappings, seq_, &acks);
+  seq_ += static_cast<uint32_t>(acks) + 2;
+  if (acks == 0) return ok();
+  if (mnl_socket_sendto(sock_, batch.data(), batch.size()) < 0) return errno_error("nftables: " + what);
+  // One answer per message that asked for an ack: an ack, or the error that aborted the batch.
+  Status first = ok();
+  std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
+  const unsigned portid = mnl_socket_get_portid(sock_);
+  while (acks > 0) {
+    ssize_t n = mnl_socket_recvfrom(sock_, buf.data(), buf.size());
+    if (n < 0) {
+      // A lost answer leaves this socket's replies out of step: the next change opens another.
+      int err = errno;
+      mnl_socket_close(sock_);
+      sock_ = nullptr;
+      return errno_error(err, "nftables: " + what + ": no answer from the kernel");
+    }
+    int len = static_cast<int>(n);
+    for (auto* nlh = reinterpret_cast<nlmsghdr*>(buf.data()); mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
+      if (nlh->nlmsg_type != NLMSG_ERROR || nlh->nlmsg_pid != portid) continue;
+      --acks;
+      const auto* err = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(nlh));
+      if (err->error != 0 && first) first = errno_error(-err->error, "nftables: " + what);
+      if (acks == 0) break;
+    }
+  }
+  return first;
 }
 
 Result<std::string> NftTable::list() {

@@ -1,7 +1,7 @@
 // Bridge networks through the real berthd, which runs inside a network namespace the test
 // creates (the bridge, veths and routes live there, never in the machine's own): tasks get
 // an address, a route and resolv.conf/hosts; two tasks talk; the test namespace reaches a
-// task; a full subnet is refused by name; every exit path (task exit, launch failure, a
+// task; the gateway's MAC stays put; a full subnet is refused by name; every exit path (task exit, launch failure, a
 // kill -9 of berthd and restart) leaves nothing behind.
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -119,6 +119,30 @@ TEST_F(Bridge, TwoTasksTalkAndTheNamespaceReachesThem) {
   auto exit = agent_->wait(b);
   EXPECT_EQ(exit["exit_code"].GetInt(), 0) << agent_->logs(b);
   EXPECT_EQ(agent_->logs(b), "hello-a\n");
+}
+
+// A bridge takes the lowest MAC of its ports unless it has one of its own: then a task's veth
+// coming or going changed the gateway's MAC under every other task, whose cached neighbour
+// entry went stale and whose TCP streams stalled for seconds (seen in the Bandwidth tests).
+TEST_F(Bridge, TheGatewayKeepsItsMacWhileOtherTasksComeAndGo) {
+  start();
+  auto bridge_mac = [&] {
+    std::string link = ns_.output("ip -o link show bbr0");
+    size_t at = link.find("link/ether ");
+    return at == std::string::npos ? link : link.substr(at + 11, 17);
+  };
+  std::string a = serve("a");
+  address_of(a);
+  std::string with_a = bridge_mac();
+  std::string b = serve("b");
+  std::string addr_b = address_of(b);
+  std::string with_both = bridge_mac();
+  ASSERT_EQ(agent_->request("DELETE", "/v1/containers/" + a + "?force=1").status, 204);
+  expect_veths(1);
+  EXPECT_EQ(with_a, "02:62:0a:4d:00:01");  // 02:62, then the gateway 10.77.0.1
+  EXPECT_EQ(with_both, with_a);
+  EXPECT_EQ(bridge_mac(), with_a);
+  EXPECT_EQ(fetch_from_namespace(addr_b), "hello-b\n");
 }
 
 TEST_F(Bridge, ThirtyTasksComeAndGoAndLeaveNothing) {

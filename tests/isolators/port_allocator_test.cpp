@@ -1,7 +1,10 @@
 // PortAllocator: host ports handed out once (per protocol), kept across a restart, released,
 // reconciled; a taken or out-of-range port refused and nothing left reserved; range parsing;
-// the env a task sees; the nft ruleset berth writes.
+// the env a task sees; the nft ruleset berth writes and the netlink batch of a task's elements.
 #include <gtest/gtest.h>
+#include <libmnl/libmnl.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
 
 #include <set>
 
@@ -163,15 +166,108 @@ TEST(NatRuleset, MapsEveryMappingForPreroutingAndOutputAndMasqueradesAsConfigure
             nat_ruleset(c, {{"tcp", 20000, 0x0a580002, 8080}}).find("elements"));  // udp's map stays empty
 }
 
-TEST(NatRuleset, OneTasksMappingsAreAddedAndDeletedAsElements) {
-  std::vector<NatMapping> m{{"tcp", 20000, 0x0a580002, 8080}, {"udp", 20001, 0x0a580002, 53}};
-  EXPECT_EQ(nat_elements_command(true, m),
-            "add element ip berth tcp_dnat { 20000 : 10.88.0.2 . 8080 }\n"
-            "add element ip berth udp_dnat { 20001 : 10.88.0.2 . 53 }\n");
-  EXPECT_EQ(nat_elements_command(false, m),
-            "delete element ip berth tcp_dnat { 20000 }\n"
-            "delete element ip berth udp_dnat { 20001 }\n");
-  EXPECT_EQ(nat_elements_command(true, {}), "");
+// One element of a parsed NEWSETELEM/DELSETELEM: its key and data bytes (NFTA_DATA_VALUE).
+struct Element {
+  std::string key, data;
+};
+struct ElementMessage {
+  uint16_t type = 0, flags = 0;
+  uint32_t seq = 0;
+  std::string table, set;
+  std::vector<Element> elements;
+};
+
+template <class F>
+void for_each_attr(const void* data, size_t len, F f) {
+  const char* end = static_cast<const char*>(data) + len;
+  for (auto* a = static_cast<const nlattr*>(data);
+       mnl_attr_ok(a, static_cast<int>(end - reinterpret_cast<const char*>(a))); a = mnl_attr_next(a))
+    f(a);
+}
+template <class F>
+void for_each_nested(const nlattr* nest, F f) {
+  for_each_attr(mnl_attr_get_payload(nest), mnl_attr_get_payload_len(nest), f);
+}
+
+std::string value_of(const nlattr* nest) {
+  std::string out;
+  for_each_nested(nest, [&](const nlattr* a) {
+    if (mnl_attr_get_type(a) == NFTA_DATA_VALUE)
+      out.assign(static_cast<const char*>(mnl_attr_get_payload(a)), mnl_attr_get_payload_len(a));
+  });
+  return out;
+}
+
+// The batch as the kernel's nfnetlink reads it: every message, its header and attributes.
+std::vector<ElementMessage> parse_batch(const std::vector<char>& batch) {
+  std::vector<ElementMessage> out;
+  int len = static_cast<int>(batch.size());
+  for (auto* nlh = reinterpret_cast<const nlmsghdr*>(batch.data()); mnl_nlmsg_ok(nlh, len);
+       nlh = mnl_nlmsg_next(nlh, &len)) {
+    ElementMessage m{nlh->nlmsg_type, nlh->nlmsg_flags, nlh->nlmsg_seq, {}, {}, {}};
+    for_each_attr(mnl_nlmsg_get_payload_offset(nlh, sizeof(nfgenmsg)), nlh->nlmsg_len - MNL_NLMSG_HDRLEN - MNL_ALIGN(sizeof(nfgenmsg)),
+                  [&](const nlattr* a) {
+      switch (mnl_attr_get_type(a)) {
+        case NFTA_SET_ELEM_LIST_TABLE: m.table = mnl_attr_get_str(a); break;
+        case NFTA_SET_ELEM_LIST_SET: m.set = mnl_attr_get_str(a); break;
+        case NFTA_SET_ELEM_LIST_ELEMENTS:
+          for_each_nested(a, [&](const nlattr* e) {
+            Element el;
+            for_each_nested(e, [&](const nlattr* f) {
+              if (mnl_attr_get_type(f) == NFTA_SET_ELEM_KEY) el.key = value_of(f);
+              if (mnl_attr_get_type(f) == NFTA_SET_ELEM_DATA) el.data = value_of(f);
+            });
+            m.elements.push_back(el);
+          });
+          break;
+      }
+    });
+    out.push_back(m);
+  }
+  EXPECT_EQ(len, 0) << "trailing bytes in the batch";
+  return out;
+}
+
+TEST(NatRuleset, OneTasksMappingsAreAddedAndDeletedAsElementsInOneBatch) {
+  std::vector<NatMapping> m{{"tcp", 20000, 0x0a580002, 8080}, {"udp", 20001, 0x0a580002, 53},
+                            {"tcp", 20002, 0x0a580002, 443}};
+  size_t acks = 0;
+  auto add = parse_batch(nat_elements_batch(true, m, 7, &acks));
+  EXPECT_EQ(acks, 2u);  // one message per protocol
+  ASSERT_EQ(add.size(), 4u);
+  EXPECT_EQ(add[0].type, NFNL_MSG_BATCH_BEGIN);
+  EXPECT_EQ(add[3].type, NFNL_MSG_BATCH_END);
+  for (size_t i = 0; i < add.size(); ++i) EXPECT_EQ(add[i].seq, 7 + i);
+  const uint16_t newelem = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWSETELEM;
+  for (size_t i : {1, 2}) {
+    EXPECT_EQ(add[i].type, newelem);
+    EXPECT_EQ(add[i].flags, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE);
+    EXPECT_EQ(add[i].table, "berth");
+  }
+  EXPECT_EQ(add[1].set, "tcp_dnat");
+  EXPECT_EQ(add[2].set, "udp_dnat");
+  // Key: the host port; data: ipv4_addr . inet_service, network order, each padded to 4 bytes.
+  ASSERT_EQ(add[1].elements.size(), 2u);
+  EXPECT_EQ(add[1].elements[0].key, std::string("\x4e\x20", 2));
+  EXPECT_EQ(add[1].elements[0].data, std::string("\x0a\x58\x00\x02\x1f\x90\x00\x00", 8));
+  EXPECT_EQ(add[1].elements[1].key, std::string("\x4e\x22", 2));
+  EXPECT_EQ(add[1].elements[1].data, std::string("\x0a\x58\x00\x02\x01\xbb\x00\x00", 8));
+  ASSERT_EQ(add[2].elements.size(), 1u);
+  EXPECT_EQ(add[2].elements[0].key, std::string("\x4e\x21", 2));
+  EXPECT_EQ(add[2].elements[0].data, std::string("\x0a\x58\x00\x02\x00\x35\x00\x00", 8));
+
+  auto del = parse_batch(nat_elements_batch(false, {m[1]}, 1, &acks));
+  EXPECT_EQ(acks, 1u);
+  ASSERT_EQ(del.size(), 3u);
+  EXPECT_EQ(del[1].type, (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_DELSETELEM);
+  EXPECT_EQ(del[1].flags, NLM_F_REQUEST | NLM_F_ACK);
+  EXPECT_EQ(del[1].set, "udp_dnat");
+  ASSERT_EQ(del[1].elements.size(), 1u);
+  EXPECT_EQ(del[1].elements[0].key, std::string("\x4e\x21", 2));
+  EXPECT_EQ(del[1].elements[0].data, "");  // a delete names the key only
+
+  EXPECT_TRUE(nat_elements_batch(true, {}, 1, &acks).empty());
+  EXPECT_EQ(acks, 0u);
 }
 
 }  // namespace
