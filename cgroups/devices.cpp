@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <mutex>
+#include <utility>
 
 namespace berth::cgroups {
 namespace {
@@ -125,12 +127,33 @@ bool is_cgroup2(int dirfd) {
 
 bool has_v1_devices(const Cgroup& cg) { return ::faccessat(cg.fd(), "devices.allow", F_OK, 0) == 0; }
 
+// Loaded programs by rule set: the verifier and the JIT run once per set (nearly every task has
+// the default one), and one program is attached to any number of cgroups. A few sets at most in
+// practice; past kMaxPrograms the cache starts over (the cgroups keep what they attached).
+class LoadedPrograms {
+ public:
+  Result<int> get(const std::vector<DeviceRule>& rules) {
+    std::lock_guard lk(mu_);
+    for (const auto& [r, fd] : loaded_)
+      if (r == rules) return fd.get();
+    BERTH_TRY(UniqueFd prog, load_program(program(rules)));
+    if (loaded_.size() >= kMaxPrograms) loaded_.clear();
+    loaded_.emplace_back(rules, std::move(prog));
+    return loaded_.back().second.get();
+  }
+
+ private:
+  static constexpr size_t kMaxPrograms = 16;
+  std::mutex mu_;
+  std::vector<std::pair<std::vector<DeviceRule>, UniqueFd>> loaded_;
+};
+
 Status attach_program(const Cgroup& cg, const std::vector<DeviceRule>& rules) {
-  auto insns = program(rules);
-  BERTH_TRY(UniqueFd prog, load_program(insns));
+  static LoadedPrograms programs;
+  BERTH_TRY(int prog, programs.get(rules));
   bpf_attr attr{};
   attr.target_fd = static_cast<uint32_t>(cg.fd());
-  attr.attach_bpf_fd = static_cast<uint32_t>(prog.get());
+  attr.attach_bpf_fd = static_cast<uint32_t>(prog);
   attr.attach_type = BPF_CGROUP_DEVICE;
   attr.attach_flags = 0;  // no override below: the task cannot loosen its own rules
   if (sys_bpf(BPF_PROG_ATTACH, &attr) != 0) return errno_error("attach the device program to " + cg.path());

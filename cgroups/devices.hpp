@@ -8,11 +8,13 @@
 //    unified hierarchy even when the v1 devices controller is mounted) gets a
 //    BPF_PROG_TYPE_CGROUP_DEVICE program compiled from the rules, attached with flags 0 (no
 //    override: nothing below the task's cgroup can attach a looser one). The kernel keeps it
-//    referenced by the cgroup: it outlives berthd and goes when the cgroup is removed.
+//    referenced by the cgroup: it outlives berthd and goes when the cgroup is removed. A rule
+//    set is loaded (verified, JITed) once per berthd and the same program attached to every
+//    cgroup that has that set.
 //  - a v1 devices directory (TaskCgroups::for_controller("devices") where that is not the
 //    unified one) gets devices.deny "a" and one devices.allow / devices.deny line per rule.
 // The kernel checks both where both exist. restrict() fails when neither could be used.
-// Threading: stateless; safe from several threads.
+// Threading: safe from several threads (the loaded programs are cached under a lock).
 #pragma once
 
 #include <cstdint>

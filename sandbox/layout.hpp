@@ -54,6 +54,7 @@ class RunDirLayout {
   static constexpr const char* kShimConfig = "shim.json";
   static constexpr const char* kShimLog = "shim.log";    // the shim's stderr
   static constexpr const char* kRootfs = "rootfs";       // empty dir: the overlay's mount point
+  static constexpr const char* kSeccomp = "seccomp.bpf";  // the task's seccomp program, raw
   // The shim's copy of the sandbox's exit.json: a full state_dir never loses an exit.
   static constexpr const char* kExit = "exit.json";
 
@@ -66,6 +67,7 @@ class RunDirLayout {
   std::string shim_config_path() const { return path(kShimConfig); }
   std::string shim_log_path() const { return path(kShimLog); }
   std::string rootfs_path() const { return path(kRootfs); }
+  std::string seccomp_path() const { return path(kSeccomp); }
   std::string exit_path() const { return path(kExit); }
 
  private:

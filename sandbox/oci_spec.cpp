@@ -1,9 +1,14 @@
 #include "sandbox/oci_spec.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cctype>
 #include <set>
 
 #include "common/json.hpp"
+#include "common/unique_fd.hpp"
 #include "sandbox/rlimit_names.hpp"
 
 namespace berth::sandbox {
@@ -281,6 +286,8 @@ Status parse_hooks(const Value& v, OciSpec& spec) {
 }
 
 constexpr const char* kSeccompAnnotation = "berth.seccomp.bpf";
+constexpr const char* kSeccompFileAnnotation = "berth.seccomp.bpf-file";
+constexpr size_t kMaxSeccompBytes = 4096 * 8;  // BPF_MAXINSNS instructions of 8 bytes
 constexpr const char* kSysReadonlyAnnotation = "berth.sys.readonly";
 
 std::string to_hex(const std::vector<uint8_t>& bytes) {
@@ -296,7 +303,7 @@ std::string to_hex(const std::vector<uint8_t>& bytes) {
 
 Result<std::vector<uint8_t>> from_hex(const std::string& text) {
   // One BPF instruction is 8 bytes; the kernel takes at most 4096 of them.
-  if (text.size() % 16 != 0 || text.size() > 4096 * 16)
+  if (text.size() % 16 != 0 || text.size() > kMaxSeccompBytes * 2)
     return bad(std::string("annotations.") + kSeccompAnnotation, "expected 1 to 4096 BPF instructions in hex");
   std::vector<uint8_t> out;
   auto nibble = [](char c) -> int {
@@ -458,6 +465,13 @@ Result<OciSpec> parse_oci_spec(const std::string& json_text) {
     BERTH_TRY(spec.seccomp_bpf, from_hex(it->second));
     spec.annotations.erase(it);
   }
+  if (auto it = spec.annotations.find(kSeccompFileAnnotation); it != spec.annotations.end()) {
+    const std::string where = std::string("annotations.") + kSeccompFileAnnotation;
+    if (!spec.seccomp_bpf.empty()) return bad(where, std::string("given with ") + kSeccompAnnotation + "; give one");
+    if (it->second.empty() || it->second[0] != '/') return bad(where, "expected an absolute path");
+    spec.seccomp_bpf_file = it->second;
+    spec.annotations.erase(it);
+  }
   if (auto it = spec.annotations.find(kSysReadonlyAnnotation); it != spec.annotations.end()) {
     if (it->second != "true" && it->second != "false")
       return bad(std::string("annotations.") + kSysReadonlyAnnotation, "expected \"true\" or \"false\"");
@@ -524,7 +538,8 @@ std::string to_json(const OciSpec& spec) {
   }
   w.end_object();
   std::map<std::string, std::string> annotations = spec.annotations;
-  if (!spec.seccomp_bpf.empty()) annotations[kSeccompAnnotation] = to_hex(spec.seccomp_bpf);
+  if (!spec.seccomp_bpf_file.empty()) annotations[kSeccompFileAnnotation] = spec.seccomp_bpf_file;
+  else if (!spec.seccomp_bpf.empty()) annotations[kSeccompAnnotation] = to_hex(spec.seccomp_bpf);
   if (!spec.sys_readonly) annotations[kSysReadonlyAnnotation] = "false";
   w.kv_map("annotations", annotations);
   if (!spec.create_runtime_hooks.empty()) {
@@ -537,6 +552,30 @@ std::string to_json(const OciSpec& spec) {
   }
   w.end_object();
   return w.str();
+}
+
+Status load_seccomp_file(OciSpec& spec) {
+  if (spec.seccomp_bpf_file.empty()) return ok();
+  const std::string& path = spec.seccomp_bpf_file;
+  int raw = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (raw < 0) return errno_error("seccomp program " + path);
+  UniqueFd fd = UniqueFd::adopt(raw);
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return errno_error("seccomp program " + path);
+  const auto size = static_cast<size_t>(st.st_size);
+  if (!S_ISREG(st.st_mode) || size == 0 || size % 8 != 0 || size > kMaxSeccompBytes)
+    return make_error(Code::kInvalidArgument,
+                      "seccomp program " + path + ": expected a file of 1 to 4096 BPF instructions (8 bytes each)");
+  spec.seccomp_bpf.resize(size);
+  size_t got = 0;
+  while (got < size) {
+    ssize_t n = ::read(fd.get(), spec.seccomp_bpf.data() + got, size - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return errno_error("seccomp program " + path);
+    if (n == 0) return make_error(Code::kInvalidArgument, "seccomp program " + path + ": shorter than it said");
+    got += static_cast<size_t>(n);
+  }
+  return ok();
 }
 
 }  // namespace berth::sandbox

@@ -1,6 +1,11 @@
 #include "sandbox/oci_spec.hpp"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdlib>
+
+#include "common/fs.hpp"
 
 namespace berth::sandbox {
 namespace {
@@ -72,6 +77,44 @@ TEST(OciSpec, RoundTripsThroughJson) {
   EXPECT_EQ(second->user.additional_gids, first->user.additional_gids);
   EXPECT_EQ(second->rlimits[0].hard, 4096u);
   EXPECT_EQ(second->annotations, first->annotations);
+}
+
+// berthd hands the shim its program as a raw file: the spec names it, load_seccomp_file reads it.
+TEST(OciSpec, ASeccompProgramFileRoundTripsAndIsReadRaw) {
+  char dir[] = "/tmp/berth-ocispec-XXXXXX";
+  ASSERT_NE(::mkdtemp(dir), nullptr);
+  const std::string d = dir;
+  const std::string allow_twice("\x06\x00\x00\x00\x00\x00\xff\x7f\x06\x00\x00\x00\x00\x00\xff\x7f", 16);
+  ASSERT_TRUE(fs::write_file_atomic(d + "/seccomp.bpf", allow_twice, 0600).has_value());
+  ASSERT_TRUE(fs::write_file_atomic(d + "/odd.bpf", std::string(7, 'x'), 0600).has_value());
+  ASSERT_TRUE(fs::write_file_atomic(d + "/empty.bpf", "", 0600).has_value());
+  ASSERT_EQ(::symlink((d + "/seccomp.bpf").c_str(), (d + "/link.bpf").c_str()), 0);
+
+  OciSpec spec = parse_oci_spec(R"({"ociVersion": "1.0.2", "process": {"args": ["x"]}, "root": {"path": "/r"}})").value();
+  spec.seccomp_bpf_file = d + "/seccomp.bpf";
+  std::string text = to_json(spec);
+  EXPECT_NE(text.find("\"berth.seccomp.bpf-file\":\"" + d + "/seccomp.bpf\""), std::string::npos) << text;
+  EXPECT_EQ(text.find("\"berth.seccomp.bpf\""), std::string::npos) << text;  // no hex beside it
+  auto back = parse_oci_spec(text);
+  ASSERT_TRUE(back.has_value()) << back.error().message;
+  EXPECT_EQ(back->seccomp_bpf_file, d + "/seccomp.bpf");
+  EXPECT_TRUE(back->seccomp_bpf.empty());
+  EXPECT_EQ(back->annotations.count("berth.seccomp.bpf-file"), 0u);
+  ASSERT_TRUE(load_seccomp_file(*back).has_value());
+  EXPECT_EQ(std::string(back->seccomp_bpf.begin(), back->seccomp_bpf.end()), allow_twice);
+
+  for (const char* bad : {"/odd.bpf", "/empty.bpf", "/link.bpf", "/missing.bpf"}) {
+    OciSpec s = spec;
+    s.seccomp_bpf_file = d + bad;
+    auto loaded = load_seccomp_file(s);
+    ASSERT_FALSE(loaded.has_value()) << bad;
+    EXPECT_NE(loaded.error().message.find(d + bad), std::string::npos) << loaded.error().message;
+  }
+  OciSpec none = spec;
+  none.seccomp_bpf_file.clear();
+  EXPECT_TRUE(load_seccomp_file(none).has_value());  // nothing to read
+  EXPECT_TRUE(none.seccomp_bpf.empty());
+  (void)fs::remove_tree(d);
 }
 
 TEST(OciSpec, UserNamespaceMapsRoundTrip) {
@@ -192,6 +235,8 @@ INSTANTIATE_TEST_SUITE_P(
         Rejection{SPEC(R"({"args": ["x"]})", R"(, "linux": {"namespaces": [{"type": "network", "path": "ns/net"}]})"), "must be an absolute path"},
         Rejection{SPEC(R"({"args": ["x"]})", R"(, "linux": {"sysctl": {"net/../../x": "1"}})"), "is not a sysctl name"},
         Rejection{SPEC(R"({"args": ["x"]})", R"(, "annotations": {"berth.seccomp.bpf": "abc"})"), "BPF instructions"},
+        Rejection{SPEC(R"({"args": ["x"]})", R"(, "annotations": {"berth.seccomp.bpf-file": "seccomp.bpf"})"), "expected an absolute path"},
+        Rejection{SPEC(R"({"args": ["x"]})", R"(, "annotations": {"berth.seccomp.bpf-file": "/s", "berth.seccomp.bpf": "06000000ff7f0000"})"), "give one"},
         Rejection{SPEC(R"({"args": ["x"]})", R"(, "hooks": {"createRuntime": [{"path": "rel"}]})"), "must be an absolute path"},
         Rejection{SPEC(R"({"args": ["x"]})", R"(, "linux": {"namespaces": [{"type": "pid"}, {"type": "pid"}]})"), "given twice"},
         Rejection{SPEC(R"({"args": ["x"]})", R"(, "linux": {"seccomp": {}})"), "linux.seccomp: unsupported"},
