@@ -403,6 +403,10 @@ Result<ContainerRecord> Launcher::launch(TaskSpec spec, const Caller& caller, st
     r.shim_start_time = shim->start_time;
   });
   if (!recorded) return fail(*task, recorded.error().message + "; the task was stopped", &*shim, Code::kUnavailable);
+  // While the shim starts (~10 ms): what the isolators left for now (a bridge task's veth and
+  // addresses). The shim holds the task until released.
+  if (auto readied = isolators_.ready(id); !readied) return fail(*task, readied.error().message, &*shim);
+  if (auto released = release_task(*shim); !released) return fail(*task, released.error().message, &*shim);
   auto report = read_launch_report(*shim, std::chrono::seconds(config_.launch_timeout_s), rec.bundle_dir);
   if (!report) return fail(*task, report.error().message, &*shim);
   if (!report->ok) return fail(*task, report->error, &*shim);

@@ -75,16 +75,20 @@ Result<int> sealed_shim(const std::string& path) {
 
 namespace {
 
+constexpr size_t kMaxShimFds = 8;
+
 // Starts the sealed copy of `shim_path` with `args` (argv[0] is the path), in `cgroup`, with
-// exactly `fds` as its 0..3 (fd 3 inherited; all others closed).
+// exactly `fds` as its 0..fds.size()-1 (those above 2 inherited; all others closed).
 Result<ShimHandle> spawn_sealed(const std::string& shim_path, const std::vector<std::string>& args,
-                                const int (&fds)[4], const std::string& cgroup_path) {
+                                const std::vector<int>& fds, const std::string& cgroup_path) {
+  if (fds.size() > kMaxShimFds) return make_error(Code::kInternal, "spawn_sealed: too many fds");
   BERTH_TRY(int image, sealed_shim(shim_path));
   BERTH_TRY(UniqueFd cgroup, fs::open_dir(cgroup_path));
   std::vector<const char*> argv;
   for (const auto& a : args) argv.push_back(a.c_str());
   argv.push_back(nullptr);
   const char* envp[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", nullptr};
+  const int n = static_cast<int>(fds.size());
 
   // clone3 places the shim in its cgroup as it is born (writing cgroup.procs afterwards costs
   // ~10 ms here) and hands back a pidfd with no window for pid reuse.
@@ -102,16 +106,17 @@ Result<ShimHandle> spawn_sealed(const std::string& shim_path, const std::vector<
     // from this copy of its memory (TSan reported the new fd numbers as races with the threads
     // that own those numbers in berthd, and its report ended this child before the exec).
     Loop::unblock_signals_in_child();
-    // Above 3 first, so the dups below cannot close it; likewise the sources of the dups (an
-    // fd below 4 could be overwritten before it is copied).
-    auto dup_above_3 = [](int fd) { return static_cast<int>(::syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, 4)); };
-    int exe = dup_above_3(image);
-    int from[4];
-    for (int i = 0; i < 4; ++i) from[i] = dup_above_3(fds[i]);
-    if (exe < 0 || from[0] < 0 || from[1] < 0 || from[2] < 0 || from[3] < 0) ::_exit(126);
-    for (int i = 0; i < 4; ++i)
+    // Above the targets first, so the dups below cannot close it; likewise the sources of the
+    // dups (a low fd could be overwritten before it is copied).
+    auto dup_above = [n](int fd) { return static_cast<int>(::syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, n)); };
+    int exe = dup_above(image);
+    if (exe < 0) ::_exit(126);
+    int from[kMaxShimFds];
+    for (int i = 0; i < n; ++i)
+      if ((from[i] = dup_above(fds[static_cast<size_t>(i)])) < 0) ::_exit(126);
+    for (int i = 0; i < n; ++i)
       if (::syscall(SYS_dup3, from[i], i, 0) < 0) ::_exit(126);
-    ::syscall(SYS_close_range, 4U, ~0U, CLOSE_RANGE_CLOEXEC);
+    ::syscall(SYS_close_range, static_cast<unsigned>(n), ~0U, CLOSE_RANGE_CLOEXEC);
     ::syscall(SYS_execveat, exe, "", const_cast<char* const*>(argv.data()), const_cast<char* const*>(envp), AT_EMPTY_PATH);
     static const char kMsg[] = "berth-shim: execve failed\n";
     (void)!::write(2, kMsg, sizeof(kMsg) - 1);
@@ -132,18 +137,22 @@ Result<ShimHandle> spawn_shim(const std::string& shim_path, const std::string& b
   if (::pipe2(pipefd, O_CLOEXEC) != 0) return errno_error("pipe");
   UniqueFd status_r = UniqueFd::adopt(pipefd[0]);
   UniqueFd status_w = UniqueFd::adopt(pipefd[1]);
+  if (::pipe2(pipefd, O_CLOEXEC) != 0) return errno_error("pipe");
+  UniqueFd release_r = UniqueFd::adopt(pipefd[0]);
+  UniqueFd release_w = UniqueFd::adopt(pipefd[1]);
   BERTH_TRY(UniqueFd log, fs::open_at(AT_FDCWD, sandbox::RunDirLayout(bundle_dir).shim_log_path(),
                                       O_WRONLY | O_CREAT | O_APPEND, 0640));
   BERTH_TRY(UniqueFd devnull, fs::open_at(AT_FDCWD, "/dev/null", O_RDWR));
-  int fds[4] = {devnull.get(), devnull.get(), log.get(), status_w.get()};
+  std::vector<int> fds = {devnull.get(), devnull.get(), log.get(), status_w.get(), release_r.get()};
   BERTH_TRY(ShimHandle h, spawn_sealed(shim_path, {shim_path, "--bundle", bundle_dir}, fds, shims_cgroup));
   h.status = std::move(status_r);
+  h.release = std::move(release_w);
   return h;
 }
 
 Result<ShimHandle> spawn_exec_helper(const std::string& shim_path, const ExecHelperArgs& a) {
   BERTH_TRY(UniqueFd devnull, fs::open_at(AT_FDCWD, "/dev/null", O_RDONLY));
-  int fds[4] = {devnull.get(), a.stdout_fd, a.stderr_fd, a.control_fd};
+  std::vector<int> fds = {devnull.get(), a.stdout_fd, a.stderr_fd, a.control_fd};
   return spawn_sealed(shim_path,
                       {shim_path, "--exec", a.bundle_dir, "--pid", std::to_string(a.task_pid), "--start-time",
                        std::to_string(a.task_start_time)},
@@ -191,6 +200,17 @@ Result<LaunchReport> read_launch_report(ShimHandle& shim, std::chrono::milliseco
   report.start_time = json::get_uint(*doc, "start_time");
   if (report.pid <= 0) return make_error(Code::kInternal, "shim status has no pid: " + line);
   return report;
+}
+
+Status release_task(ShimHandle& shim) {
+  char go = 1;
+  ssize_t n;
+  do n = ::write(shim.release.get(), &go, 1); while (n < 0 && errno == EINTR);
+  int err = errno;
+  shim.release.reset();
+  // A shim that is gone reports (or not) through its status pipe; that is the error to show.
+  if (n != 1 && err != EPIPE) return errno_error(err, "release the task to the shim");
+  return ok();
 }
 
 }  // namespace berth::agent

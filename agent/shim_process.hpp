@@ -26,11 +26,14 @@ struct ShimHandle {
   pid_t pid = 0;
   unsigned long long start_time = 0;
   UniqueFd pidfd;
-  UniqueFd status;  // read end of the status pipe
+  UniqueFd status;   // read end of the status pipe (the shim's fd 3)
+  UniqueFd release;  // write end of the release pipe (the shim's fd 4); launches only
 };
 
 // Starts `shim_path --bundle bundle_dir` (clone3 straight into `shims_cgroup`, a cgroup dir
-// path); its stderr goes to bundle_dir/shim.log.
+// path); its stderr goes to bundle_dir/shim.log. The shim starts the task but holds it (before
+// its namespaces are joined and its first instruction) until release_task(): berthd finishes
+// the task's preparation (Registry::ready, a bridge task's network) while the shim starts.
 Result<ShimHandle> spawn_shim(const std::string& shim_path, const std::string& bundle_dir,
                               const std::string& shims_cgroup);
 
@@ -45,6 +48,10 @@ struct ExecHelperArgs {
   int stdout_fd = -1, stderr_fd = -1, control_fd = -1;
 };
 Result<ShimHandle> spawn_exec_helper(const std::string& shim_path, const ExecHelperArgs& args);
+
+// Lets the shim release the task (one byte on the release pipe, which is then closed). Closing
+// the pipe without it (a failed launch, a berthd that died) makes the shim fail the launch.
+Status release_task(ShimHandle& shim);
 
 struct LaunchReport {
   bool ok = false;

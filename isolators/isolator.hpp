@@ -2,7 +2,8 @@
 // namespaces, its filesystem, its confinement (security/); next: devices, network), with the
 // Mesos-style lifecycle: recover after a berthd restart, prepare before the task exists (the
 // shim clones the task straight into its cgroup, so limits are in place before its first
-// instruction), isolate once it runs, update live, report usage, cleanup at the end.
+// instruction), ready while the shim starts (the task is held until then), isolate once it
+// runs, update live, report usage, cleanup at the end.
 //
 // prepare() returns LaunchAdditions: what the task needs from this isolator (namespaces to
 // create or join, mounts, masked/read-only paths, env, rlimits, sysctls, a seccomp program,
@@ -171,6 +172,11 @@ class Isolator {
     return ok();
   }
   virtual Result<LaunchAdditions> prepare(const ContainerId&, const ContainerSpec&) = 0;
+  // What prepare() may leave for later because the spec does not depend on it, run while the
+  // shim starts (a bridge task's namespace, veth and addresses, ~2 ms): the launcher holds the
+  // task before its first step until ready() returns, and a failure fails the launch (cleanup
+  // follows, as after any prepare).
+  virtual Status ready(const ContainerId&) { return ok(); }
   virtual Status isolate(const ContainerId&, pid_t, int64_t /*started_at_ns*/) { return ok(); }
   // Whether update(id, r) would succeed (controller present, values acceptable); changes nothing.
   virtual Status check_update(const ContainerId&, const Resources&) { return ok(); }

@@ -160,6 +160,13 @@ Result<LaunchAdditions> Registry::prepare(const ContainerId& id, const Container
   return merged;
 }
 
+Status Registry::ready(const ContainerId& id) {
+  std::lock_guard lk(mu_);
+  if (!known_.count(id)) return make_error(Code::kNotFound, "isolators: '" + id + "' is not prepared");
+  for (auto& i : isolators_) BERTH_CHECK_CTX(i->ready(id), "ready " + std::string(i->name()));
+  return ok();
+}
+
 Status Registry::isolate(const ContainerId& id, pid_t pid, int64_t started_at_ns) {
   std::lock_guard lk(mu_);
   for (auto& i : isolators_)

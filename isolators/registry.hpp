@@ -46,6 +46,7 @@ class Registry {
 
   Status recover(std::span<const ContainerState> known);
   Result<LaunchAdditions> prepare(const ContainerId& id, const ContainerSpec& spec);
+  Status ready(const ContainerId& id);  // every isolator's ready(), in table order
   Status isolate(const ContainerId& id, pid_t pid, int64_t started_at_ns);
   Status update(const ContainerId& id, const Resources& resources);
   Result<Usage> usage(const ContainerId& id);

@@ -203,6 +203,12 @@ Result<LaunchedTask> launch(const OciSpec& spec, const TaskStdio& stdio, const L
     kill_and_reap(pid, task.pidfd.get());
     return std::move(hooked).error();
   }
+  if (target.before_release) {
+    if (auto released = target.before_release(); !released) {
+      kill_and_reap(pid, task.pidfd.get());
+      return std::move(released).error();
+    }
+  }
 
   char go = 1;
   if (::send(parent_end.get(), &go, 1, MSG_NOSIGNAL) != 1) {

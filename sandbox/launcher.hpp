@@ -57,6 +57,9 @@ struct LaunchTarget {
   std::function<Status(pid_t)> join_other_cgroups;
   std::function<Status(pid_t)> join_all_cgroups;
   std::string bundle_dir;  // for the hooks' OCI state
+  // Called after the hooks, before the task is let go (and joins its namespaces by path); an
+  // error stops the task. Unset: nothing to wait for.
+  std::function<Status()> before_release;
 };
 
 // Starts the task. On failure the child has been reaped and the error's message is what a

@@ -76,28 +76,38 @@ Result<int> BridgeNetwork::ensure_bridge(netlink::Netlink& nl) {
   return *index;
 }
 
-Status BridgeNetwork::wire(const std::string& id, uint32_t address) {
-  const auto& b = config_.bridge;
-  const std::string host = host_veth_name(id);
+// The namespace is made at reserve, not at wire: the task's mount namespace is a copy of
+// berthd's taken when the shim clones it, so a bind mount made after that is not in it.
+Status BridgeNetwork::make_namespace(const std::string& id) {
   BERTH_CHECK(fs::mkdir_p(config_.netns_dir, 0700));
-  // The socket that configures the task's side is opened in the new namespace as it is made.
+  // The socket that configures the task's side (at wire) is opened in the new namespace as it
+  // is made: no thread has to join it later.
   std::optional<netlink::Netlink> inside;
   BERTH_CHECK(create_netns_file(netns_path(id), [&]() -> Status {
     BERTH_TRY(auto nl, netlink::Netlink::open());
     inside.emplace(std::move(nl));
     return ok();
   }));
+  inside_.insert_or_assign(id, std::move(*inside));
+  return ok();
+}
+
+Status BridgeNetwork::wire_address(const std::string& id, uint32_t address) {
+  const auto& b = config_.bridge;
+  auto node = inside_.extract(id);
+  if (node.empty()) return make_error(Code::kFailedPrecondition, "the namespace of '" + id + "' was not made");
+  netlink::Netlink& inside = node.mapped();
   int raw = ::open(netns_path(id).c_str(), O_RDONLY | O_CLOEXEC);
   if (raw < 0) return errno_error("open " + netns_path(id));
   UniqueFd ns = UniqueFd::adopt(raw);
 
   BERTH_TRY(auto nl, netlink::Netlink::open());
   BERTH_TRY(int bridge, ensure_bridge(nl));
-  BERTH_CHECK(nl.add_veth(host, "eth0", b.mtu, ns.get(), bridge));
+  BERTH_CHECK(nl.add_veth(host_veth_name(id), "eth0", b.mtu, ns.get(), bridge));
 
-  BERTH_TRY(auto eth0, inside->link_index("eth0"));
+  BERTH_TRY(auto eth0, inside.link_index("eth0"));
   if (!eth0) return make_error(Code::kInternal, "the task's namespace lacks eth0");
-  return inside->set_up_task_side(*eth0, address, b.subnet.prefix, b.subnet.gateway());
+  return inside.set_up_task_side(*eth0, address, b.subnet.prefix, b.subnet.gateway());
 }
 
 Result<BridgeAttachment> BridgeNetwork::write_files(const std::string& sandbox_dir, const std::string& hostname,
@@ -118,12 +128,16 @@ Result<BridgeAttachment> BridgeNetwork::write_files(const std::string& sandbox_d
   return a;
 }
 
-Result<BridgeAttachment> BridgeNetwork::attach(const std::string& id, const std::string& sandbox_dir,
-                                               const std::string& hostname) {
+Result<BridgeAttachment> BridgeNetwork::reserve(const std::string& id, const std::string& sandbox_dir,
+                                                const std::string& hostname) {
   BERTH_TRY(Ipam * pool, ipam());
   BERTH_TRY(uint32_t address, pool->allocate(id));
   auto done = [&]() -> Result<BridgeAttachment> {
-    BERTH_CHECK_CTX(wire(id, address), "veth for " + ipv4_text(address));
+    // The bridge exists from the first task's prepare on: the port mappings made next need it.
+    BERTH_TRY(auto nl, netlink::Netlink::open());
+    BERTH_TRY(int bridge, ensure_bridge(nl));
+    (void)bridge;
+    BERTH_CHECK(make_namespace(id));
     BERTH_TRY(BridgeAttachment a, write_files(sandbox_dir, hostname, address));
     a.netns_path = netns_path(id);
     a.address = address;
@@ -133,7 +147,15 @@ Result<BridgeAttachment> BridgeNetwork::attach(const std::string& id, const std:
   return done;
 }
 
+Status BridgeNetwork::wire(const std::string& id) {
+  auto address = address_of(id);
+  if (!address) return make_error(Code::kFailedPrecondition, "no address is reserved for '" + id + "'");
+  BERTH_CHECK_CTX(wire_address(id, *address), "veth for " + ipv4_text(*address));
+  return ok();
+}
+
 Status BridgeNetwork::detach(const std::string& id) {
+  inside_.erase(id);
   Status first = ok();
   auto keep_first = [&](Status st) {
     if (!st && first) first = std::move(st);

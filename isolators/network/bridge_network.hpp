@@ -1,5 +1,7 @@
-// BridgeNetwork: the node's bridge mode. attach(id) prepares, in berthd and before the task
-// exists, everything a bridge task's network needs, through libmnl (no `ip`):
+// BridgeNetwork: the node's bridge mode. reserve(id) and then wire(id) prepare, in berthd and
+// before the task runs, everything a bridge task's network needs, through libmnl (no `ip`)
+// (reserve: 1, 2, 3 and 5, what the task's spec and its mount namespace depend on; wire: 4,
+// while the shim starts):
 //  1. the bridge (config name, MTU; the subnet's first address) if it is not there yet, with a
 //     MAC address of its own (bridge_mac): a bridge without one takes the lowest MAC of its
 //     ports, so it changed whenever a task's veth came or went, and every other task's cached
@@ -14,12 +16,14 @@
 // the task's first instruction and entirely inside berthd.
 // Every name derives from the id, so detach(id) (veth, namespace, address) is idempotent and
 // reconcile(keep) removes what any other id left (a crash, a kill -9 between steps, a task
-// that ended while berthd was down). A failed attach detaches before returning.
+// that ended while berthd was down). A failed reserve detaches before returning; after a
+// failed wire the caller detaches (the launch fails and its cleanup does).
 // Threading: not thread-safe; the network isolator calls it under the Registry's lock.
 #pragma once
 
 #include <array>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -45,7 +49,10 @@ class BridgeNetwork {
  public:
   explicit BridgeNetwork(NetworkConfig config) : config_(std::move(config)) {}
 
-  Result<BridgeAttachment> attach(const std::string& id, const std::string& sandbox_dir, const std::string& hostname);
+  // The bridge (if need be), an address, the namespace (at netns_path) and the name files.
+  Result<BridgeAttachment> reserve(const std::string& id, const std::string& sandbox_dir, const std::string& hostname);
+  // The namespace's veth pair, address and route (after reserve).
+  Status wire(const std::string& id);
   Status detach(const std::string& id);
   // Keeps the attachments of `keep` (re-adopted after a restart) and removes every other one.
   Status reconcile(const std::set<std::string>& keep);
@@ -62,12 +69,14 @@ class BridgeNetwork {
   Result<Ipam*> ipam();
   // The bridge's index, after creating (with bridge_mac), addressing and bringing it up if need be.
   Result<int> ensure_bridge(netlink::Netlink& nl);
-  Status wire(const std::string& id, uint32_t address);
+  Status make_namespace(const std::string& id);
+  Status wire_address(const std::string& id, uint32_t address);
   Result<BridgeAttachment> write_files(const std::string& sandbox_dir, const std::string& hostname, uint32_t address);
 
   NetworkConfig config_;
   std::optional<Ipam> ipam_;
   std::optional<int> ready_bridge_;  // the bridge ensure_bridge last set up
+  std::map<std::string, netlink::Netlink> inside_;  // reserved, not yet wired: a socket in the namespace
 };
 
 }  // namespace berth::isolators

@@ -78,12 +78,9 @@ Result<LaunchAdditions> NetworkIsolator::prepare_cni(const ContainerId& id, cons
 // --- end cni mode ---
 
 Result<LaunchAdditions> NetworkIsolator::prepare_bridge(const ContainerId& id, const ContainerSpec& spec) {
-  BERTH_TRY(BridgeAttachment a, bridge_.attach(id, spec.sandbox_dir, spec.hostname));
+  BERTH_TRY(BridgeAttachment a, bridge_.reserve(id, spec.sandbox_dir, spec.hostname));
   bridged_.insert(id);
-  if (auto shaped = shape_bridge(id, spec.resources.network); !shaped) {
-    (void)cleanup(id);  // the first error is the one to report
-    return std::move(shaped).error();
-  }
+  unwired_[id] = spec.resources.network;
   LaunchAdditions add;
   add.namespaces.push_back({"network", a.netns_path});
   for (auto [dest, source] : {std::pair{"/etc/resolv.conf", a.resolv_conf}, std::pair{"/etc/hosts", a.hosts}})
@@ -136,6 +133,15 @@ Result<LaunchAdditions> NetworkIsolator::prepare(const ContainerId& id, const Co
   return a;
 }
 
+Status NetworkIsolator::ready(const ContainerId& id) {
+  auto it = unwired_.find(id);
+  if (it == unwired_.end()) return ok();
+  NetworkBandwidth bw = it->second;
+  unwired_.erase(it);
+  BERTH_CHECK_CTX(bridge_.wire(id), "bridge network of '" + id + "'");
+  return shape_bridge(id, bw);
+}
+
 Result<Usage> NetworkIsolator::usage(const ContainerId& id) {
   if (!ids_.count(id)) return make_error(Code::kNotFound, "no task '" + id + "'");
   Usage u;
@@ -146,6 +152,7 @@ Result<Usage> NetworkIsolator::usage(const ContainerId& id) {
 Status NetworkIsolator::cleanup(const ContainerId& id) {
   ids_.erase(id);
   bandwidth_.erase(id);
+  unwired_.erase(id);
   if (cni_ids_.count(id)) {
     BERTH_CHECK_CTX(cni_.detach(id), "CNI network of '" + id + "'");
     cni_ids_.erase(id);

@@ -3,8 +3,10 @@
 //  - none: a new namespace (the launcher brings its loopback up);
 //  - host: no namespace, so the task shares berthd's; a net.* sysctl is refused at prepare
 //    (it would change the node), naming the sysctl;
-//  - bridge: BridgeNetwork::attach prepares a namespace (veth, address, route) in berthd and the
-//    task joins it by path; /etc/resolv.conf and /etc/hosts are bind-mounted in read-only.
+//  - bridge: prepare reserves the address and writes the name files (BridgeNetwork::reserve);
+//    ready makes the namespace with its veth, address and route in berthd (BridgeNetwork::wire)
+//    while the shim starts, and the task, held until then, joins it by path;
+//    /etc/resolv.conf and /etc/hosts are bind-mounted in read-only.
 // Dynamic ports (NetworkPorts): host and bridge tasks get host ports from the node's range,
 // PORT0... in their env; bridge tasks also get the DNAT; a port asked for in mode none is a
 // 400. prepare() answers with a TaskNetwork (mode, address, ports) for the task's record.
@@ -16,7 +18,7 @@
 //    is told about and DELs every other attachment (CniNetwork::reconcile). The plugins' result
 //    goes back to the agent in LaunchAdditions::network (cni_name, cni_result: inspect, checkpoint);
 //    host ports are reserved like host mode's and passed to the plugins as "portMappings".
-// Bandwidth (resources.network) is shaped with tc on a bridge task's veth pair at prepare and
+// Bandwidth (resources.network) is shaped with tc on a bridge task's veth pair at ready and
 // changed live by update (isolators/network/traffic_control.hpp); usage() reports the veth's
 // counters next to the limits. Other modes have no veth of berth's: a limit there is refused.
 // Threading: under the Registry's lock.
@@ -40,6 +42,7 @@ class NetworkIsolator : public Isolator {
   std::string_view name() const override { return "network"; }
   Status recover(std::span<const ContainerState> known) override;
   Result<LaunchAdditions> prepare(const ContainerId& id, const ContainerSpec& spec) override;
+  Status ready(const ContainerId& id) override;
   Result<Usage> usage(const ContainerId& id) override;
   Status cleanup(const ContainerId& id) override;
 
@@ -55,6 +58,7 @@ class NetworkIsolator : public Isolator {
   Status shape_bridge(const ContainerId& id, const NetworkBandwidth& bw);
   Result<std::optional<NetworkUsage>> network_usage(const ContainerId& id);
   std::map<ContainerId, NetworkBandwidth> bandwidth_;  // bridge tasks' current limits
+  std::map<ContainerId, NetworkBandwidth> unwired_;    // bridge tasks prepared, not yet ready
 
   NetworkConfig config_;
   BridgeNetwork bridge_;

@@ -14,6 +14,7 @@
 namespace {
 
 constexpr int kStatusFd = 3;
+constexpr int kReleaseFd = 4;  // launches only
 
 int usage() {
   static const char kMsg[] = "usage: berth-shim --bundle <dir>\n"
@@ -61,10 +62,13 @@ int main(int argc, char** argv) {
   if (!exec_bundle.empty() && bundle.empty() && exec_bundle[0] == '/') return exec_mode(exec_bundle, pid, start_time);
   if (bundle.empty() || bundle[0] != '/') return usage();
 
-  // Only the status pipe is expected beyond stdio; anything else berthd leaked is not ours.
-  ::close_range(kStatusFd + 1, ~0U, 0);
+  // Only the status and release pipes are expected beyond stdio; anything else berthd leaked
+  // is not ours.
+  ::close_range(kReleaseFd + 1, ~0U, 0);
   bool have_status = ::fcntl(kStatusFd, F_GETFD) >= 0;
   if (have_status) ::fcntl(kStatusFd, F_SETFD, FD_CLOEXEC);
+  bool have_release = ::fcntl(kReleaseFd, F_GETFD) >= 0;
+  if (have_release) ::fcntl(kReleaseFd, F_SETFD, FD_CLOEXEC);
 
   ::setsid();
   redirect(0, "/dev/null", O_RDONLY);
@@ -75,5 +79,5 @@ int main(int argc, char** argv) {
   // berthd signals the task directly; terminal and pipe signals must not take the shim down.
   for (int sig : {SIGPIPE, SIGHUP, SIGINT, SIGTERM}) ::signal(sig, SIG_IGN);
 
-  return berth::sandbox::shim::run(bundle, have_status ? kStatusFd : -1);
+  return berth::sandbox::shim::run(bundle, have_status ? kStatusFd : -1, have_release ? kReleaseFd : -1);
 }

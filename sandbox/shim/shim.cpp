@@ -95,10 +95,22 @@ int write_exit_record(const std::string& bundle_dir, int sandbox_fd, const ExitR
   return copy || written ? 0 : 1;
 }
 
+// berthd's go for the task (one byte on fd 4), sent once it finished preparing it.
+Status wait_for_release(int fd) {
+  char go = 0;
+  ssize_t n;
+  do n = ::read(fd, &go, 1); while (n < 0 && errno == EINTR);
+  ::close(fd);
+  if (n < 0) return errno_error("wait for berthd to release the task");
+  if (n == 0 || go != 1)
+    return make_error(Code::kUnavailable, "berthd did not release the task (its preparation failed, or berthd ended)");
+  return ok();
+}
+
 class Shim {
  public:
-  Shim(const ShimConfig& cfg, const OciSpec& spec, std::string bundle_dir, int status_fd)
-      : cfg_(cfg), spec_(spec), bundle_dir_(std::move(bundle_dir)), status_fd_(status_fd) {}
+  Shim(const ShimConfig& cfg, const OciSpec& spec, std::string bundle_dir, int status_fd, int release_fd)
+      : cfg_(cfg), spec_(spec), bundle_dir_(std::move(bundle_dir)), status_fd_(status_fd), release_fd_(release_fd) {}
 
   int run();
 
@@ -115,6 +127,7 @@ class Shim {
   const OciSpec& spec_;
   std::string bundle_dir_;
   int status_fd_;
+  int release_fd_;  // -1: nobody holds the task
   UniqueFd sandbox_;
   std::shared_ptr<const cgroups::TaskCgroups> cgroups_;
   UniqueFd sigfd_, epoll_;
@@ -164,6 +177,7 @@ Status Shim::start_task() {
   target.join_other_cgroups = [this](pid_t pid) { return cgroups_->join_other_hierarchies(pid); };
   target.join_all_cgroups = [this](pid_t pid) { return cgroups_->join_all(pid); };
   target.bundle_dir = bundle_dir_;
+  if (release_fd_ >= 0) target.before_release = [this] { return wait_for_release(release_fd_); };
   BERTH_TRY(task_, launch(spec_, TaskStdio{null.get(), out_w.get(), err_w.get()}, target));
   record_.pid = task_.pid;
   // Registered before the loop, with the write ends still open: nothing can be missed.
@@ -318,7 +332,7 @@ void diag(const std::string& message) {
   (void)fs::write_all(2, line.data(), line.size());
 }
 
-int run(const std::string& bundle_dir, int status_fd) {
+int run(const std::string& bundle_dir, int status_fd, int release_fd) {
   auto fail = [&](const std::string& msg) {
     diag(msg);
     report_status(status_fd, json::JsonWriter().begin_object().kv("error", msg).end_object().str());
@@ -345,7 +359,7 @@ int run(const std::string& bundle_dir, int status_fd) {
     auto sandbox = fs::open_dir(cfg->sandbox_dir);
     return write_exit_record(bundle_dir, sandbox ? sandbox->get() : -1, r);
   }
-  Shim shim(*cfg, *spec, bundle_dir, status_fd);
+  Shim shim(*cfg, *spec, bundle_dir, status_fd, release_fd);
   return shim.run();
 }
 

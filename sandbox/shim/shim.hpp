@@ -7,6 +7,9 @@
 //   <dir>/config.json  OCI spec (parse_oci_spec)      <dir>/shim.json  ShimConfig
 //   fd 3               status pipe: one JSON line, then closed:
 //                      {"pid": N, "start_time": T} once the task exec'd, or {"error": "..."}
+//   fd 4               release pipe: the task, cloned, is held before its first step until
+//                      one byte arrives (berthd finishes preparing it meanwhile); EOF without
+//                      it fails the launch. No fd 4: the task is not held.
 //   <dir>/shim.log     the shim's own diagnostics (its stderr)
 //   <sandbox>/stdout, stderr (+ .1 .2 ...), <sandbox>/exit.json (ExitRecord)
 // Exit status: 0 once exit.json is written (also for a failed launch), 1 when not even that
@@ -21,7 +24,7 @@
 namespace berth::sandbox::shim {
 
 // Everything after process setup (main.cpp did setsid, stdio and signal dispositions).
-int run(const std::string& bundle_dir, int status_fd);
+int run(const std::string& bundle_dir, int status_fd, int release_fd);
 
 // berth-shim --exec (exec_mode.cpp): reads an ExecRequest from control_fd to EOF, runs it in
 // the task `pid` (started at `start_time`) of bundle_dir with fds 0-2 as its stdio, and writes

@@ -162,6 +162,24 @@ TEST_F(Bridge, ALaunchFailureLeavesNothing) {
   expect_nothing_left();
 }
 
+// The veth is made while the shim starts (Registry::ready), the task held until then: when that
+// fails the launch fails with the kernel's word, the task never ran, and nothing is left.
+TEST_F(Bridge, AVethThatCannotBeMadeFailsTheLaunchBeforeTheTaskRunsAndLeavesNothing) {
+  // A link that is not a bridge under the bridge's name: nothing can be enslaved to it.
+  ns_.output("ip link add bbr0 type veth peer name bbr0x");
+  start();
+  char marks[] = "/tmp/berth-bridge-marks-XXXXXX";
+  ASSERT_NE(::mkdtemp(marks), nullptr);
+  auto r = agent_->launch(spec(rootfs_.path(), {"touch", "/marks/ran"},
+                               std::string(kBridge) + R"(, "volumes": [{"host_path": ")" + marks +
+                                   R"(", "container_path": "/marks"}])"));
+  EXPECT_GE(r.status, 400) << r.body;
+  EXPECT_NE(r.body.find("veth for 10.77.0.2"), std::string::npos) << r.body;
+  EXPECT_FALSE(fs::exists(std::string(marks) + "/ran"));
+  expect_nothing_left();
+  ::rmdir(marks);
+}
+
 TEST_F(Bridge, AFullSubnetIsRefusedByNameAndHalfConfiguresNothing) {
   start("10.77.0.0/30");  // one address for tasks
   std::string a = serve("a");
