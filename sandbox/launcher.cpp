@@ -1,5 +1,6 @@
 #include "sandbox/launcher.hpp"
 
+#include <fcntl.h>
 #include <linux/filter.h>
 #include <linux/sched.h>
 #include <sched.h>
@@ -11,6 +12,7 @@
 
 #include <cstring>
 
+#include "common/fs.hpp"
 #include "sandbox/child.hpp"
 #include "sandbox/clone_task.hpp"
 #include "sandbox/hooks.hpp"
@@ -37,6 +39,33 @@ Result<int> namespace_flag(const std::string& type) {
 }
 
 namespace {
+
+// "go" to the child (sync_channel.hpp), with the fds of the namespaces it joins.
+Status send_go(int sock, const std::vector<UniqueFd>& fds) {
+  char go = 1;
+  iovec iov{&go, 1};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxJoinFds)] = {};
+  if (fds.size() > kMaxJoinFds) return make_error(Code::kInvalidArgument, "too many namespaces to join");
+  if (!fds.empty()) {
+    msg.msg_control = control;
+    msg.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
+    cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
+    for (size_t i = 0; i < fds.size(); ++i) {
+      int fd = fds[i].get();
+      std::memcpy(CMSG_DATA(c) + i * sizeof(int), &fd, sizeof(int));
+    }
+  }
+  ssize_t n;
+  do n = ::sendmsg(sock, &msg, MSG_NOSIGNAL); while (n < 0 && errno == EINTR);
+  if (n != 1) return errno_error("release the task");
+  return ok();
+}
 
 // The namespaces the child joins by path (setns), in spec order.
 Result<std::vector<ChildPlan::Join>> namespace_joins(const OciSpec& spec) {
@@ -210,11 +239,21 @@ Result<LaunchedTask> launch(const OciSpec& spec, const TaskStdio& stdio, const L
     }
   }
 
-  char go = 1;
-  if (::send(parent_end.get(), &go, 1, MSG_NOSIGNAL) != 1) {
-    int err = errno;
+  // The namespaces to join go with "go", opened here: the child's mount namespace is a copy
+  // of this one taken at clone, so a namespace file bound since (by berthd, while the shim
+  // started) is only visible from here.
+  std::vector<UniqueFd> join_fds;
+  for (const auto& j : plan.joins) {
+    auto ns = fs::open_at(AT_FDCWD, j.path, O_RDONLY);
+    if (!ns) {
+      kill_and_reap(pid, task.pidfd.get());
+      return std::move(ns).error().wrap("join namespace " + j.path);
+    }
+    join_fds.push_back(std::move(ns).value());
+  }
+  if (auto sent = send_go(parent_end.get(), join_fds); !sent) {
     kill_and_reap(pid, task.pidfd.get());
-    return errno_error(err, "release the task");
+    return std::move(sent).error();
   }
   auto verdict = read_verdict(parent_end.get());
   if (!verdict) {

@@ -1,13 +1,18 @@
 // The messages on the launcher's sync socket (SOCK_SEQPACKET, so one send is one receive).
-// parent -> child: one "go" byte once the child may proceed (it is in its cgroup).
+// parent -> child: one "go" byte once the child may proceed (it is in its cgroup), with the
+// fds of the namespaces it joins (SCM_RIGHTS, in the plan's order, at most kMaxJoinFds).
 // child -> parent: at most one SyncFailure, then the child exits. Success sends nothing:
 // the socket is close-on-exec, so the parent reading EOF means execve succeeded.
 // Fixed-size, allocation-free: the child may use it at any step.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 namespace berth::sandbox {
+
+// One per namespace type a task can join (all but pid, mount and user).
+inline constexpr size_t kMaxJoinFds = 8;
 
 struct SyncFailure {
   int32_t sys_errno = 0;

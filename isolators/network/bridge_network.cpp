@@ -76,27 +76,17 @@ Result<int> BridgeNetwork::ensure_bridge(netlink::Netlink& nl) {
   return *index;
 }
 
-// The namespace is made at reserve, not at wire: the task's mount namespace is a copy of
-// berthd's taken when the shim clones it, so a bind mount made after that is not in it.
-Status BridgeNetwork::make_namespace(const std::string& id) {
+Status BridgeNetwork::wire_address(const std::string& id, uint32_t address) {
+  const auto& b = config_.bridge;
   BERTH_CHECK(fs::mkdir_p(config_.netns_dir, 0700));
-  // The socket that configures the task's side (at wire) is opened in the new namespace as it
-  // is made: no thread has to join it later.
+  // The socket that configures the task's side is opened in the new namespace as it is made:
+  // no thread has to join it later.
   std::optional<netlink::Netlink> inside;
   BERTH_CHECK(create_netns_file(netns_path(id), [&]() -> Status {
     BERTH_TRY(auto nl, netlink::Netlink::open());
     inside.emplace(std::move(nl));
     return ok();
   }));
-  inside_.insert_or_assign(id, std::move(*inside));
-  return ok();
-}
-
-Status BridgeNetwork::wire_address(const std::string& id, uint32_t address) {
-  const auto& b = config_.bridge;
-  auto node = inside_.extract(id);
-  if (node.empty()) return make_error(Code::kFailedPrecondition, "the namespace of '" + id + "' was not made");
-  netlink::Netlink& inside = node.mapped();
   int raw = ::open(netns_path(id).c_str(), O_RDONLY | O_CLOEXEC);
   if (raw < 0) return errno_error("open " + netns_path(id));
   UniqueFd ns = UniqueFd::adopt(raw);
@@ -105,9 +95,9 @@ Status BridgeNetwork::wire_address(const std::string& id, uint32_t address) {
   BERTH_TRY(int bridge, ensure_bridge(nl));
   BERTH_CHECK(nl.add_veth(host_veth_name(id), "eth0", b.mtu, ns.get(), bridge));
 
-  BERTH_TRY(auto eth0, inside.link_index("eth0"));
+  BERTH_TRY(auto eth0, inside->link_index("eth0"));
   if (!eth0) return make_error(Code::kInternal, "the task's namespace lacks eth0");
-  return inside.set_up_task_side(*eth0, address, b.subnet.prefix, b.subnet.gateway());
+  return inside->set_up_task_side(*eth0, address, b.subnet.prefix, b.subnet.gateway());
 }
 
 Result<BridgeAttachment> BridgeNetwork::write_files(const std::string& sandbox_dir, const std::string& hostname,
@@ -137,10 +127,12 @@ Result<BridgeAttachment> BridgeNetwork::reserve(const std::string& id, const std
     BERTH_TRY(auto nl, netlink::Netlink::open());
     BERTH_TRY(int bridge, ensure_bridge(nl));
     (void)bridge;
-    BERTH_CHECK(make_namespace(id));
-    BERTH_TRY(BridgeAttachment a, write_files(sandbox_dir, hostname, address));
+    BridgeAttachment a;
     a.netns_path = netns_path(id);
     a.address = address;
+    a.resolv_conf = sandbox_dir + "/network/resolv.conf";
+    a.hosts = sandbox_dir + "/network/hosts";
+    unwired_[id] = Unwired{sandbox_dir, hostname};
     return a;
   }();
   if (!done) (void)detach(id);  // the first error is the one to report
@@ -149,13 +141,15 @@ Result<BridgeAttachment> BridgeNetwork::reserve(const std::string& id, const std
 
 Status BridgeNetwork::wire(const std::string& id) {
   auto address = address_of(id);
-  if (!address) return make_error(Code::kFailedPrecondition, "no address is reserved for '" + id + "'");
+  auto todo = unwired_.extract(id);
+  if (!address || todo.empty()) return make_error(Code::kFailedPrecondition, "'" + id + "' was not reserved");
   BERTH_CHECK_CTX(wire_address(id, *address), "veth for " + ipv4_text(*address));
+  BERTH_CHECK(write_files(todo.mapped().sandbox_dir, todo.mapped().hostname, *address));
   return ok();
 }
 
 Status BridgeNetwork::detach(const std::string& id) {
-  inside_.erase(id);
+  unwired_.erase(id);
   Status first = ok();
   auto keep_first = [&](Status st) {
     if (!st && first) first = std::move(st);

@@ -1,7 +1,7 @@
 // BridgeNetwork: the node's bridge mode. reserve(id) and then wire(id) prepare, in berthd and
 // before the task runs, everything a bridge task's network needs, through libmnl (no `ip`)
-// (reserve: 1, 2, 3 and 5, what the task's spec and its mount namespace depend on; wire: 4,
-// while the shim starts):
+// (reserve: 1 and 2, and the paths of 3 and 5, which the task's spec names; wire: 3, 4 and 5,
+// while the shim starts; the task joins the namespace through an fd the shim opens after):
 //  1. the bridge (config name, MTU; the subnet's first address) if it is not there yet, with a
 //     MAC address of its own (bridge_mac): a bridge without one takes the lowest MAC of its
 //     ports, so it changed whenever a task's veth came or went, and every other task's cached
@@ -49,9 +49,10 @@ class BridgeNetwork {
  public:
   explicit BridgeNetwork(NetworkConfig config) : config_(std::move(config)) {}
 
-  // The bridge (if need be), an address, the namespace (at netns_path) and the name files.
+  // The bridge (if need be) and an address; the paths wire() fills.
   Result<BridgeAttachment> reserve(const std::string& id, const std::string& sandbox_dir, const std::string& hostname);
-  // The namespace's veth pair, address and route (after reserve).
+  // The namespace at netns_path(id), its veth pair, address and route, and the name files
+  // (after reserve).
   Status wire(const std::string& id);
   Status detach(const std::string& id);
   // Keeps the attachments of `keep` (re-adopted after a restart) and removes every other one.
@@ -69,14 +70,16 @@ class BridgeNetwork {
   Result<Ipam*> ipam();
   // The bridge's index, after creating (with bridge_mac), addressing and bringing it up if need be.
   Result<int> ensure_bridge(netlink::Netlink& nl);
-  Status make_namespace(const std::string& id);
   Status wire_address(const std::string& id, uint32_t address);
   Result<BridgeAttachment> write_files(const std::string& sandbox_dir, const std::string& hostname, uint32_t address);
 
   NetworkConfig config_;
   std::optional<Ipam> ipam_;
   std::optional<int> ready_bridge_;  // the bridge ensure_bridge last set up
-  std::map<std::string, netlink::Netlink> inside_;  // reserved, not yet wired: a socket in the namespace
+  struct Unwired {
+    std::string sandbox_dir, hostname;
+  };
+  std::map<std::string, Unwired> unwired_;  // reserved, not yet wired
 };
 
 }  // namespace berth::isolators

@@ -3,9 +3,9 @@
 //  - none: a new namespace (the launcher brings its loopback up);
 //  - host: no namespace, so the task shares berthd's; a net.* sysctl is refused at prepare
 //    (it would change the node), naming the sysctl;
-//  - bridge: prepare reserves the address and writes the name files (BridgeNetwork::reserve);
-//    ready makes the namespace with its veth, address and route in berthd (BridgeNetwork::wire)
-//    while the shim starts, and the task, held until then, joins it by path;
+//  - bridge: prepare reserves the address (BridgeNetwork::reserve);
+//    ready makes the namespace with its veth, address and route and the name files in berthd
+//    (BridgeNetwork::wire) while the shim starts, and the task, held until then, joins it;
 //    /etc/resolv.conf and /etc/hosts are bind-mounted in read-only.
 // Dynamic ports (NetworkPorts): host and bridge tasks get host ports from the node's range,
 // PORT0... in their env; bridge tasks also get the DNAT; a port asked for in mode none is a
