@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "common/fs.hpp"
+#include "common/log.hpp"
 #include "isolators/network/netlink.hpp"
 #include "isolators/network/netns_file.hpp"
 
@@ -148,26 +149,60 @@ Status BridgeNetwork::wire(const std::string& id) {
   return ok();
 }
 
-Status BridgeNetwork::detach(const std::string& id) {
+Status BridgeNetwork::detach(const std::string& id, bool reap) {
   unwired_.erase(id);
   Status first = ok();
   auto keep_first = [&](Status st) {
     if (!st && first) first = std::move(st);
   };
-  // The host end is deleted here, although the kernel deletes the pair with the namespace once
-  // its file is unmounted and nothing else holds it: anything that does (a process that
-  // entered it, an fd) would keep the veth on the bridge with an address the Ipam hands out
-  // again. It costs an RCU grace period or two (15-50 ms, under the Registry's lock). (The
-  // streams that stalled when the kernel was left to it stalled because the bridge's MAC
-  // followed its ports; the bridge has its own MAC now, see bridge_mac.)
-  if (auto nl = netlink::Netlink::open()) {
+  if (!config_.netns_dir.empty()) keep_first(remove_netns_file(netns_path(id)));
+  if (ipam_) keep_first(ipam_->release(id));
+  // The host end is deleted by berth, although the kernel deletes the pair with the namespace
+  // once its file is unmounted and nothing else holds it: anything that does (a process that
+  // entered it, an fd) would keep the veth on the bridge. The address is not handed out again
+  // meanwhile: the Ipam goes round its subnet before it reuses one. (The streams that stalled
+  // when the kernel was left to it stalled because the bridge's MAC followed its ports; the
+  // bridge has its own MAC now, see bridge_mac.)
+  if (reap) {
+    reaper_.remove(host_veth_name(id));
+  } else if (auto nl = netlink::Netlink::open()) {
     keep_first(nl->delete_link(host_veth_name(id)));
   } else {
     keep_first(std::move(nl).error());
   }
-  if (!config_.netns_dir.empty()) keep_first(remove_netns_file(netns_path(id)));
-  if (ipam_) keep_first(ipam_->release(id));
   return first;
+}
+
+LinkReaper::~LinkReaper() {
+  {
+    std::lock_guard lk(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void LinkReaper::remove(std::string name) {
+  std::lock_guard lk(mu_);
+  queue_.push_back(std::move(name));
+  if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
+  cv_.notify_one();
+}
+
+void LinkReaper::run() {
+  std::unique_lock lk(mu_);
+  for (;;) {
+    cv_.wait(lk, [&] { return stop_ || !queue_.empty(); });
+    if (queue_.empty()) return;  // stopping, nothing left
+    std::string name = std::move(queue_.front());
+    queue_.pop_front();
+    lk.unlock();
+    Status st = ok();
+    if (auto nl = netlink::Netlink::open()) st = nl->delete_link(name);
+    else st = std::move(nl).error();
+    if (!st) log::warn("delete veth " + name + ": " + st.error().message);
+    lk.lock();
+  }
 }
 
 Status BridgeNetwork::reconcile(const std::set<std::string>& keep) {

@@ -22,11 +22,15 @@
 #pragma once
 
 #include <array>
+#include <condition_variable>
+#include <deque>
 #include <cstdint>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
+#include <thread>
 
 #include "common/result.hpp"
 #include "isolators/network/ipam.hpp"
@@ -45,6 +49,27 @@ struct BridgeAttachment {
   std::string hosts;
 };
 
+// Deletes links on a thread of its own: a veth's RTM_DELLINK waits out an RCU grace period or
+// two (15-50 ms here), which a caller under the Registry's lock should not. The thread starts
+// with the first link; destruction deletes what is queued, then joins it. A crash loses the
+// queue; BridgeNetwork::reconcile deletes such leftovers at startup, by name.
+class LinkReaper {
+ public:
+  LinkReaper() = default;
+  ~LinkReaper();
+  LinkReaper(const LinkReaper&) = delete;
+  LinkReaper& operator=(const LinkReaper&) = delete;
+  void remove(std::string name);
+
+ private:
+  void run();
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::string> queue_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
 class BridgeNetwork {
  public:
   explicit BridgeNetwork(NetworkConfig config) : config_(std::move(config)) {}
@@ -54,7 +79,9 @@ class BridgeNetwork {
   // The namespace at netns_path(id), its veth pair, address and route, and the name files
   // (after reserve).
   Status wire(const std::string& id);
-  Status detach(const std::string& id);
+  // Removes the task's namespace, address and veth pair; with `reap`, the veth is deleted by
+  // the LinkReaper after this returns (the task's cleanup), else before.
+  Status detach(const std::string& id, bool reap = false);
   // Keeps the attachments of `keep` (re-adopted after a restart) and removes every other one.
   Status reconcile(const std::set<std::string>& keep);
   // Whether `id` has a namespace of this network (survives a restart: it is a bind mount).
@@ -80,6 +107,7 @@ class BridgeNetwork {
     std::string sandbox_dir, hostname;
   };
   std::map<std::string, Unwired> unwired_;  // reserved, not yet wired
+  LinkReaper reaper_;
 };
 
 }  // namespace berth::isolators

@@ -159,7 +159,7 @@ Status NetworkIsolator::cleanup(const ContainerId& id) {
   }
   BERTH_CHECK_CTX(ports_.unpublish(id), "ports of '" + id + "'");
   if (!bridged_.count(id)) return ok();
-  BERTH_CHECK_CTX(bridge_.detach(id), "bridge network of '" + id + "'");
+  BERTH_CHECK_CTX(bridge_.detach(id, /*reap=*/true), "bridge network of '" + id + "'");
   bridged_.erase(id);
   return ok();
 }
