@@ -170,6 +170,10 @@ TEST_F(Bridge, AVethThatCannotBeMadeFailsTheLaunchBeforeTheTaskRunsAndLeavesNoth
   start();
   char marks[] = "/tmp/berth-bridge-marks-XXXXXX";
   ASSERT_NE(::mkdtemp(marks), nullptr);
+  struct RemoveAfter {
+    std::string dir;
+    ~RemoveAfter() { (void)fs::remove_tree(dir); }
+  } remove_marks{marks};
   auto r = agent_->launch(spec(rootfs_.path(), {"touch", "/marks/ran"},
                                std::string(kBridge) + R"(, "volumes": [{"host_path": ")" + marks +
                                    R"(", "container_path": "/marks"}])"));
@@ -177,7 +181,6 @@ TEST_F(Bridge, AVethThatCannotBeMadeFailsTheLaunchBeforeTheTaskRunsAndLeavesNoth
   EXPECT_NE(r.body.find("veth for 10.77.0.2"), std::string::npos) << r.body;
   EXPECT_FALSE(fs::exists(std::string(marks) + "/ran"));
   expect_nothing_left();
-  ::rmdir(marks);
 }
 
 TEST_F(Bridge, AFullSubnetIsRefusedByNameAndHalfConfiguresNothing) {
