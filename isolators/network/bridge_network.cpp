@@ -101,26 +101,27 @@ Status BridgeNetwork::wire_address(const std::string& id, uint32_t address) {
   return inside->set_up_task_side(*eth0, address, b.subnet.prefix, b.subnet.gateway());
 }
 
-Result<BridgeAttachment> BridgeNetwork::write_files(const std::string& sandbox_dir, const std::string& hostname,
-                                                    uint32_t address) {
-  std::string dir = sandbox_dir + "/network";
-  BERTH_CHECK(fs::mkdir_p(dir, 0755));
+BridgeAttachment BridgeNetwork::name_files(const std::string& sandbox_dir) {
+  BridgeAttachment a;
+  a.resolv_conf = sandbox_dir + "/network/resolv.conf";
+  a.hosts = sandbox_dir + "/network/hosts";
+  return a;
+}
+
+Status BridgeNetwork::write_files(const std::string& sandbox_dir, const std::string& hostname, uint32_t address) {
+  BERTH_CHECK(fs::mkdir_p(sandbox_dir + "/network", 0755));
   std::string resolv = "# written by berth for this task\n";
   for (const auto& ns : config_.bridge.dns.empty() ? host_name_servers() : config_.bridge.dns)
     resolv += "nameserver " + ns + "\n";
   std::string hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n";
   if (!hostname.empty()) hosts += ipv4_text(address) + "\t" + hostname + "\n";
-  BridgeAttachment a;
-  a.resolv_conf = dir + "/resolv.conf";
-  a.hosts = dir + "/hosts";
+  BridgeAttachment a = name_files(sandbox_dir);
   // Written again for every launch: nothing to make durable.
   BERTH_CHECK(fs::write_file_atomic(a.resolv_conf, resolv, 0644, fs::Durability::kVolatile));
-  BERTH_CHECK(fs::write_file_atomic(a.hosts, hosts, 0644, fs::Durability::kVolatile));
-  return a;
+  return fs::write_file_atomic(a.hosts, hosts, 0644, fs::Durability::kVolatile);
 }
 
-Result<BridgeAttachment> BridgeNetwork::reserve(const std::string& id, const std::string& sandbox_dir,
-                                                const std::string& hostname) {
+Result<BridgeAttachment> BridgeNetwork::reserve(const std::string& id, const std::string& sandbox_dir) {
   BERTH_TRY(Ipam * pool, ipam());
   BERTH_TRY(uint32_t address, pool->allocate(id));
   auto done = [&]() -> Result<BridgeAttachment> {
@@ -128,29 +129,22 @@ Result<BridgeAttachment> BridgeNetwork::reserve(const std::string& id, const std
     BERTH_TRY(auto nl, netlink::Netlink::open());
     BERTH_TRY(int bridge, ensure_bridge(nl));
     (void)bridge;
-    BridgeAttachment a;
+    BridgeAttachment a = name_files(sandbox_dir);
     a.netns_path = netns_path(id);
     a.address = address;
-    a.resolv_conf = sandbox_dir + "/network/resolv.conf";
-    a.hosts = sandbox_dir + "/network/hosts";
-    unwired_[id] = Unwired{sandbox_dir, hostname};
     return a;
   }();
   if (!done) (void)detach(id);  // the first error is the one to report
   return done;
 }
 
-Status BridgeNetwork::wire(const std::string& id) {
-  auto address = address_of(id);
-  auto todo = unwired_.extract(id);
-  if (!address || todo.empty()) return make_error(Code::kFailedPrecondition, "'" + id + "' was not reserved");
-  BERTH_CHECK_CTX(wire_address(id, *address), "veth for " + ipv4_text(*address));
-  BERTH_CHECK(write_files(todo.mapped().sandbox_dir, todo.mapped().hostname, *address));
-  return ok();
+Status BridgeNetwork::wire(const std::string& id, uint32_t address, const std::string& sandbox_dir,
+                           const std::string& hostname) {
+  BERTH_CHECK_CTX(wire_address(id, address), "veth for " + ipv4_text(address));
+  return write_files(sandbox_dir, hostname, address);
 }
 
 Status BridgeNetwork::detach(const std::string& id, bool reap) {
-  unwired_.erase(id);
   Status first = ok();
   auto keep_first = [&](Status st) {
     if (!st && first) first = std::move(st);

@@ -23,9 +23,8 @@
 
 #include <array>
 #include <condition_variable>
-#include <deque>
 #include <cstdint>
-#include <map>
+#include <deque>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -75,10 +74,10 @@ class BridgeNetwork {
   explicit BridgeNetwork(NetworkConfig config) : config_(std::move(config)) {}
 
   // The bridge (if need be) and an address; the paths wire() fills.
-  Result<BridgeAttachment> reserve(const std::string& id, const std::string& sandbox_dir, const std::string& hostname);
-  // The namespace at netns_path(id), its veth pair, address and route, and the name files
-  // (after reserve).
-  Status wire(const std::string& id);
+  Result<BridgeAttachment> reserve(const std::string& id, const std::string& sandbox_dir);
+  // The namespace at netns_path(id), its veth pair with `address` (reserve's) and route, and the
+  // name files.
+  Status wire(const std::string& id, uint32_t address, const std::string& sandbox_dir, const std::string& hostname);
   // Removes the task's namespace, address and veth pair; with `reap`, the veth is deleted by
   // the LinkReaper after this returns (the task's cleanup), else before.
   Status detach(const std::string& id, bool reap = false);
@@ -98,15 +97,13 @@ class BridgeNetwork {
   // The bridge's index, after creating (with bridge_mac), addressing and bringing it up if need be.
   Result<int> ensure_bridge(netlink::Netlink& nl);
   Status wire_address(const std::string& id, uint32_t address);
-  Result<BridgeAttachment> write_files(const std::string& sandbox_dir, const std::string& hostname, uint32_t address);
+  // The generated /etc files' paths, and the files themselves.
+  static BridgeAttachment name_files(const std::string& sandbox_dir);
+  Status write_files(const std::string& sandbox_dir, const std::string& hostname, uint32_t address);
 
   NetworkConfig config_;
   std::optional<Ipam> ipam_;
   std::optional<int> ready_bridge_;  // the bridge ensure_bridge last set up
-  struct Unwired {
-    std::string sandbox_dir, hostname;
-  };
-  std::map<std::string, Unwired> unwired_;  // reserved, not yet wired
   LinkReaper reaper_;
 };
 

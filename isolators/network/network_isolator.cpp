@@ -78,9 +78,9 @@ Result<LaunchAdditions> NetworkIsolator::prepare_cni(const ContainerId& id, cons
 // --- end cni mode ---
 
 Result<LaunchAdditions> NetworkIsolator::prepare_bridge(const ContainerId& id, const ContainerSpec& spec) {
-  BERTH_TRY(BridgeAttachment a, bridge_.reserve(id, spec.sandbox_dir, spec.hostname));
+  BERTH_TRY(BridgeAttachment a, bridge_.reserve(id, spec.sandbox_dir));
   bridged_.insert(id);
-  unwired_[id] = spec.resources.network;
+  unwired_[id] = Unwired{a.address, spec.sandbox_dir, spec.hostname, spec.resources.network};
   LaunchAdditions add;
   add.namespaces.push_back({"network", a.netns_path});
   for (auto [dest, source] : {std::pair{"/etc/resolv.conf", a.resolv_conf}, std::pair{"/etc/hosts", a.hosts}})
@@ -134,12 +134,11 @@ Result<LaunchAdditions> NetworkIsolator::prepare(const ContainerId& id, const Co
 }
 
 Status NetworkIsolator::ready(const ContainerId& id) {
-  auto it = unwired_.find(id);
-  if (it == unwired_.end()) return ok();
-  NetworkBandwidth bw = it->second;
-  unwired_.erase(it);
-  BERTH_CHECK_CTX(bridge_.wire(id), "bridge network of '" + id + "'");
-  return shape_bridge(id, bw);
+  auto node = unwired_.extract(id);
+  if (node.empty()) return ok();
+  const Unwired& u = node.mapped();
+  BERTH_CHECK_CTX(bridge_.wire(id, u.address, u.sandbox_dir, u.hostname), "bridge network of '" + id + "'");
+  return shape_bridge(id, u.bandwidth);
 }
 
 Result<Usage> NetworkIsolator::usage(const ContainerId& id) {

@@ -58,7 +58,12 @@ class NetworkIsolator : public Isolator {
   Status shape_bridge(const ContainerId& id, const NetworkBandwidth& bw);
   Result<std::optional<NetworkUsage>> network_usage(const ContainerId& id);
   std::map<ContainerId, NetworkBandwidth> bandwidth_;  // bridge tasks' current limits
-  std::map<ContainerId, NetworkBandwidth> unwired_;    // bridge tasks prepared, not yet ready
+  struct Unwired {  // a bridge task prepared (address reserved), not yet ready (wired)
+    uint32_t address;
+    std::string sandbox_dir, hostname;
+    NetworkBandwidth bandwidth;
+  };
+  std::map<ContainerId, Unwired> unwired_;
 
   NetworkConfig config_;
   BridgeNetwork bridge_;
