@@ -7,6 +7,7 @@
 #include <cctype>
 #include <set>
 
+#include "common/fs.hpp"
 #include "common/json.hpp"
 #include "common/unique_fd.hpp"
 #include "sandbox/rlimit_names.hpp"
@@ -576,6 +577,13 @@ Status load_seccomp_file(OciSpec& spec) {
     got += static_cast<size_t>(n);
   }
   return ok();
+}
+
+Result<OciSpec> read_oci_spec(const std::string& config_path) {
+  BERTH_TRY(std::string text, fs::read_file(config_path));
+  BERTH_TRY(OciSpec spec, parse_oci_spec(text));
+  BERTH_CHECK(load_seccomp_file(spec));
+  return spec;
 }
 
 }  // namespace berth::sandbox

@@ -143,5 +143,7 @@ std::string to_json(const OciSpec& spec);
 // Reads spec.seccomp_bpf_file (if set) into spec.seccomp_bpf: a regular file (not a symlink)
 // of 1 to 4096 whole BPF instructions; kInvalidArgument naming the file otherwise.
 Status load_seccomp_file(OciSpec& spec);
+// A bundle's config.json as the shim runs it: read, parsed, its seccomp program loaded.
+Result<OciSpec> read_oci_spec(const std::string& config_path);
 
 }  // namespace berth::sandbox

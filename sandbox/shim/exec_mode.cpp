@@ -36,9 +36,7 @@ Result<ExecOutcome> exec_from_bundle(const std::string& bundle_dir, pid_t pid, u
   RunDirLayout layout(bundle_dir);
   BERTH_TRY_CTX(std::string cfg_text, fs::read_file(layout.shim_config_path()), "exec");
   BERTH_TRY(ShimConfig cfg, parse_shim_config(cfg_text));
-  BERTH_TRY_CTX(std::string spec_text, fs::read_file(layout.config_path()), "exec");
-  BERTH_TRY(OciSpec task, parse_oci_spec(spec_text));
-  BERTH_CHECK_CTX(load_seccomp_file(task), "exec");
+  BERTH_TRY_CTX(OciSpec task, read_oci_spec(layout.config_path()), "exec");
   BERTH_TRY_CTX(auto cgroups, cgroups::TaskCgroups::open(cfg.cgroup, cfg.cgroups_v1), "the task's cgroup");
   ExecTarget target;
   target.pid = pid;

@@ -343,11 +343,7 @@ int run(const std::string& bundle_dir, int status_fd, int release_fd) {
   auto cfg = parse_shim_config(*cfg_text);
   if (!cfg) return fail(cfg.error().message);
 
-  auto spec_text = fs::read_file(RunDirLayout(bundle_dir).config_path());
-  Result<OciSpec> spec = spec_text ? parse_oci_spec(*spec_text) : Result<OciSpec>(spec_text.error());
-  if (spec) {
-    if (auto loaded = load_seccomp_file(*spec); !loaded) spec = std::move(loaded).error();
-  }
+  Result<OciSpec> spec = read_oci_spec(RunDirLayout(bundle_dir).config_path());
   if (!spec) {
     // The sandbox exists: a bad spec is a failed launch and leaves its record like any other.
     std::string msg = spec.error().message;
