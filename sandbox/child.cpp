@@ -35,36 +35,12 @@ constexpr int kSyncFdAfterClose = 3;
 constexpr rlim_t kDefaultNofileSoft = 1024;
 constexpr rlim_t kDefaultNofileHard = 524288;
 
-struct JoinFds {
-  int fds[kMaxJoinFds];
-  size_t count = 0;
-};
-
-// "go" from the shim, with the fds of the namespaces to join (in plan.joins order), close-on-exec.
-Status wait_for_go(int sync_fd, JoinFds* joins = nullptr) {
-  char go = 0;
-  iovec iov{&go, 1};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxJoinFds)] = {};
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof(control);
-  ssize_t n;
-  do n = ::recvmsg(sync_fd, &msg, MSG_CMSG_CLOEXEC); while (n < 0 && errno == EINTR);
-  if (n < 0) return errno_error("wait for the shim");
-  if (n == 0) return make_error(Code::kUnavailable, "the shim went away before the task started");
-  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-    size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    for (size_t i = 0; i < count; ++i) {
-      int fd = -1;
-      std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-      if (joins && joins->count < kMaxJoinFds) joins->fds[joins->count++] = fd;
-      else ::close(fd);
-    }
-  }
-  if (msg.msg_flags & MSG_CTRUNC) return make_error(Code::kInternal, "the shim sent more namespaces than expected");
+// "go" from the shim, with the fds of the namespaces to join (in plan.joins order).
+Status wait_for_go(int sync_fd, GoFds* joins = nullptr) {
+  int got = receive_go(sync_fd, joins);
+  if (got < 0) return errno_error("wait for the shim");
+  if (got == 0) return make_error(Code::kUnavailable, "the shim went away before the task started");
+  if (joins && joins->truncated) return make_error(Code::kInternal, "the shim sent more namespaces than expected");
   return ok();
 }
 
@@ -76,7 +52,7 @@ Status join_cgroup_namespace(const ChildPlan& plan) {
 
 // Before the mounts: /proc and /sys mounted later must show the joined namespaces. The fds came
 // with "go" (the shim opened the paths in its mount namespace; this one is a copy from clone).
-Status join_namespaces(const ChildPlan& plan, const JoinFds& joins) {
+Status join_namespaces(const ChildPlan& plan, const GoFds& joins) {
   if (joins.count != plan.joins.size())
     return make_error(Code::kInternal, "the shim sent " + std::to_string(joins.count) + " namespaces to join, not " +
                                            std::to_string(plan.joins.size()));
@@ -427,7 +403,7 @@ void run_exec_child(const ChildPlan& exec_plan) {
 void run_child(const ChildPlan& plan) {
   reset_process_state();
   auto steps = [&]() -> Status {
-    JoinFds joins;
+    GoFds joins;
     BERTH_CHECK(wait_for_go(plan.sync_fd, &joins));
     BERTH_CHECK(join_cgroup_namespace(plan));
     BERTH_CHECK(join_namespaces(plan, joins));

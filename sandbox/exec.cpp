@@ -13,6 +13,7 @@
 #include "common/fs.hpp"
 #include "sandbox/child.hpp"
 #include "sandbox/clone_task.hpp"
+#include "sandbox/sync_channel.hpp"
 
 namespace berth::sandbox {
 namespace {
@@ -130,8 +131,7 @@ Result<ExecOutcome> exec_in_task(const OciSpec& task, const ExecRequest& request
       return std::move(joined).error().wrap("move the process into the task's cgroups");
     }
   }
-  char go = 1;
-  if (::send(parent_end.get(), &go, 1, MSG_NOSIGNAL) != 1) {
+  if (!send_go(parent_end.get(), nullptr, 0)) {
     int err = errno;
     kill_and_reap(pid, child.get());
     return errno_error(err, "release the process");

@@ -40,33 +40,6 @@ Result<int> namespace_flag(const std::string& type) {
 
 namespace {
 
-// "go" to the child (sync_channel.hpp), with the fds of the namespaces it joins.
-Status send_go(int sock, const std::vector<UniqueFd>& fds) {
-  char go = 1;
-  iovec iov{&go, 1};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxJoinFds)] = {};
-  if (fds.size() > kMaxJoinFds) return make_error(Code::kInvalidArgument, "too many namespaces to join");
-  if (!fds.empty()) {
-    msg.msg_control = control;
-    msg.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
-    cmsghdr* c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
-    for (size_t i = 0; i < fds.size(); ++i) {
-      int fd = fds[i].get();
-      std::memcpy(CMSG_DATA(c) + i * sizeof(int), &fd, sizeof(int));
-    }
-  }
-  ssize_t n;
-  do n = ::sendmsg(sock, &msg, MSG_NOSIGNAL); while (n < 0 && errno == EINTR);
-  if (n != 1) return errno_error("release the task");
-  return ok();
-}
-
 // The namespaces the child joins by path (setns), in spec order.
 Result<std::vector<ChildPlan::Join>> namespace_joins(const OciSpec& spec) {
   std::vector<ChildPlan::Join> out;
@@ -243,17 +216,20 @@ Result<LaunchedTask> launch(const OciSpec& spec, const TaskStdio& stdio, const L
   // of this one taken at clone, so a namespace file bound since (by berthd, while the shim
   // started) is only visible from here.
   std::vector<UniqueFd> join_fds;
+  std::vector<int> raw_fds;
   for (const auto& j : plan.joins) {
     auto ns = fs::open_at(AT_FDCWD, j.path, O_RDONLY);
     if (!ns) {
       kill_and_reap(pid, task.pidfd.get());
       return std::move(ns).error().wrap("join namespace " + j.path);
     }
+    raw_fds.push_back(ns->get());
     join_fds.push_back(std::move(ns).value());
   }
-  if (auto sent = send_go(parent_end.get(), join_fds); !sent) {
+  if (!send_go(parent_end.get(), raw_fds.data(), raw_fds.size())) {
+    int err = errno;
     kill_and_reap(pid, task.pidfd.get());
-    return std::move(sent).error();
+    return errno_error(err, "release the task");
   }
   auto verdict = read_verdict(parent_end.get());
   if (!verdict) {

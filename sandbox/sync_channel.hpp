@@ -23,4 +23,18 @@ struct SyncFailure {
 // parent is gone there is nobody to tell.
 void send_failure(int sync_fd, int sys_errno, const char* message);
 
+// The fds that came with "go", close-on-exec; `truncated`: more were sent than fit (closed).
+struct GoFds {
+  int fds[kMaxJoinFds];
+  size_t count = 0;
+  bool truncated = false;
+};
+
+// Parent side: "go", with `count` (at most kMaxJoinFds) fds. false with errno set when it
+// could not be sent (EINVAL: too many fds).
+bool send_go(int sync_fd, const int* fds, size_t count);
+// Child side: waits for "go"; 1 when it came (its fds in *out, none kept when out is null),
+// 0 when the parent closed the socket first, -1 with errno set on an error.
+int receive_go(int sync_fd, GoFds* out);
+
 }  // namespace berth::sandbox
