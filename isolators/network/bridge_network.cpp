@@ -232,11 +232,4 @@ bool BridgeNetwork::attached(const std::string& id) const {
   return !config_.netns_dir.empty() && ::stat(netns_path(id).c_str(), &st) == 0;
 }
 
-std::optional<uint32_t> BridgeNetwork::address_of(const std::string& id) const {
-  if (!ipam_) return std::nullopt;
-  for (const auto& [address, owner] : ipam_->allocations())
-    if (owner == id) return address;
-  return std::nullopt;
-}
-
 }  // namespace berth::isolators

@@ -85,7 +85,6 @@ class BridgeNetwork {
   Status reconcile(const std::set<std::string>& keep);
   // Whether `id` has a namespace of this network (survives a restart: it is a bind mount).
   bool attached(const std::string& id) const;
-  std::optional<uint32_t> address_of(const std::string& id) const;
   // Whether the node's bridge is there (false when netlink cannot tell).
   bool bridge_exists() const;
 

@@ -118,7 +118,7 @@ Result<LaunchAdditions> NetworkIsolator::prepare(const ContainerId& id, const Co
       break;
     case NetworkMode::kBridge: {
       BERTH_TRY(a, prepare_bridge(id, spec));
-      if (auto st = publish_ports(id, spec, mode, bridge_.address_of(id).value_or(0), a); !st) {
+      if (auto st = publish_ports(id, spec, mode, unwired_.at(id).address, a); !st) {
         (void)cleanup(id);
         return std::move(st).error();
       }
